@@ -1,0 +1,93 @@
+# gort: build, test, install, bench.  See README.md.
+#   make                 release build of libgort.a, libgort.so, libgort-malloc.so
+#   make test            all tests: release, ASan+UBSan, TSan (threaded tests)
+#   make bench           gort side by side with its peers (BENCH=quick|default|long, THREADS=n)
+#   make install PREFIX=/usr/local
+#   make MODE=debug|asan|tsan  other builds, into build/$(MODE)
+
+MODE     ?= release
+PREFIX   ?= /usr/local
+CC       ?= cc
+PYTHON   ?= python3
+BUILD    := build/$(MODE)
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASEFLAGS:= -std=gnu11 -fPIC -pthread -fvisibility=hidden -Iinclude -Isrc $(WARN) -g
+ifeq ($(MODE),release)
+  MODEFLAGS := -O2 -DNDEBUG -fno-plt
+else ifeq ($(MODE),debug)
+  MODEFLAGS := -O0 -DGORT_DEBUG=2
+else ifeq ($(MODE),asan)
+  MODEFLAGS := -O1 -DGORT_DEBUG=2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(MODE),tsan)
+  MODEFLAGS := -O1 -DGORT_DEBUG=1 -fsanitize=thread
+else
+  $(error unknown MODE=$(MODE): use release, debug, asan or tsan)
+endif
+CFLAGS_ALL := $(BASEFLAGS) $(MODEFLAGS) $(CFLAGS)
+LDLIBS_ALL := -pthread -ldl -lm
+
+CORE_SRCS := $(filter-out src/preload.c,$(wildcard src/*.c))
+CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
+PRELOAD_OBJ := $(BUILD)/obj/preload.o
+HEADERS   := $(wildcard include/*.h include/gort/*.h src/*.h)
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+
+LIBS := $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so
+
+.PHONY: all libs tests test test-release test-asan test-tsan install bench clean sizeclasses check-sizeclasses
+all: libs
+libs: $(LIBS)
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+$(BUILD)/libgort.a: $(CORE_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libgort.so: $(CORE_OBJS)
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libgort.so -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/libgort-malloc.so: $(CORE_OBJS) $(PRELOAD_OBJ)
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libgort-malloc.so -o $@ $^ $(LDLIBS_ALL)
+
+# Tests link the static library: white-box tests may include src/internal.h.
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Itests $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
+
+tests: libs $(TEST_BINS)
+
+# One mode's tests (MODE=...); tests/run.sh prints the closing "N passed, N failed" line.
+test-one: tests
+	bash tests/run.sh $(MODE) $(BUILD)
+
+# The README's test command: every test in release, ASan+UBSan, and TSan builds.
+test:
+	$(MAKE) --no-print-directory MODE=release tests
+	$(MAKE) --no-print-directory MODE=asan tests
+	$(MAKE) --no-print-directory MODE=tsan tests
+	bash tests/run.sh all
+
+sizeclasses:
+	$(PYTHON) tools/mksizeclasses.py > src/sizeclasses.h
+check-sizeclasses:
+	$(PYTHON) tools/mksizeclasses.py | diff -u src/sizeclasses.h -
+
+install: libs
+	install -d $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/gort/*.h $(DESTDIR)$(PREFIX)/include/gort/
+	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' gort.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+
+bench:
+	@if [ -x bench/run.sh ]; then bash bench/run.sh; else echo "bench: not built yet"; fi
+
+clean:
+	rm -rf build

@@ -1,0 +1,16 @@
+/*
+ * gort: Go's memory runtime as a C11 library.
+ *
+ * One include gives the whole public API:
+ *   gort/malloc.h  the allocator: gort_malloc, gort_free, ... (and the drop-in malloc)
+ *   gort/stats.h   MemStats-style counters and gort_release_memory
+ *   gort/map.h     Go's hash map (hmap) for C
+ */
+#ifndef GORT_H
+#define GORT_H
+
+#include "gort/malloc.h"
+#include "gort/stats.h"
+#include "gort/map.h"
+
+#endif

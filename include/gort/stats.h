@@ -1,0 +1,49 @@
+/* gort/stats.h: memory statistics and giving memory back to the OS. */
+#ifndef GORT_STATS_H
+#define GORT_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "malloc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GORT_NUM_SIZE_CLASSES 68
+
+typedef struct gort_size_class_stats {
+    uint32_t size;      /* object size of the class */
+    uint64_t mallocs;   /* cumulative objects allocated */
+    uint64_t frees;     /* cumulative objects freed */
+} gort_size_class_stats;
+
+/* MemStats-style counters (Go's runtime.MemStats names in comments). */
+typedef struct gort_stats {
+    uint64_t sys;            /* Sys: bytes obtained from the OS (all states but None) */
+    uint64_t heap_sys;       /* HeapSys: bytes of heap arenas mapped */
+    uint64_t heap_inuse;     /* HeapInuse: bytes in in-use spans */
+    uint64_t heap_idle;      /* HeapIdle: bytes in free spans (incl. released) */
+    uint64_t heap_released;  /* HeapReleased: bytes returned to the OS */
+    uint64_t heap_alloc;     /* HeapAlloc: bytes of allocated objects */
+    uint64_t heap_objects;   /* HeapObjects: live objects */
+    uint64_t mallocs;        /* Mallocs: cumulative objects allocated */
+    uint64_t frees;          /* Frees: cumulative objects freed */
+    uint64_t metadata_sys;   /* MSpanSys+MCacheSys+GCSys+OtherSys: off-heap metadata */
+    uint64_t arenas;         /* number of 64 MiB heap arenas */
+    gort_size_class_stats by_size[GORT_NUM_SIZE_CLASSES];
+} gort_stats_t;
+
+/* Fills *st with a consistent-enough snapshot (thread-local counters are
+ * summed without stopping threads). */
+GORT_API void gort_stats(gort_stats_t *st);
+GORT_API void gort_stats_print(FILE *out);
+GORT_API void gort_stats_print_json(FILE *out);
+/* Returns every free page to the OS now (like debug.FreeOSMemory);
+ * returns the number of bytes released. */
+GORT_API size_t gort_release_memory(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

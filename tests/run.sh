@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs gort's tests and ends with one line "N passed, N failed".
+#   tests/run.sh all            release + asan (every test), tsan (tests marked GORT_TEST_TSAN),
+#                               and the drop-in scripts tests/preload_*.sh on the release build
+#   tests/run.sh MODE BUILDDIR  every test of one build
+# A test is a program that exits 0; each gets a time limit (GORT_TEST_TIMEOUT, default 600 s).
+set -u
+cd "$(dirname "$0")/.."
+timeout_s=${GORT_TEST_TIMEOUT:-600}
+passed=0; failed=0; failures=()
+run_one() { # label command...
+    local label=$1; shift
+    local log start end rc
+    log=$(mktemp)
+    start=$(date +%s.%N)
+    timeout -k 10 "$timeout_s" "$@" >"$log" 2>&1
+    rc=$?
+    end=$(date +%s.%N)
+    local secs
+    secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
+    if [ $rc -eq 0 ]; then
+        passed=$((passed+1)); printf 'PASS %-40s %6ss\n' "$label" "$secs"
+    else
+        failed=$((failed+1)); failures+=("$label")
+        printf 'FAIL %-40s %6ss (exit %d)\n' "$label" "$secs" "$rc"
+        tail -n 40 "$log" | sed 's/^/    | /'
+    fi
+    rm -f "$log"
+}
+run_mode() { # mode builddir [tsan-only]
+    local mode=$1 dir=$2 only=${3:-}
+    local t
+    for src in tests/test_*.c; do
+        t=$(basename "$src" .c)
+        if [ -n "$only" ] && ! grep -q GORT_TEST_TSAN "$src"; then continue; fi
+        if [ "$mode" != release ] && grep -q GORT_TEST_RELEASE_ONLY "$src"; then continue; fi
+        [ -x "$dir/tests/$t" ] || { failed=$((failed+1)); failures+=("$mode/$t"); echo "FAIL $mode/$t (not built)"; continue; }
+        run_one "$mode/$t" "$dir/tests/$t"
+    done
+}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+if [ "${1:-all}" = all ]; then
+    run_mode release build/release
+    run_mode asan build/asan
+    run_mode tsan build/tsan tsan-only
+    for s in tests/preload_*.sh; do
+        [ -e "$s" ] || continue
+        run_one "preload/$(basename "$s" .sh)" bash "$s" build/release/libgort-malloc.so
+    done
+else
+    run_mode "$1" "$2"
+fi
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
