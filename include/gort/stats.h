@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define GORT_NUM_SIZE_CLASSES 68
+#define GORT_NUM_SIZE_CLASSES 67 /* class 0 (large) + 66 small classes; see src/sizeclasses.h */
 
 typedef struct gort_size_class_stats {
     uint32_t size;      /* object size of the class */

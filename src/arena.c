@@ -1,0 +1,150 @@
+/*
+ * arena.c: heap arenas and off-heap metadata (Go's malloc.go mallocinit /
+ * mheap.sysAlloc, mfixalloc.go, persistentalloc).
+ *
+ * The heap grows in 64 MiB arenas reserved at Go's hint addresses
+ * (0x00c000000000, then 0x01c000000000, ... 0x7fc000000000) and mapped
+ * Prepared at once; their pages reach the page allocator free and
+ * "scavenged" (never touched, so zero). Each arena has a gort_heap_arena
+ * metadata block off the heap, found from any address through the one-level
+ * index gort__arenas (2^22 pointers in .bss, 32 MiB of address space that the
+ * kernel backs only where written). Metadata is never freed.
+ *
+ * Locks: arena growth runs under mheap.lock; persistentalloc has its own leaf
+ * lock; a fixalloc is guarded by its user's lock.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
+_Atomic uint64_t gort__metadata_bytes;
+
+/* ---- hints ---- */
+#define HINT_BASE ((uintptr_t)0x00c0 << 32)
+static uintptr_t hint_next = HINT_BASE;
+static unsigned hint_index; /* hint_next lies in (hint_index << 40) | HINT_BASE onwards */
+
+uintptr_t gort__arena_reserve_locked(size_t narenas) {
+    size_t size = narenas * GORT_ARENA_BYTES;
+    if (narenas == 0 || size / GORT_ARENA_BYTES != narenas || size >= ((size_t)1 << 46)) {
+        errno = ENOMEM;
+        return 0;
+    }
+    void *p = NULL;
+    while (hint_index < 128) {
+        if (hint_next + size <= ((uintptr_t)1 << 47)) {
+            p = gort__sys_reserve((void *)hint_next, size, true);
+            if (p) {
+                hint_next += size;
+                break;
+            }
+            if (errno == ENOMEM) return 0; /* address-space limit: no hint will do */
+        }
+        hint_index++;
+        hint_next = ((uintptr_t)hint_index << 40) | HINT_BASE;
+    }
+    if (!p) {
+        /* Every hint failed: take any range and trim it to arena alignment. */
+        size_t big = size + GORT_ARENA_BYTES;
+        char *q = gort__sys_reserve(NULL, big, false);
+        if (!q) return 0;
+        uintptr_t a = ((uintptr_t)q + GORT_ARENA_BYTES - 1) & ~(uintptr_t)(GORT_ARENA_BYTES - 1);
+        size_t head = a - (uintptr_t)q, tail = big - head - size;
+        if (head) gort__sys_free(q, head, GORT_OS_RESERVED);
+        if (tail) gort__sys_free((void *)(a + size), tail, GORT_OS_RESERVED);
+        p = (void *)a;
+        if ((a + size) >> GORT_ADDR_BITS) {
+            gort__sys_free(p, size, GORT_OS_RESERVED);
+            errno = ENOMEM;
+            return 0;
+        }
+    }
+    if (!gort__sys_map(p, size)) {
+        int e = errno;
+        gort__sys_free(p, size, GORT_OS_RESERVED);
+        errno = e;
+        return 0;
+    }
+    return (uintptr_t)p;
+}
+
+gort_heap_arena *gort__arena_register_locked(uintptr_t base, uint32_t slot) {
+    gort_heap_arena *ha = gort__persistent_alloc(sizeof(gort_heap_arena), 64);
+    if (!ha) return NULL;
+    ha->base = base;
+    ha->slot = slot;
+    memset(ha->scav, 0xff, sizeof ha->scav); /* fresh pages: unbacked, zero */
+    atomic_store_explicit(&gort__arenas[base >> GORT_ARENA_SHIFT], ha, memory_order_release);
+    return ha;
+}
+
+/* ---- persistentalloc ---- */
+#define PERSISTENT_CHUNK (256 * 1024)
+static pthread_mutex_t persistent_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *persistent_cur;
+static size_t persistent_left;
+
+void *gort__persistent_alloc(size_t size, size_t align) {
+    if (align == 0) align = 8;
+    if (size >= 64 * 1024) {
+        size_t n = (size + GORT_OS_PAGE - 1) & ~(size_t)(GORT_OS_PAGE - 1);
+        void *p = gort__sys_alloc(n);
+        if (p) atomic_fetch_add_explicit(&gort__metadata_bytes, n, memory_order_relaxed);
+        return p;
+    }
+    pthread_mutex_lock(&persistent_lock);
+    uintptr_t cur = ((uintptr_t)persistent_cur + align - 1) & ~(uintptr_t)(align - 1);
+    size_t waste = cur - (uintptr_t)persistent_cur;
+    if (!persistent_cur || waste + size > persistent_left) {
+        char *c = gort__sys_alloc(PERSISTENT_CHUNK);
+        if (!c) {
+            pthread_mutex_unlock(&persistent_lock);
+            return NULL;
+        }
+        atomic_fetch_add_explicit(&gort__metadata_bytes, PERSISTENT_CHUNK, memory_order_relaxed);
+        persistent_cur = c;
+        persistent_left = PERSISTENT_CHUNK;
+        cur = (uintptr_t)c;
+        waste = 0;
+    }
+    persistent_cur = (char *)cur + size;
+    persistent_left -= waste + size;
+    pthread_mutex_unlock(&persistent_lock);
+    return (void *)cur;
+}
+
+void gort__persistent_lock(bool lock) {
+    if (lock) pthread_mutex_lock(&persistent_lock);
+    else pthread_mutex_unlock(&persistent_lock);
+}
+
+/* ---- fixalloc ---- */
+#define FIXALLOC_CHUNK (16 * 1024)
+
+void *gort__fixalloc_alloc(gort_fixalloc *f) {
+    void *p = f->free_list;
+    if (p) {
+        f->free_list = *(void **)p;
+        memset(p, 0, f->size);
+    } else {
+        if (f->chunk_left < f->size) {
+            size_t n = f->size > FIXALLOC_CHUNK ? f->size : FIXALLOC_CHUNK - FIXALLOC_CHUNK % f->size;
+            f->chunk = gort__persistent_alloc(n, 64);
+            if (!f->chunk) return NULL;
+            f->chunk_left = n;
+        }
+        p = f->chunk;
+        f->chunk += f->size;
+        f->chunk_left -= f->size;
+    }
+    f->inuse++;
+    return p;
+}
+
+void gort__fixalloc_free(gort_fixalloc *f, void *p) {
+    *(void **)p = f->free_list;
+    f->free_list = p;
+    f->inuse--;
+}

@@ -1,0 +1,194 @@
+/*
+ * central.c: central span lists, one per span class (Go's mcentral.go).
+ *
+ * A span is in exactly one place: cached by one thread (list CACHED, owner
+ * set), on its class's `partial` list (free slots), on its `full` list, or
+ * back in the page heap. Uncached spans' allocation bits belong to the
+ * mcentral and change only under its lock.
+ *
+ * Frees from threads that do not own a span go to the span's lock-free list
+ * `xfree`. A full span on the central list has xfree state NOTIFY: the first
+ * remote free to reach it flips the state to NOTIFIED and pushes its object on
+ * the mcentral's `notify` stack instead, so the next refill of that class
+ * finds the span, takes its frees and moves it to `partial` (or returns it to
+ * the page heap when it is empty). Partial spans need no notice: a refill
+ * takes their frees when it picks them. Nothing touches a span after the
+ * atomic operation that hands it an object, so a span is never freed under a
+ * thread that is still freeing into it.
+ *
+ * Go's mcentral keeps spans in lock-free spanSets swept by the GC; manual
+ * frees need the notify protocol above instead (it is mimalloc's "delayed
+ * free" idea, adapted to central lists).
+ *
+ * Lock: gort__central[spc].lock; the page heap lock nests inside it.
+ * The locks are zero-initialized statics, which glibc defines as
+ * PTHREAD_MUTEX_INITIALIZER, so they work before any constructor runs.
+ */
+#include "internal.h"
+
+gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
+
+static void list_push(gort_mspan **head, gort_mspan *s, uint8_t list) {
+    s->list = list;
+    s->prev = NULL;
+    s->next = *head;
+    if (*head) (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(gort_mspan **head, gort_mspan *s) {
+    if (s->prev) s->prev->next = s->next;
+    else *head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = GORT_LIST_NONE;
+}
+
+size_t gort__span_drain_xfree(gort_mspan *s, uintptr_t st) {
+    uintptr_t x = atomic_exchange_explicit(&s->xfree, st, memory_order_acquire);
+    size_t to_cache = 0;
+    for (uintptr_t q = x & ~(uintptr_t)GORT_XF_MASK; q;) {
+        uintptr_t next = *(uintptr_t *)q;
+        uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
+        to_cache += s->cache_word == (idx >> 6);
+        gort__span_free_slot_owned(s, idx, (void *)q);
+        q = next;
+    }
+    return to_cache;
+}
+
+/* Files an uncached span whose frees have been taken: heap, partial or full. */
+static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
+    for (;;) {
+        if (s->alloc_count == 0) {
+            c->nspans--;
+            gort__heap_free_span(s);
+            return;
+        }
+        if (s->alloc_count < s->nelems) {
+            list_push(&c->partial, s, GORT_LIST_PARTIAL);
+            return;
+        }
+        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+        if (x & ~(uintptr_t)GORT_XF_MASK) {
+            gort__span_drain_xfree(s, GORT_XF_NONE);
+            continue;
+        }
+        if (atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NOTIFY, memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            list_push(&c->full, s, GORT_LIST_FULL);
+            return;
+        }
+    }
+}
+
+/* Takes the notify stack: each object's span moves from full to partial. */
+static void process_notify_locked(gort_mcentral *c) {
+    uintptr_t q = atomic_exchange_explicit(&c->notify, 0, memory_order_acquire);
+    while (q) {
+        uintptr_t next = *(uintptr_t *)q;
+        gort_mspan *s = gort__span_of(q);
+        if (!s || s->list != GORT_LIST_FULL) gort__throw_addr("central: notified span not on the full list", (void *)q);
+        uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
+        gort__span_free_slot_owned(s, idx, (void *)q);
+        list_remove(&c->full, s);
+        gort__span_drain_xfree(s, GORT_XF_NONE);
+        file_span_locked(c, s);
+        q = next;
+    }
+}
+
+void gort__central_notify(unsigned spc, void *obj) {
+    gort_mcentral *c = &gort__central[spc];
+    uintptr_t head = atomic_load_explicit(&c->notify, memory_order_relaxed);
+    do {
+        *(uintptr_t *)obj = head;
+    } while (!atomic_compare_exchange_weak_explicit(&c->notify, &head, (uintptr_t)obj, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
+    gort_mcentral *c = &gort__central[spc];
+    pthread_mutex_lock(&c->lock);
+    if (atomic_load_explicit(&c->notify, memory_order_relaxed)) process_notify_locked(c);
+    gort_mspan *s = c->partial;
+    if (s) {
+        list_remove(&c->partial, s);
+        gort__span_drain_xfree(s, GORT_XF_NONE);
+        s->list = GORT_LIST_CACHED;
+        atomic_store_explicit(&s->owner, mc, memory_order_relaxed);
+        pthread_mutex_unlock(&c->lock);
+        return s;
+    }
+    pthread_mutex_unlock(&c->lock);
+    unsigned cls = gort__spc_class(spc);
+    s = gort__heap_alloc_span(gort_class_to_npages[cls], 1, spc);
+    if (!s) return NULL;
+    pthread_mutex_lock(&c->lock);
+    c->spanclass = (uint16_t)spc;
+    c->nspans++;
+    s->list = GORT_LIST_CACHED;
+    atomic_store_explicit(&s->owner, mc, memory_order_relaxed);
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+/* The owner gives s back; its cached word has been written back. */
+void gort__central_uncache_span(gort_mspan *s) {
+    gort_mcentral *c = &gort__central[s->spanclass];
+    pthread_mutex_lock(&c->lock);
+    atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+    s->list = GORT_LIST_NONE;
+    gort__span_drain_xfree(s, GORT_XF_NONE);
+    file_span_locked(c, s);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Takes every pending free of every class: empty spans go back to the heap. */
+void gort__central_drain_all(void) {
+    for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
+        gort_mcentral *c = &gort__central[spc];
+        if (!c->nspans) continue; /* racy peek: a class never used has nothing to drain */
+        pthread_mutex_lock(&c->lock);
+        process_notify_locked(c);
+        for (gort_mspan *s = c->partial, *next; s; s = next) {
+            next = s->next;
+            if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
+                list_remove(&c->partial, s);
+                gort__span_drain_xfree(s, GORT_XF_NONE);
+                file_span_locked(c, s);
+            }
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+/* Checks the spans on this class's lists; the caller holds the lock. */
+size_t gort__central_check_locked(unsigned spc) {
+    gort_mcentral *c = &gort__central[spc];
+    size_t n = 0;
+    for (int which = 0; which < 2; which++) {
+        gort_mspan *prev = NULL;
+        for (gort_mspan *s = which ? c->full : c->partial; s; prev = s, s = s->next) {
+            n++;
+            if (s->prev != prev) gort__throw("heap check: central list links");
+            if (s->spanclass != spc || s->state != GORT_SPAN_IN_USE)
+                gort__throw_addr("heap check: span on the wrong central list", (void *)s->base);
+            if (atomic_load_explicit(&s->owner, memory_order_relaxed) || s->cache_word != GORT_NO_WORD || s->alloc_cache)
+                gort__throw_addr("heap check: uncached span has an owner or a cached word", (void *)s->base);
+            unsigned count = 0;
+            for (unsigned w = 0; w < s->nwords; w++) {
+                if (s->alloc_bits[w] & ~gort__span_word_mask(s, w))
+                    gort__throw_addr("heap check: alloc bit beyond nelems", (void *)s->base);
+                count += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+            }
+            if (count != s->alloc_count) gort__throw_addr("heap check: alloc_count disagrees with alloc bits", (void *)s->base);
+            uintptr_t st = atomic_load_explicit(&s->xfree, memory_order_relaxed) & GORT_XF_MASK;
+            if (which == 0 && (s->list != GORT_LIST_PARTIAL || s->alloc_count >= s->nelems || st != GORT_XF_NONE))
+                gort__throw_addr("heap check: bad partial span", (void *)s->base);
+            if (which == 1 && (s->list != GORT_LIST_FULL || s->alloc_count != s->nelems || st == GORT_XF_NONE))
+                gort__throw_addr("heap check: bad full span", (void *)s->base);
+        }
+    }
+    return n;
+}

@@ -1,0 +1,88 @@
+/*
+ * debug.c: fatal errors and the heap consistency checker.
+ *
+ * gort__throw prints "gort: fatal error: <msg>" with write(2) (no stdio, no
+ * allocation: the heap may be what is broken) and aborts. It is always
+ * compiled in, for broken invariants and for misuse Go would make fatal
+ * (double free, invalid free).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void write_str(const char *s) {
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(2, s, n);
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+void gort__throw(const char *msg) {
+    write_str("gort: fatal error: ");
+    write_str(msg);
+    write_str("\n");
+    abort();
+}
+
+void gort__throw_addr(const char *msg, const void *p) {
+    char buf[32], *e = buf + sizeof buf - 1;
+    uintptr_t a = (uintptr_t)p;
+    *e = 0;
+    do {
+        *--e = "0123456789abcdef"[a & 15];
+        a >>= 4;
+    } while (a);
+    *--e = 'x';
+    *--e = '0';
+    write_str("gort: fatal error: ");
+    write_str(msg);
+    write_str(" (address ");
+    write_str(e);
+    write_str(")\n");
+    abort();
+}
+
+/* Checks the caller's own cached spans: their bits are the caller's. */
+static size_t check_own_cache(void) {
+    gort_mcache *mc = gort__tls_mcache;
+    size_t n = 0;
+    for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
+        gort_mspan *s = mc->alloc[spc];
+        if (s == &gort__empty_span) continue;
+        n++;
+        if (atomic_load_explicit(&s->owner, memory_order_relaxed) != mc || s->list != GORT_LIST_CACHED || s->spanclass != spc)
+            gort__throw_addr("heap check: cached span not owned by its cache", (void *)s->base);
+        unsigned count = 0;
+        for (unsigned w = 0; w < s->nwords; w++) {
+            if (s->alloc_bits[w] & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
+            count += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+        }
+        if (count != s->alloc_count) gort__throw_addr("heap check: cached span alloc_count", (void *)s->base);
+        if (s->cache_word != GORT_NO_WORD) {
+            if (s->alloc_bits[s->cache_word] != gort__span_word_mask(s, s->cache_word) ||
+                (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)))
+                gort__throw_addr("heap check: cached word not held whole", (void *)s->base);
+            if (s->cache_base != s->base + (uintptr_t)s->cache_word * 64 * s->elemsize)
+                gort__throw_addr("heap check: cache_base", (void *)s->base);
+        }
+    }
+    return n;
+}
+
+size_t gort_check_heap(void) {
+    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) pthread_mutex_lock(&gort__central[i].lock);
+    pthread_mutex_lock(&gort__heap.lock);
+    size_t central = 0;
+    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) central += gort__central_check_locked(i);
+    size_t n = gort__heap_check_locked();
+    pthread_mutex_unlock(&gort__heap.lock);
+    for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) pthread_mutex_unlock(&gort__central[i].lock);
+    size_t own = check_own_cache();
+    if (central + own > n) gort__throw("heap check: more listed spans than spans in the heap");
+    return n;
+}

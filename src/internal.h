@@ -1,0 +1,290 @@
+/*
+ * internal.h: gort's internal types and cross-file API. Never installed.
+ *
+ * The overview of the allocator (structures, the malloc and free walks) is at
+ * the top of malloc.c. Field invariants sit beside the fields below.
+ *
+ * Lock order (acquire left before right; never the reverse):
+ *
+ *     mcentral[spc].lock  ->  mheap.lock  ->  persistent_lock
+ *     mcache_list_lock    ->  mcentral[spc].lock
+ *
+ * mheap.lock guards the page allocator, arena growth, span structs and the
+ * heap-wide counters. An mcentral lock guards that class's span lists and the
+ * allocation bits of every span on them. A span cached by a thread (owner !=
+ * NULL) is changed only by that thread, without locks; other threads reach it
+ * only through its atomic remote-free list `xfree`.
+ */
+#ifndef GORT_INTERNAL_H
+#define GORT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gort.h"
+#include "sizeclasses.h"
+
+#define GORT_HIDDEN __attribute__((visibility("hidden")))
+#define GORT_NOINLINE __attribute__((noinline))
+#define GORT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#ifndef GORT_DEBUG
+#define GORT_DEBUG 0
+#endif
+#if GORT_DEBUG >= 2
+#define GORT_ASSERT_INTERNAL(c) ((c) ? (void)0 : gort__throw("assertion failed: " #c))
+#else
+#define GORT_ASSERT_INTERNAL(c) ((void)0)
+#endif
+
+/* ---- geometry (Go's constants for linux/amd64) ---- */
+#define GORT_PAGE_SHIFT 13
+#define GORT_PAGE_SIZE ((size_t)1 << GORT_PAGE_SHIFT)          /* 8 KiB */
+#define GORT_ARENA_SHIFT 26
+#define GORT_ARENA_BYTES ((size_t)1 << GORT_ARENA_SHIFT)        /* 64 MiB */
+#define GORT_PAGES_PER_ARENA (GORT_ARENA_BYTES / GORT_PAGE_SIZE) /* 8192 */
+#define GORT_ADDR_BITS 48
+#define GORT_ARENA_L2_BITS (GORT_ADDR_BITS - GORT_ARENA_SHIFT)  /* 22 */
+#define GORT_CHUNK_PAGES 512                                     /* pallocChunkPages: 4 MiB */
+#define GORT_CHUNKS_PER_ARENA (GORT_PAGES_PER_ARENA / GORT_CHUNK_PAGES) /* 16 */
+#define GORT_CHUNK_WORDS (GORT_CHUNK_PAGES / 64)
+#define GORT_MAX_ARENA_SLOTS ((size_t)1 << 16)                   /* 4 TiB of heap */
+#define GORT_OS_PAGE 4096
+
+_Static_assert(GORT_PAGES_PER_ARENA == 8192, "pages per arena");
+_Static_assert(GORT_CHUNKS_PER_ARENA == 16, "chunks per arena");
+
+/* Span classes: class << 2 | manual << 1 | noscan. Collected (GC) objects use
+ * manual = 0 with Go's scan/noscan bit; gort_malloc objects are manual and
+ * noscan. Class 0 holds one large object per span. */
+#define GORT_NUM_SPANCLASSES (GORT_NUM_CLASSES * 4)
+#define GORT_SPC_NOSCAN 1u
+#define GORT_SPC_MANUAL 2u
+static inline unsigned gort__spc_make(unsigned cls, unsigned kind) { return cls << 2 | kind; }
+static inline unsigned gort__spc_class(unsigned spc) { return spc >> 2; }
+
+/* ---- fatal errors (debug.c) ---- */
+GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw(const char *msg);
+GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw_addr(const char *msg, const void *p);
+
+/* ---- OS layer (os_linux.c): the only code that calls mmap/munmap/madvise ----
+ * States of a range, as in Go's mem.go: None -> Reserved (PROT_NONE, faults,
+ * no RSS) -> Prepared (mapped read-write, may be unbacked) -> Ready (in use).
+ * On Linux Prepared and Ready are the same mapping: the difference is
+ * bookkeeping, so that madvise can return pages cheaply. All lengths are
+ * multiples of the OS page. */
+typedef struct gort_os_stats {
+    _Atomic uint64_t reserved; /* bytes Reserved (not yet mapped) */
+    _Atomic uint64_t prepared; /* bytes Prepared */
+    _Atomic uint64_t ready;    /* bytes Ready */
+} gort_os_stats;
+GORT_HIDDEN extern gort_os_stats gort__os;
+GORT_HIDDEN void *gort__sys_alloc(size_t n);                /* None -> Ready, OS picks the address */
+GORT_HIDDEN void gort__sys_free(void *v, size_t n, int state); /* state -> None */
+GORT_HIDDEN void *gort__sys_reserve(void *hint, size_t n, bool exact); /* None -> Reserved */
+GORT_HIDDEN bool gort__sys_map(void *v, size_t n);          /* Reserved -> Prepared */
+GORT_HIDDEN void gort__sys_used(void *v, size_t n);         /* Prepared -> Ready */
+GORT_HIDDEN void gort__sys_unused(void *v, size_t n);       /* Ready -> Prepared (MADV_DONTNEED) */
+GORT_HIDDEN void gort__sys_fault(void *v, size_t n);        /* Ready -> Reserved (debugging) */
+enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };
+
+/* ---- off-heap metadata (arena.c) ---- */
+/* persistentalloc: zeroed, never freed; NULL when the OS refuses. */
+GORT_HIDDEN void *gort__persistent_alloc(size_t size, size_t align);
+GORT_HIDDEN extern _Atomic uint64_t gort__metadata_bytes;
+GORT_HIDDEN void gort__persistent_lock(bool lock); /* for fork */
+
+/* fixalloc: fixed-size blocks on a LIFO free list; the caller holds the lock
+ * that guards the allocator. Blocks are zeroed on allocation. */
+typedef struct gort_fixalloc {
+    size_t size;
+    void *free_list;
+    char *chunk;
+    size_t chunk_left;
+    size_t inuse;
+} gort_fixalloc;
+GORT_HIDDEN void *gort__fixalloc_alloc(gort_fixalloc *f);
+GORT_HIDDEN void gort__fixalloc_free(gort_fixalloc *f, void *p);
+
+/* ---- spans (mheap.go's mspan) ---- */
+struct gort_mcache;
+
+enum { GORT_SPAN_DEAD = 0, GORT_SPAN_IN_USE = 1 };
+enum { GORT_LIST_NONE = 0, GORT_LIST_CACHED, GORT_LIST_PARTIAL, GORT_LIST_FULL };
+/* States in the low bits of mspan.xfree (objects are 8-aligned). */
+enum { GORT_XF_NONE = 0, GORT_XF_NOTIFY = 1, GORT_XF_NOTIFIED = 2, GORT_XF_MASK = 3 };
+#define GORT_NO_WORD 0xffffu
+
+typedef struct gort_mspan {
+    /* Owner-thread fields, read by the malloc fast path.
+     * alloc_cache: the free slots of alloc_bits word cache_word (1 = free).
+     *   While a word is cached its alloc_bits word reads all-allocated, so the
+     *   slots in alloc_cache belong to the owner, not to alloc_bits.
+     * cache_base: address of slot cache_word*64. */
+    uint64_t alloc_cache;
+    uintptr_t cache_base;
+    size_t elemsize;           /* object size; a large span's whole size */
+    uint16_t cache_word;       /* GORT_NO_WORD when no word is cached */
+    uint16_t nwords;           /* words of alloc_bits = ceil(nelems / 64) */
+    uint16_t nelems;           /* objects in the span */
+    /* alloc_count: slots set in alloc_bits, the cached word counted whole.
+     * The span is full when alloc_count == nelems and alloc_cache == 0. */
+    uint16_t alloc_count;
+    uint16_t spanclass;
+    uint8_t state;             /* GORT_SPAN_*; set under mheap.lock */
+    uint8_t list;              /* GORT_LIST_*; set under the mcentral lock */
+    uint8_t needzero;          /* large spans: 1 if a page may be dirty */
+    uint8_t bitsclass;         /* which span fixalloc this struct came from */
+    uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 0 for large */
+    uintptr_t base;            /* first byte; page-aligned */
+    uintptr_t limit;           /* end of the last object */
+    size_t npages;
+    /* owner: the mcache caching this span, or NULL. Written by the caching
+     * thread (under the mcentral lock); read by any thread freeing into the
+     * span, which only compares it with its own mcache. */
+    _Atomic(struct gort_mcache *) owner;
+    /* xfree: objects freed by threads that do not own the span, linked
+     * through their first word, plus a GORT_XF_* state in the low bits. */
+    _Atomic uintptr_t xfree;
+    struct gort_mspan *next, *prev; /* mcentral list links */
+    uint64_t *alloc_bits;      /* 1 = allocated; nwords words, out of line */
+    uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words */
+    uint64_t bits[];           /* storage for alloc_bits and gcmark_bits */
+} gort_mspan;
+
+static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
+    unsigned rem = s->nelems & 63;
+    return (w + 1u < s->nwords || rem == 0) ? ~(uint64_t)0 : (((uint64_t)1 << rem) - 1);
+}
+
+/* ---- arenas (arena.c) ---- */
+typedef struct gort_heap_arena {
+    /* spans: page -> span. Every page of an in-use span points to it; pages
+     * of free runs are NULL. Written under mheap.lock. */
+    gort_mspan *_Atomic spans[GORT_PAGES_PER_ARENA];
+    /* Page allocator bitmaps, one 512-bit row per 4 MiB chunk:
+     * palloc (1 = page in use) and scav (1 = free page returned to the OS,
+     * or never touched: its contents are zero). */
+    uint64_t palloc[GORT_CHUNKS_PER_ARENA][GORT_CHUNK_WORDS];
+    uint64_t scav[GORT_CHUNKS_PER_ARENA][GORT_CHUNK_WORDS];
+    /* pageInUse / pageMarks: a bit at the first page of each in-use span
+     * and of each span with marked objects (for the collector). */
+    uint64_t page_in_use[GORT_PAGES_PER_ARENA / 64];
+    uint64_t page_marks[GORT_PAGES_PER_ARENA / 64];
+    uintptr_t base;
+    uint32_t slot;             /* position in the page allocator's dense index */
+} gort_heap_arena;
+
+/* The arena index: address >> 26 -> metadata, for any address below 2^48.
+ * Entries go NULL -> non-NULL once, under mheap.lock, and never back. */
+GORT_HIDDEN extern gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
+
+static inline gort_mspan *gort__span_of(uintptr_t a) {
+    if (GORT_UNLIKELY(a >> GORT_ADDR_BITS)) return NULL;
+    gort_heap_arena *ha = atomic_load_explicit(&gort__arenas[a >> GORT_ARENA_SHIFT], memory_order_acquire);
+    if (GORT_UNLIKELY(ha == NULL)) return NULL;
+    return atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
+                                memory_order_relaxed);
+}
+
+/* Reserves and maps `n` arenas' worth of contiguous address space at the next
+ * hint; returns the base or 0 (errno from the OS). mheap.lock held. */
+GORT_HIDDEN uintptr_t gort__arena_reserve_locked(size_t narenas);
+GORT_HIDDEN gort_heap_arena *gort__arena_register_locked(uintptr_t base, uint32_t slot);
+
+/* ---- the heap (pageheap.c) ---- */
+typedef struct gort_mheap {
+    pthread_mutex_t lock;
+    gort_heap_arena *slots[GORT_MAX_ARENA_SLOTS]; /* dense index -> arena (NULL = hole) */
+    uint32_t nslots;          /* slots used, holes included */
+    uint32_t narenas;
+    gort_fixalloc spanalloc[6]; /* mspan structs by bitmap size: 1,2,4,8,16 words; large */
+    /* counters, in pages, under lock */
+    uint64_t pages_inuse;      /* pages in in-use spans */
+    uint64_t pages_total;      /* pages in all arenas */
+    uint64_t pages_scav;       /* free pages returned to the OS (incl. never touched) */
+    uint64_t large_allocs, large_frees, large_bytes_inuse;
+} gort_mheap;
+GORT_HIDDEN extern gort_mheap gort__heap;
+
+/* Allocates a span of npages (aligned to align_pages, a power of two) for
+ * span class spc; NULL with errno = ENOMEM when the OS refuses memory. */
+GORT_HIDDEN gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned spc);
+GORT_HIDDEN void gort__heap_free_span(gort_mspan *s);
+/* Grows a large span in place to npages if the pages after it are free. */
+GORT_HIDDEN bool gort__heap_grow_span(gort_mspan *s, size_t npages);
+GORT_HIDDEN size_t gort__heap_release_free_locked(void);
+GORT_HIDDEN size_t gort__heap_check_locked(void);
+
+/* ---- central lists (central.c) ---- */
+typedef struct gort_mcentral {
+    pthread_mutex_t lock;
+    gort_mspan *partial;      /* uncached spans with free slots */
+    gort_mspan *full;         /* uncached full spans, xfree state NOTIFY/NOTIFIED */
+    /* objects whose remote free found their span full: the span must move to
+     * partial. Pushed lock-free, taken whole under the lock. */
+    _Atomic uintptr_t notify;
+    uint16_t spanclass;
+    uint64_t nspans;          /* spans of this class, cached or not */
+} __attribute__((aligned(64))) gort_mcentral;
+GORT_HIDDEN extern gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
+
+GORT_HIDDEN gort_mspan *gort__central_cache_span(unsigned spc, struct gort_mcache *mc);
+GORT_HIDDEN void gort__central_uncache_span(gort_mspan *s);
+GORT_HIDDEN void gort__central_notify(unsigned spc, void *obj);
+GORT_HIDDEN void gort__central_drain_all(void);
+GORT_HIDDEN size_t gort__central_check_locked(unsigned spc);
+
+/* Frees slot idx of s, whose alloc bits the caller owns; p is for messages. */
+static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, const void *p) {
+    unsigned w = (unsigned)(idx >> 6);
+    uint64_t bit = (uint64_t)1 << (idx & 63);
+    if (w == s->cache_word) {
+        if (GORT_UNLIKELY(s->alloc_cache & bit)) gort__throw_addr("double free", p);
+        s->alloc_cache |= bit;
+    } else {
+        if (GORT_UNLIKELY(!(s->alloc_bits[w] & bit))) gort__throw_addr("double free", p);
+        s->alloc_bits[w] &= ~bit;
+        s->alloc_count--;
+    }
+}
+/* Takes the remote-free list of a span whose bits the caller owns, leaving
+ * state `st`, and frees each object; returns how many. */
+GORT_HIDDEN size_t gort__span_drain_xfree(gort_mspan *s, uintptr_t st);
+
+/* ---- thread caches (mcache.c) ---- */
+typedef struct gort_mcache {
+    gort_mspan *alloc[GORT_NUM_SPANCLASSES]; /* current span per class; never NULL */
+    /* Local counters, written only by the owning thread with relaxed stores,
+     * summed by gort_stats. nmalloc counts slots handed out. */
+    _Atomic uint64_t nmalloc[GORT_NUM_CLASSES];
+    _Atomic uint64_t nfree[GORT_NUM_CLASSES];
+    struct gort_mcache *next_all; /* all live mcaches, under mcache_list_lock */
+    struct gort_mcache *next_free;
+    bool is_empty;            /* the static placeholder of threads without a cache */
+} gort_mcache;
+
+GORT_HIDDEN extern gort_mcache gort__empty_mcache;
+GORT_HIDDEN extern gort_mspan gort__empty_span;
+extern __thread gort_mcache *gort__tls_mcache __attribute__((tls_model("initial-exec")));
+
+static inline void gort__stat_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+GORT_HIDDEN void *gort__mcache_refill(gort_mcache *mc, unsigned spc);
+GORT_HIDDEN void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree);
+GORT_HIDDEN bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc);
+
+/* ---- malloc.c ---- */
+typedef struct gort_large_stats {
+    _Atomic uint64_t allocs, frees, bytes; /* large objects, and their live bytes */
+    _Atomic uint64_t nocache_frees[GORT_NUM_CLASSES]; /* frees by threads without a cache */
+} gort_large_stats;
+GORT_HIDDEN extern gort_large_stats gort__large;
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * malloc.c: the allocation API (Go's malloc.go). Start here.
+ *
+ * The heap, bottom up (each layer calls only the layers below it):
+ *
+ *   os_linux.c   OS memory: reserve / map / used / unused / free ranges
+ *   arena.c      64 MiB arenas at Go's hint addresses; the arena index
+ *                (address -> gort_heap_arena: page -> span map, bitmaps);
+ *                persistentalloc and fixalloc for off-heap metadata
+ *   pageheap.c   8 KiB pages: chunk bitmaps + radix tree of free-run
+ *                summaries; spans of pages; large objects
+ *   sizeclasses.h  66 size classes (tools/mksizeclasses.py, Go's rules)
+ *   central.c    per span class: partial and full span lists
+ *   mcache.c     per thread: one current span per span class
+ *   malloc.c     gort_malloc and friends (this file); preload.c the drop-in
+ *
+ * A span is a run of pages holding objects of one size class, or one large
+ * object. Its out-of-line alloc_bits (1 = allocated) say which slots are
+ * live; gcmark_bits are the collector's. Its owner thread takes free slots a
+ * 64-slot word at a time into alloc_cache (1 = free), as Go's allocCache.
+ *
+ * malloc(n):
+ *   1. n <= 32 KiB: class = size_to_class(n); span class = class<<2 | manual | noscan.
+ *   2. The thread's mcache -> current span -> alloc_cache: take the lowest
+ *      set bit; the object is cache_base + bit * elemsize. No lock, no
+ *      atomic read-modify-write.
+ *   3. alloc_cache empty: refill (mcache.c): take the span's remote frees,
+ *      load its next word with free slots; span full: give it to its
+ *      mcentral and take a partial span from there, else a new span from the
+ *      page heap, which grows by arenas from the OS when it has no run.
+ *   4. n > 32 KiB: a span of whole pages straight from the page heap.
+ *
+ * free(p):
+ *   1. arena index -> heap arena -> page's span (NULL: not gort's: fatal).
+ *   2. object index = (p - base) * divmagic >> 32; p must be the object's
+ *      start (else fatal: interior pointer).
+ *   3. span owned by this thread: clear the bit (or give the slot back to
+ *      alloc_cache); a bit already clear is a double free: fatal.
+ *   4. otherwise push p on the span's atomic xfree list (one CAS); the owner,
+ *      or the mcentral for an uncached span, takes the list later
+ *      (central.c explains the protocol). Large objects go back to the page
+ *      heap under its lock.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+gort_large_stats gort__large;
+
+static inline unsigned size_to_class(size_t n) {
+    if (n <= GORT_SMALL_SIZE_MAX - 8) return gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV];
+    return gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) / GORT_LARGE_SIZE_DIV];
+}
+
+#define MANUAL_KIND (GORT_SPC_MANUAL | GORT_SPC_NOSCAN)
+
+static inline void *malloc_small(unsigned cls) {
+    unsigned spc = cls << 2 | MANUAL_KIND;
+    gort_mcache *mc = gort__tls_mcache;
+    gort_mspan *s = mc->alloc[spc];
+    uint64_t c = s->alloc_cache;
+    if (GORT_UNLIKELY(c == 0)) return gort__mcache_refill(mc, spc);
+    s->alloc_cache = c & (c - 1);
+    return (void *)(s->cache_base + (uintptr_t)__builtin_ctzll(c) * s->elemsize);
+}
+
+static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
+    if (npages == 0) npages = 1;
+    gort_mspan *s = gort__heap_alloc_span(npages, align_pages, MANUAL_KIND);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+    return (void *)s->base;
+}
+
+void *gort_malloc(size_t n) {
+    if (GORT_LIKELY(n <= GORT_MAX_SMALL_SIZE)) return malloc_small(size_to_class(n));
+    return malloc_large(n, 1);
+}
+
+/* ---- free ---- */
+
+static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what, const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (!(a >> GORT_ADDR_BITS) && gort__arenas[a >> GORT_ARENA_SHIFT]) {
+        gort_mspan *s = gort__span_of(a);
+        if (!s) gort__throw_addr(what[0] == 'f' ? "double free or free of unallocated heap memory"
+                                                 : "pointer into unallocated heap memory", p);
+        gort__throw_addr(what[0] == 'f' ? "free of interior pointer" : "interior pointer passed to gort_usable_size", p);
+    }
+    gort__throw_addr(what[0] == 'f' ? "free of pointer not allocated by gort" : "pointer not allocated by gort", p);
+}
+
+/* The span of object p, checking that p is an object's start. */
+static inline gort_mspan *object_span(const void *p, uintptr_t *idxp, const char *what) {
+    uintptr_t a = (uintptr_t)p;
+    gort_mspan *s = gort__span_of(a);
+    if (GORT_UNLIKELY(!s)) bad_pointer(what, p);
+    uintptr_t idx = ((a - s->base) * (uint64_t)s->divmagic) >> 32;
+    if (GORT_UNLIKELY(s->base + idx * s->elemsize != a || idx >= s->nelems)) bad_pointer(what, p);
+    *idxp = idx;
+    return s;
+}
+
+static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
+    unsigned spc = s->spanclass, cls = gort__spc_class(spc);
+    if (cls == 0) {
+        atomic_fetch_add_explicit(&gort__large.frees, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+        gort__heap_free_span(s);
+        return;
+    }
+    if (mc->is_empty) atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], 1, memory_order_relaxed);
+    else gort__stat_add(&mc->nfree[cls], 1);
+    uintptr_t old = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+    for (;;) {
+        if ((old & GORT_XF_MASK) == GORT_XF_NOTIFY) {
+            uintptr_t nw = (old & ~(uintptr_t)GORT_XF_MASK) | GORT_XF_NOTIFIED;
+            if (atomic_compare_exchange_weak_explicit(&s->xfree, &old, nw, memory_order_acq_rel, memory_order_relaxed)) {
+                gort__central_notify(spc, p);
+                return;
+            }
+        } else {
+            *(uintptr_t *)p = old & ~(uintptr_t)GORT_XF_MASK;
+            if (atomic_compare_exchange_weak_explicit(&s->xfree, &old, (uintptr_t)p | (old & GORT_XF_MASK),
+                                                      memory_order_release, memory_order_relaxed))
+                return;
+        }
+    }
+}
+
+void gort_free(void *p) {
+    if (!p) return;
+    uintptr_t idx;
+    gort_mspan *s = object_span(p, &idx, "free");
+    gort_mcache *mc = gort__tls_mcache;
+    if (GORT_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == mc)) {
+        unsigned cls = gort__spc_class(s->spanclass);
+        gort__stat_add(&mc->nfree[cls], 1);
+        unsigned w = (unsigned)(idx >> 6);
+        uint64_t bit = (uint64_t)1 << (idx & 63);
+        if (w == s->cache_word) {
+            if (GORT_UNLIKELY(s->alloc_cache & bit)) gort__throw_addr("double free", p);
+            s->alloc_cache |= bit;
+            gort__stat_add(&mc->nmalloc[cls], 1); /* the slot returns to the cache, handed out again later */
+        } else {
+            if (GORT_UNLIKELY(!(s->alloc_bits[w] & bit))) gort__throw_addr("double free", p);
+            s->alloc_bits[w] &= ~bit;
+            s->alloc_count--;
+        }
+        return;
+    }
+    free_remote(mc, s, p);
+}
+
+size_t gort_usable_size(const void *p) {
+    if (!p) return 0;
+    uintptr_t idx;
+    gort_mspan *s = object_span(p, &idx, "usable_size");
+    return s->elemsize;
+}
+
+/* ---- calloc, realloc, aligned ---- */
+
+void *gort_calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (GORT_LIKELY(total <= GORT_MAX_SMALL_SIZE)) {
+        void *p = malloc_small(size_to_class(total));
+        if (p) memset(p, 0, total);
+        return p;
+    }
+    void *p = malloc_large(total, 1);
+    if (p) {
+        gort_mspan *s = gort__span_of((uintptr_t)p);
+        if (s->needzero) memset(p, 0, total);
+    }
+    return p;
+}
+
+void *gort_realloc(void *p, size_t n) {
+    if (!p) return gort_malloc(n);
+    uintptr_t idx;
+    gort_mspan *s = object_span(p, &idx, "free");
+    size_t have = s->elemsize;
+    if (n <= have) {
+        /* Shrinking: keep the block unless it would waste more than half. */
+        if (n >= have / 2 || have <= 16) return p;
+    } else if (gort__spc_class(s->spanclass) == 0 && n <= PTRDIFF_MAX) {
+        /* A large object grows in place when the pages after it are free. */
+        size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
+        size_t old = s->elemsize;
+        if (gort__heap_grow_span(s, npages)) {
+            atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize - old, memory_order_relaxed);
+            return p;
+        }
+    }
+    void *q = gort_malloc(n);
+    if (!q) return NULL;
+    memcpy(q, p, n < have ? n : have);
+    gort_free(p);
+    return q;
+}
+
+void *gort_aligned_alloc(size_t align, size_t n) {
+    if (align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align <= 16) return gort_malloc(n < align ? align : n);
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (align <= GORT_PAGE_SIZE && n <= GORT_MAX_SMALL_SIZE) {
+        /* Spans start on pages: every object of a class whose size is a
+         * multiple of align is aligned. Powers of two up to 32 KiB are classes. */
+        for (unsigned cls = size_to_class(n < align ? align : n); cls < GORT_NUM_CLASSES; cls++)
+            if (gort_class_to_size[cls] % align == 0) return malloc_small(cls);
+    }
+    return malloc_large(n, align > GORT_PAGE_SIZE ? align >> GORT_PAGE_SHIFT : 1);
+}
+
+size_t gort_release_memory(void) {
+    gort__central_drain_all();
+    pthread_mutex_lock(&gort__heap.lock);
+    size_t n = gort__heap_release_free_locked();
+    pthread_mutex_unlock(&gort__heap.lock);
+    return n;
+}

@@ -1,0 +1,435 @@
+/*
+ * pageheap.c: the page heap (Go's mheap.go and mpagealloc*.go).
+ *
+ * The heap hands out runs of 8 KiB pages. Each arena's pages form 16 chunks
+ * of 512 pages (4 MiB, Go's pallocChunkPages); a chunk has a 512-bit in-use
+ * bitmap (`palloc`) and a 512-bit scavenged bitmap (`scav`, 1 = free and not
+ * backed by memory, so zero when reused).
+ *
+ * Finding a free run uses Go's radix tree of summaries. A summary holds three
+ * counts of free pages: `start` (run at the low end), `max` (longest run) and
+ * `end` (run at the high end). Leaves summarize chunks; each level above
+ * merges 8 children, so a search looks at no more than 8 entries per level:
+ * address-ordered first fit in O(levels).
+ *
+ * Where gort differs from Go: Go indexes the tree by address over the whole
+ * 48-bit space (5 levels, ~600 MiB of reserved address space). gort indexes it
+ * by a dense arena "slot" number given in order of growth: page number
+ * pn = slot << 13 | page-in-arena. Arenas reserved at Go's hints are
+ * contiguous, so slot order is address order; an arena that is not contiguous
+ * with the one before leaves an empty slot (a hole that reads as all in use),
+ * so no run spans a gap. 2^16 slots (4 TiB of heap) need 7 levels and ~14 MiB
+ * of reserved, unbacked address space.
+ *
+ * Everything here runs under mheap.lock (gort__heap.lock).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+gort_mheap gort__heap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+typedef struct psum {
+    uint32_t start, max, end;
+} psum;
+
+#define NLEVELS 7
+#define LEAF (NLEVELS - 1)
+static psum *sums[NLEVELS]; /* level 0 is the top (4 entries); LEAF has one entry per chunk */
+
+static size_t level_entries(int l) { return (size_t)1 << (2 + 3 * l); }
+static uint64_t level_pages(int l) { return (uint64_t)GORT_CHUNK_PAGES << (3 * (LEAF - l)); }
+_Static_assert(((size_t)1 << (2 + 3 * LEAF)) == GORT_MAX_ARENA_SLOTS * GORT_CHUNKS_PER_ARENA, "levels");
+
+static bool pages_init_locked(void) {
+    if (sums[0]) return true;
+    size_t total = 0;
+    for (int l = 0; l < NLEVELS; l++) total += level_entries(l) * sizeof(psum);
+    total = (total + GORT_OS_PAGE - 1) & ~(size_t)(GORT_OS_PAGE - 1);
+    char *p = gort__sys_reserve(NULL, total, false);
+    if (!p) return false;
+    if (!gort__sys_map(p, total)) {
+        gort__sys_free(p, total, GORT_OS_RESERVED);
+        return false;
+    }
+    for (int l = 0; l < NLEVELS; l++) {
+        sums[l] = (psum *)p;
+        p += level_entries(l) * sizeof(psum);
+    }
+    static const size_t fix_words[5] = {1, 2, 4, 8, 16};
+    for (int k = 0; k < 5; k++) gort__heap.spanalloc[k].size = sizeof(gort_mspan) + 2 * 8 * fix_words[k];
+    return true;
+}
+
+/* ---- page numbers ---- */
+static inline gort_heap_arena *pn_arena(uint64_t pn) { return gort__heap.slots[pn >> 13]; }
+static inline uintptr_t pn_addr(uint64_t pn) { return pn_arena(pn)->base + ((pn & 8191) << GORT_PAGE_SHIFT); }
+static inline uint64_t addr_pn(uintptr_t a) {
+    gort_heap_arena *ha = gort__arenas[a >> GORT_ARENA_SHIFT];
+    return (uint64_t)ha->slot << 13 | ((a >> GORT_PAGE_SHIFT) & 8191);
+}
+static inline uint64_t *chunk_palloc(uint64_t ci) { return gort__heap.slots[ci >> 4]->palloc[ci & 15]; }
+static inline uint64_t *chunk_scav(uint64_t ci) { return gort__heap.slots[ci >> 4]->scav[ci & 15]; }
+
+/* ---- bitmap runs ---- */
+/* First index >= from whose bit equals `want`, or 512. */
+static unsigned next_bit(const uint64_t *bits, unsigned from, int want) {
+    while (from < GORT_CHUNK_PAGES) {
+        uint64_t w = want ? bits[from >> 6] : ~bits[from >> 6];
+        w &= ~(uint64_t)0 << (from & 63);
+        if (w) return (from & ~63u) + (unsigned)__builtin_ctzll(w);
+        from = (from & ~63u) + 64;
+    }
+    return GORT_CHUNK_PAGES;
+}
+
+static psum chunk_summarize(const uint64_t *bits) {
+    psum s = {0, 0, 0};
+    unsigned pos = 0;
+    while (pos < GORT_CHUNK_PAGES) {
+        unsigned fs = next_bit(bits, pos, 0);
+        if (fs >= GORT_CHUNK_PAGES) break;
+        unsigned fe = next_bit(bits, fs, 1);
+        uint32_t run = fe - fs;
+        if (fs == 0) s.start = run;
+        if (fe == GORT_CHUNK_PAGES) s.end = run;
+        if (run > s.max) s.max = run;
+        pos = fe;
+    }
+    return s;
+}
+
+/* First free run of n pages inside a chunk, or -1. */
+static int chunk_find(const uint64_t *bits, unsigned n) {
+    unsigned pos = 0;
+    while (pos < GORT_CHUNK_PAGES) {
+        unsigned fs = next_bit(bits, pos, 0);
+        if (fs >= GORT_CHUNK_PAGES) return -1;
+        unsigned fe = next_bit(bits, fs, 1);
+        if (fe - fs >= n) return (int)fs;
+        pos = fe;
+    }
+    return -1;
+}
+
+static psum merge(const psum *c, uint32_t child) {
+    psum s = {0, 0, 0};
+    uint32_t run = 0;
+    bool all_free = true;
+    for (int i = 0; i < 8; i++) {
+        if (all_free) {
+            s.start += c[i].start;
+            all_free = c[i].start == child;
+        }
+        if (run + c[i].start > s.max) s.max = run + c[i].start;
+        if (c[i].max > s.max) s.max = c[i].max;
+        run = c[i].start == child ? run + child : c[i].end;
+    }
+    s.end = run;
+    return s;
+}
+
+/* Recomputes the summaries of chunks [c0, c1] and their ancestors. */
+static void update_chunks(uint64_t c0, uint64_t c1) {
+    for (uint64_t ci = c0; ci <= c1; ci++) {
+        gort_heap_arena *ha = gort__heap.slots[ci >> 4];
+        sums[LEAF][ci] = ha ? chunk_summarize(ha->palloc[ci & 15]) : (psum){0, 0, 0};
+    }
+    for (int l = LEAF - 1; l >= 0; l--) {
+        c0 >>= 3;
+        c1 >>= 3;
+        for (uint64_t i = c0; i <= c1; i++) sums[l][i] = merge(&sums[l + 1][i * 8], (uint32_t)level_pages(l + 1));
+    }
+}
+
+/* Address-ordered first fit for n pages; returns the page number or -1. */
+static int64_t pages_find(uint64_t n) {
+    uint64_t first = 0, count = level_entries(0);
+    for (int l = 0; l < NLEVELS; l++) {
+        uint64_t size = level_pages(l), run = 0;
+        bool descended = false;
+        for (uint64_t i = first; i < first + count; i++) {
+            psum s = sums[l][i];
+            if (run + s.start >= n) return (int64_t)(i * size - run);
+            if (s.max >= n) {
+                if (l == LEAF) {
+                    int off = chunk_find(chunk_palloc(i), (unsigned)n);
+                    if (off < 0) gort__throw("page allocator: summary and bitmap disagree");
+                    return (int64_t)(i * size + (uint64_t)off);
+                }
+                first = i * 8;
+                count = 8;
+                descended = true;
+                break;
+            }
+            run = s.start == size ? run + size : s.end;
+        }
+        if (!descended) return -1;
+    }
+    return -1;
+}
+
+/* Applies fn to each (bitmap word, mask) of pages [pn, pn+n) of the palloc or scav maps. */
+typedef uint64_t (*word_fn)(uint64_t *palloc, uint64_t *scav, uint64_t mask);
+static uint64_t range_apply(uint64_t pn, uint64_t n, word_fn fn) {
+    uint64_t acc = 0, end = pn + n;
+    while (pn < end) {
+        uint64_t ci = pn >> 9;
+        unsigned bit = pn & 511, w = bit >> 6, b = bit & 63;
+        uint64_t take = 64 - b;
+        if (take > end - pn) take = end - pn;
+        uint64_t mask = (take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1)) << b;
+        acc += fn(&chunk_palloc(ci)[w], &chunk_scav(ci)[w], mask);
+        pn += take;
+    }
+    return acc;
+}
+static uint64_t w_alloc(uint64_t *pa, uint64_t *sc, uint64_t m) {
+    if (*pa & m) gort__throw("page allocator: allocating pages in use");
+    uint64_t scav = (uint64_t)__builtin_popcountll(*sc & m);
+    *pa |= m;
+    *sc &= ~m;
+    return scav;
+}
+static uint64_t w_free(uint64_t *pa, uint64_t *sc, uint64_t m) {
+    if ((*pa & m) != m) gort__throw("page allocator: freeing free pages");
+    *pa &= ~m;
+    (void)sc;
+    return 0;
+}
+static uint64_t w_count_used(uint64_t *pa, uint64_t *sc, uint64_t m) {
+    (void)sc;
+    return (uint64_t)__builtin_popcountll(*pa & m);
+}
+
+/* Adds narenas new arenas to the heap; false with errno on failure. */
+static bool heap_grow_locked(uint64_t npages) {
+    if (!pages_init_locked()) return false;
+    size_t narenas = (npages + GORT_PAGES_PER_ARENA - 1) / GORT_PAGES_PER_ARENA;
+    uintptr_t base = gort__arena_reserve_locked(narenas);
+    if (!base) return false;
+    gort_mheap *h = &gort__heap;
+    uint32_t first = h->nslots;
+    if (first > 0 && !(h->slots[first - 1] && h->slots[first - 1]->base + GORT_ARENA_BYTES == base))
+        first++; /* not contiguous with the last arena: leave a hole */
+    if (first + narenas > GORT_MAX_ARENA_SLOTS) {
+        gort__sys_free((void *)base, narenas * GORT_ARENA_BYTES, GORT_OS_PREPARED);
+        errno = ENOMEM;
+        return false;
+    }
+    for (size_t i = 0; i < narenas; i++) {
+        gort_heap_arena *ha = gort__arena_register_locked(base + i * GORT_ARENA_BYTES, first + (uint32_t)i);
+        if (!ha) { /* metadata refused: keep what registered, drop the rest */
+            if (i == 0) {
+                errno = ENOMEM;
+                return false;
+            }
+            narenas = i;
+            break;
+        }
+        h->slots[first + i] = ha;
+    }
+    h->nslots = first + (uint32_t)narenas;
+    h->narenas += (uint32_t)narenas;
+    h->pages_total += narenas * GORT_PAGES_PER_ARENA;
+    h->pages_scav += narenas * GORT_PAGES_PER_ARENA;
+    update_chunks((uint64_t)first * GORT_CHUNKS_PER_ARENA, (uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA - 1);
+    return true;
+}
+
+static void set_spans(uint64_t pn, uint64_t n, gort_mspan *s) {
+    for (uint64_t i = 0; i < n; i++) {
+        gort_heap_arena *ha = pn_arena(pn + i);
+        atomic_store_explicit(&ha->spans[(pn + i) & 8191], s, memory_order_relaxed);
+    }
+}
+
+static unsigned bitsclass_for(unsigned nelems) {
+    unsigned words = (nelems + 63) / 64, k = 0;
+    while ((1u << k) < words) k++;
+    return k;
+}
+
+gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned spc) {
+    gort_mheap *h = &gort__heap;
+    if (npages == 0 || npages > ((uint64_t)1 << 34) || align_pages > ((uint64_t)1 << 34)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    unsigned cls = gort__spc_class(spc);
+    unsigned nelems = cls ? gort_class_to_nelems[cls] : 1;
+    unsigned bc = bitsclass_for(nelems);
+    uint64_t want = npages + (align_pages > 1 ? align_pages - 1 : 0);
+    pthread_mutex_lock(&h->lock);
+    int64_t pn = sums[0] ? pages_find(want) : -1;
+    if (pn < 0) {
+        if (!heap_grow_locked(want)) {
+            pthread_mutex_unlock(&h->lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+        pn = pages_find(want);
+        if (pn < 0) {
+            pthread_mutex_unlock(&h->lock);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (align_pages > 1) {
+        uintptr_t a = pn_addr((uint64_t)pn), align = align_pages * GORT_PAGE_SIZE;
+        pn += (int64_t)((((a + align - 1) & ~(align - 1)) - a) >> GORT_PAGE_SHIFT);
+    }
+    gort_mspan *s = gort__fixalloc_alloc(&h->spanalloc[bc]);
+    if (!s) {
+        pthread_mutex_unlock(&h->lock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t scav = range_apply((uint64_t)pn, npages, w_alloc);
+    update_chunks((uint64_t)pn >> 9, ((uint64_t)pn + npages - 1) >> 9);
+    h->pages_inuse += npages;
+    h->pages_scav -= scav;
+    uintptr_t base = pn_addr((uint64_t)pn);
+    if (scav) gort__sys_used((void *)base, scav * GORT_PAGE_SIZE); /* accounting only; approximate range */
+    s->bitsclass = (uint8_t)bc;
+    s->base = base;
+    s->npages = npages;
+    s->spanclass = (uint16_t)spc;
+    s->needzero = scav < npages;
+    s->cache_word = GORT_NO_WORD;
+    s->nelems = (uint16_t)nelems;
+    s->nwords = (uint16_t)((nelems + 63) / 64);
+    s->alloc_bits = s->bits;
+    s->gcmark_bits = s->bits + ((size_t)1 << bc);
+    if (cls) {
+        s->elemsize = gort_class_to_size[cls];
+        s->divmagic = gort_class_to_divmagic[cls];
+    } else {
+        s->elemsize = npages * GORT_PAGE_SIZE;
+        s->divmagic = 0;
+    }
+    s->limit = base + s->elemsize * nelems;
+    s->state = GORT_SPAN_IN_USE;
+    set_spans((uint64_t)pn, npages, s);
+    gort_heap_arena *ha = pn_arena((uint64_t)pn);
+    ha->page_in_use[(pn & 8191) >> 6] |= (uint64_t)1 << (pn & 63);
+    pthread_mutex_unlock(&h->lock);
+    return s;
+}
+
+void gort__heap_free_span(gort_mspan *s) {
+    gort_mheap *h = &gort__heap;
+    pthread_mutex_lock(&h->lock);
+    if (s->state != GORT_SPAN_IN_USE) gort__throw_addr("freeing a span not in use", (void *)s->base);
+    uint64_t pn = addr_pn(s->base);
+    set_spans(pn, s->npages, NULL);
+    gort_heap_arena *ha = pn_arena(pn);
+    ha->page_in_use[(pn & 8191) >> 6] &= ~((uint64_t)1 << (pn & 63));
+    range_apply(pn, s->npages, w_free);
+    update_chunks(pn >> 9, (pn + s->npages - 1) >> 9);
+    h->pages_inuse -= s->npages;
+    s->state = GORT_SPAN_DEAD;
+    gort__fixalloc_free(&h->spanalloc[s->bitsclass], s);
+    pthread_mutex_unlock(&h->lock);
+}
+
+bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
+    gort_mheap *h = &gort__heap;
+    if (npages <= s->npages) return true;
+    pthread_mutex_lock(&h->lock);
+    uint64_t pn = addr_pn(s->base), end = pn + s->npages, extra = npages - s->npages;
+    bool ok = true;
+    for (uint64_t slot = end >> 13; slot <= (end + extra - 1) >> 13; slot++)
+        if (slot >= h->nslots || !h->slots[slot]) ok = false;
+    if (ok && range_apply(end, extra, w_count_used) != 0) ok = false;
+    if (ok) {
+        uint64_t scav = range_apply(end, extra, w_alloc);
+        update_chunks(end >> 9, (end + extra - 1) >> 9);
+        h->pages_inuse += extra;
+        h->pages_scav -= scav;
+        if (scav) gort__sys_used((void *)pn_addr(end), scav * GORT_PAGE_SIZE);
+        if (scav < extra) s->needzero = 1;
+        set_spans(end, extra, s);
+        s->npages = npages;
+        s->elemsize = npages * GORT_PAGE_SIZE;
+        s->limit = s->base + s->elemsize;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return ok;
+}
+
+/* Returns every free, backed page to the OS; returns bytes released. */
+size_t gort__heap_release_free_locked(void) {
+    gort_mheap *h = &gort__heap;
+    size_t released = 0;
+    for (uint32_t slot = 0; slot < h->nslots; slot++) {
+        gort_heap_arena *ha = h->slots[slot];
+        if (!ha) continue;
+        for (unsigned c = 0; c < GORT_CHUNKS_PER_ARENA; c++) {
+            uint64_t dirty[GORT_CHUNK_WORDS];
+            for (unsigned w = 0; w < GORT_CHUNK_WORDS; w++) dirty[w] = ha->palloc[c][w] | ha->scav[c][w];
+            unsigned pos = 0; /* runs of 0 in dirty = free and backed */
+            while (pos < GORT_CHUNK_PAGES) {
+                unsigned fs = next_bit(dirty, pos, 0);
+                if (fs >= GORT_CHUNK_PAGES) break;
+                unsigned fe = next_bit(dirty, fs, 1);
+                uintptr_t a = ha->base + ((uintptr_t)(c * GORT_CHUNK_PAGES + fs) << GORT_PAGE_SHIFT);
+                size_t bytes = (size_t)(fe - fs) << GORT_PAGE_SHIFT;
+                gort__sys_unused((void *)a, bytes);
+                for (unsigned p = fs; p < fe; p++) ha->scav[c][p >> 6] |= (uint64_t)1 << (p & 63);
+                h->pages_scav += fe - fs;
+                released += bytes;
+                pos = fe;
+            }
+        }
+    }
+    return released;
+}
+
+/* Checks the page heap: summaries, bitmaps, span map, counters. */
+size_t gort__heap_check_locked(void) {
+    gort_mheap *h = &gort__heap;
+    size_t nspans = 0;
+    uint64_t inuse = 0, scav = 0;
+    if (!sums[0]) return 0;
+    for (uint64_t ci = 0; ci < (uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA; ci++) {
+        gort_heap_arena *ha = h->slots[ci >> 4];
+        psum want = ha ? chunk_summarize(ha->palloc[ci & 15]) : (psum){0, 0, 0};
+        psum got = sums[LEAF][ci];
+        if (memcmp(&want, &got, sizeof want)) gort__throw("heap check: stale chunk summary");
+    }
+    for (int l = LEAF - 1; l >= 0; l--) {
+        uint64_t n = (((uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA) >> (3 * (LEAF - l))) + 1;
+        if (n > level_entries(l)) n = level_entries(l);
+        for (uint64_t i = 0; i < n; i++) {
+            psum want = merge(&sums[l + 1][i * 8], (uint32_t)level_pages(l + 1));
+            if (memcmp(&want, &sums[l][i], sizeof want)) gort__throw("heap check: stale summary");
+        }
+    }
+    for (uint32_t slot = 0; slot < h->nslots; slot++) {
+        gort_heap_arena *ha = h->slots[slot];
+        if (!ha) continue;
+        if (gort__arenas[ha->base >> GORT_ARENA_SHIFT] != ha) gort__throw("heap check: arena index");
+        for (unsigned p = 0; p < GORT_PAGES_PER_ARENA; p++) {
+            bool used = ha->palloc[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
+            bool sc = ha->scav[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
+            gort_mspan *s = ha->spans[p];
+            inuse += used;
+            scav += sc;
+            if (used && sc) gort__throw("heap check: page in use and scavenged");
+            if (used != (s != NULL)) gort__throw("heap check: span map disagrees with page bitmap");
+            if (!s) continue;
+            uintptr_t a = ha->base + ((uintptr_t)p << GORT_PAGE_SHIFT);
+            if (s->state != GORT_SPAN_IN_USE || a < s->base || a >= s->base + s->npages * GORT_PAGE_SIZE)
+                gort__throw_addr("heap check: span map points at a wrong span", (void *)a);
+            if (a == s->base) {
+                nspans++;
+                if (!(ha->page_in_use[p >> 6] >> (p & 63) & 1)) gort__throw("heap check: pageInUse bit");
+            }
+        }
+    }
+    if (inuse != h->pages_inuse) gort__throw("heap check: pages_inuse counter");
+    if (scav != h->pages_scav) gort__throw("heap check: pages_scav counter");
+    return nspans;
+}

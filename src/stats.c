@@ -1,0 +1,92 @@
+/*
+ * stats.c: MemStats-style counters (Go's mstats.go).
+ *
+ * Counters have one home each: the OS layer's bytes per state (gort__os), the
+ * page heap's page counts (under mheap.lock), the per-thread caches' object
+ * counts (summed here without stopping the threads, so a snapshot may be off
+ * by the objects allocated while it is taken), and large objects' atomics.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "internal.h"
+
+void gort_stats(gort_stats_t *st) {
+    memset(st, 0, sizeof *st);
+    uint64_t nmalloc[GORT_NUM_CLASSES], nfree[GORT_NUM_CLASSES];
+    gort__mcache_stats(nmalloc, nfree);
+    pthread_mutex_lock(&gort__heap.lock);
+    uint64_t inuse = gort__heap.pages_inuse, total = gort__heap.pages_total, scav = gort__heap.pages_scav;
+    st->arenas = gort__heap.narenas;
+    pthread_mutex_unlock(&gort__heap.lock);
+    st->heap_sys = total * GORT_PAGE_SIZE;
+    st->heap_inuse = inuse * GORT_PAGE_SIZE;
+    st->heap_idle = (total - inuse) * GORT_PAGE_SIZE;
+    st->heap_released = scav * GORT_PAGE_SIZE;
+    st->metadata_sys = atomic_load_explicit(&gort__metadata_bytes, memory_order_relaxed);
+    st->sys = atomic_load_explicit(&gort__os.prepared, memory_order_relaxed) +
+              atomic_load_explicit(&gort__os.ready, memory_order_relaxed);
+    uint64_t lallocs = atomic_load_explicit(&gort__large.allocs, memory_order_relaxed);
+    uint64_t lfrees = atomic_load_explicit(&gort__large.frees, memory_order_relaxed);
+    st->by_size[0].mallocs = lallocs;
+    st->by_size[0].frees = lfrees;
+    st->heap_alloc = atomic_load_explicit(&gort__large.bytes, memory_order_relaxed);
+    st->mallocs = lallocs;
+    st->frees = lfrees;
+    for (unsigned c = 1; c < GORT_NUM_CLASSES; c++) {
+        uint64_t f = nfree[c] + atomic_load_explicit(&gort__large.nocache_frees[c], memory_order_relaxed);
+        st->by_size[c].size = gort_class_to_size[c];
+        st->by_size[c].mallocs = nmalloc[c];
+        st->by_size[c].frees = f;
+        st->mallocs += nmalloc[c];
+        st->frees += f;
+        if (nmalloc[c] > f) st->heap_alloc += (nmalloc[c] - f) * gort_class_to_size[c];
+    }
+    st->heap_objects = st->mallocs > st->frees ? st->mallocs - st->frees : 0;
+}
+
+#define FIELDS(X)                 \
+    X(sys, "Sys")                 \
+    X(heap_sys, "HeapSys")        \
+    X(heap_inuse, "HeapInuse")    \
+    X(heap_idle, "HeapIdle")      \
+    X(heap_released, "HeapReleased") \
+    X(heap_alloc, "HeapAlloc")    \
+    X(heap_objects, "HeapObjects") \
+    X(mallocs, "Mallocs")         \
+    X(frees, "Frees")             \
+    X(metadata_sys, "MetadataSys") \
+    X(arenas, "Arenas")
+
+void gort_stats_print(FILE *out) {
+    gort_stats_t st;
+    gort_stats(&st);
+    fprintf(out, "gort memory statistics\n");
+#define PRINT(f, name) fprintf(out, "  %-14s %" PRIu64 "\n", name, st.f);
+    FIELDS(PRINT)
+#undef PRINT
+    fprintf(out, "  %5s %8s %14s %14s %14s\n", "class", "size", "mallocs", "frees", "live");
+    for (unsigned c = 0; c < GORT_NUM_CLASSES; c++) {
+        gort_size_class_stats *b = &st.by_size[c];
+        if (!b->mallocs) continue;
+        char size[16];
+        if (c) snprintf(size, sizeof size, "%u", b->size);
+        else snprintf(size, sizeof size, "large");
+        fprintf(out, "  %5u %8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n", c, size, b->mallocs, b->frees,
+                b->mallocs > b->frees ? b->mallocs - b->frees : 0);
+    }
+}
+
+void gort_stats_print_json(FILE *out) {
+    gort_stats_t st;
+    gort_stats(&st);
+    fprintf(out, "{");
+#define JSON(f, name) fprintf(out, "\"%s\":%" PRIu64 ",", #f, st.f);
+    FIELDS(JSON)
+#undef JSON
+    fprintf(out, "\"by_size\":[");
+    for (unsigned c = 0; c < GORT_NUM_CLASSES; c++)
+        fprintf(out, "%s{\"class\":%u,\"size\":%u,\"mallocs\":%" PRIu64 ",\"frees\":%" PRIu64 "}", c ? "," : "", c,
+                st.by_size[c].size, st.by_size[c].mallocs, st.by_size[c].frees);
+    fprintf(out, "]}\n");
+}
