@@ -74,14 +74,18 @@ static size_t check_own_cache(void) {
     return n;
 }
 
+/* Each central list is checked under its own lock, then the page heap under
+ * its lock: a heap that other threads are changing is checked piece by piece. */
 size_t gort_check_heap(void) {
-    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) pthread_mutex_lock(&gort__central[i].lock);
-    pthread_mutex_lock(&gort__heap.lock);
     size_t central = 0;
-    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) central += gort__central_check_locked(i);
+    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) {
+        pthread_mutex_lock(&gort__central[i].lock);
+        central += gort__central_check_locked(i);
+        pthread_mutex_unlock(&gort__central[i].lock);
+    }
+    pthread_mutex_lock(&gort__heap.lock);
     size_t n = gort__heap_check_locked();
     pthread_mutex_unlock(&gort__heap.lock);
-    for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) pthread_mutex_unlock(&gort__central[i].lock);
     size_t own = check_own_cache();
     if (central + own > n) gort__throw("heap check: more listed spans than spans in the heap");
     return n;

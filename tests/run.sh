@@ -3,6 +3,8 @@
 #   tests/run.sh all            release + asan (every test), tsan (tests marked GORT_TEST_TSAN),
 #                               and the drop-in scripts tests/preload_*.sh on the release build
 #   tests/run.sh MODE BUILDDIR  every test of one build
+# (TSan's deadlock detector holds at most 64 locks; gort's fork handler takes
+# every central lock, so it is off.)
 # A test is a program that exits 0; each gets a time limit (GORT_TEST_TIMEOUT, default 600 s).
 set -u
 cd "$(dirname "$0")/.."
@@ -40,7 +42,7 @@ run_mode() { # mode builddir [tsan-only]
 }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:detect_deadlocks=0}
 if [ "${1:-all}" = all ]; then
     run_mode release build/release
     run_mode asan build/asan
