@@ -416,13 +416,13 @@ def svg_chart(wls, names, data, doc):
     """Two panels of grouped bars, time and peak RSS, each relative to glibc
     (or the first allocator) on a log2 axis from 1/8x to 8x."""
     base = "glibc" if "glibc" in names else names[0]
-    W, left, right, top = 1100, 70, 20, 70
+    W, left, right, top = 1100, 70, 20, 90
     ph, gap = 260, 80
     H = top + 2 * ph + gap + 90
     lo, hi = -3.0, 3.0  # log2 range
     nw = len(wls)
     gw = (W - left - right) / max(nw, 1)
-    bw = min(14.0, (gw - 10) / max(len(names), 1))
+    bw = min(22.0, (gw - 10) / max(len(names), 1))
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
          'font-family="sans-serif" font-size="12">',
          f'<rect width="{W}" height="{H}" fill="white"/>',
@@ -443,7 +443,7 @@ def svg_chart(wls, names, data, doc):
 
     for pi, (key, title) in enumerate([("median_secs", "time"), ("median_rss_kb", "peak RSS")]):
         y0 = top + 10 + pi * (ph + gap)
-        o.append(f'<text x="{left - 50}" y="{y0 - 6}" font-weight="bold">{title}</text>')
+        o.append(f'<text x="{left - 50}" y="{y0 - 16}" font-weight="bold">{title} relative to {esc(base)}</text>')
         for e in range(int(lo), int(hi) + 1):
             y = ypos(y0, e)
             lab = f"{2 ** e:g}x" if e >= 0 else f"1/{2 ** -e:g}x"
@@ -469,6 +469,8 @@ def svg_chart(wls, names, data, doc):
                          f'<title>{esc(label)}</title></rect>')
             o.append(f'<text x="{left + wi * gw + gw / 2:.1f}" y="{y0 + ph + 16:.1f}" '
                      f'text-anchor="middle">{esc(wl)}</text>')
+    o.append(f'<text x="{left}" y="{H - 20}" fill="#444">× = error or not run.  Hover a bar for its value.  '
+             f'Data: latest.json beside this file.</text>')
     o.append("</svg>\n")
     return "\n".join(o)
 
