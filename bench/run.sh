@@ -69,9 +69,6 @@ find_peer() {  # find_peer NAME PKG GLOB...: prints the path or nothing
         done
         return
     fi
-    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
-        apt_install "$pkg" || return
-    fi
     for g in "$@"; do
         f=$(dpkg -L "$pkg" 2>/dev/null | grep -E "/$g\$" | head -1)
         [ -n "$f" ] && [ -f "$f" ] && { echo "$f"; return; }
@@ -84,6 +81,9 @@ find_peer() {  # find_peer NAME PKG GLOB...: prints the path or nothing
 ALLOC_ARGS+=(--alloc "glibc=")
 add_peer() {  # add_peer NAME PKG GLOB...
     local name=$1 pkg=$2 so
+    if [ -z "${GORT_BENCH_PEERS_DIR:-}" ] && ! dpkg -s "$pkg" >/dev/null 2>&1; then
+        apt_install "$pkg" || true   # here, not in $(...), so apt-get update runs once
+    fi
     so=$(find_peer "$@")
     if [ -z "$so" ]; then
         if [ -n "${GORT_BENCH_PEERS_DIR:-}" ]; then
