@@ -326,7 +326,7 @@ bool gort_equal_u32(const void *a, const void *b) { return rd32(a) == rd32(b); }
 bool gort_equal_u64(const void *a, const void *b) { return rd64(a) == rd64(b); }
 bool gort_equal_string(const void *a, const void *b) {
     const gort_string *x = a, *y = b;
-    return x->len == y->len && (x->ptr == y->ptr || memcmp(x->ptr, y->ptr, x->len) == 0);
+    return x->len == y->len && (x->ptr == y->ptr || x->len == 0 || memcmp(x->ptr, y->ptr, x->len) == 0);
 }
 bool gort_equal_f64(const void *a, const void *b) {
     double x, y;
@@ -462,7 +462,7 @@ static ALWAYS_INLINE bool key_equal(const gort_map *m, const void *key, const vo
     case K_64: return rd64(key) == rd64(stored);
     case K_STR: {
         const gort_string *a = key, *b = stored;
-        return a->len == b->len && (a->ptr == b->ptr || memcmp(a->ptr, b->ptr, a->len) == 0);
+        return a->len == b->len && (a->ptr == b->ptr || a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
     }
     default:
         return m->equal ? m->equal(key, stored) : memcmp(key, stored, m->key_size) == 0;
