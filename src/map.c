@@ -91,9 +91,6 @@ static ALWAYS_INLINE bool alloc_fails(void) {
     if (UNLIKELY(gort__map_fail_countdown > 0)) return --gort__map_fail_countdown == 0;
     return false;
 }
-static void *map_malloc(size_t n) { return alloc_fails() ? NULL : gort_malloc(n); }
-static void *map_calloc(size_t n) { return alloc_fails() ? NULL : gort_calloc(1, n); }
-
 /* ----------------------------------------------------------- randomness */
 
 static uint64_t hash_secret[4]; /* process-wide secret keys for the hashes */
@@ -378,7 +375,25 @@ struct gort_map {
     size_t nalloc, old_nalloc; /* buckets allocated in the current / old array */
     map_grave *graveyard;      /* arrays iterators may still read */
     uint8_t *deferred;         /* indirect key blocks deleted while iterators may run */
+    size_t bytes;              /* usable bytes of every block held (gort_map_memory) */
 };
+
+/* Every block the map holds goes through these, so that m->bytes is exact. */
+static void *map_malloc(gort_map *m, size_t n) {
+    void *p = alloc_fails() ? NULL : gort_malloc(n);
+    if (p) m->bytes += gort_usable_size(p);
+    return p;
+}
+static void *map_calloc(gort_map *m, size_t n) {
+    void *p = alloc_fails() ? NULL : gort_calloc(1, n);
+    if (p) m->bytes += gort_usable_size(p);
+    return p;
+}
+static void map_release(gort_map *m, void *p) {
+    if (!p) return;
+    m->bytes -= gort_usable_size(p);
+    gort_free(p);
+}
 
 static ALWAYS_INLINE uint8_t flags_load(const gort_map *m) { return __atomic_load_n(&m->flags, __ATOMIC_RELAXED); }
 static ALWAYS_INLINE void flags_store(gort_map *m, uint8_t f) { __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED); }
@@ -488,11 +503,11 @@ static void new_seed(gort_map *m) { m->seed = map_rand(); }
 
 /* 2^B buckets plus 2^(B-4) preallocated overflow buckets when B >= 4
  * (Go's makeBucketArray), zeroed. */
-static uint8_t *make_array(const gort_map *m, unsigned B, size_t *nalloc) {
+static uint8_t *make_array(gort_map *m, unsigned B, size_t *nalloc) {
     size_t n = (size_t)1 << B;
     if (B >= 4) n += (size_t)1 << (B - 4);
     if (n > SIZE_MAX / m->bucket_size) return NULL;
-    uint8_t *a = map_calloc(n * m->bucket_size);
+    uint8_t *a = map_calloc((gort_map *)m, n * m->bucket_size);
     if (a) *nalloc = n;
     return a;
 }
@@ -506,26 +521,26 @@ static void install_array(gort_map *m, uint8_t *a, unsigned B, size_t nalloc) {
 }
 
 /* Frees an array and its overflow buckets that were not preallocated in it. */
-static void free_chains(const gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
+static void free_chains(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
     uintptr_t lo = (uintptr_t)a, hi = lo + nalloc * m->bucket_size;
     for (size_t i = 0; i < nmain; i++) {
         uint8_t *o = overflow(m, a + i * m->bucket_size);
         while (o) {
             uint8_t *next = overflow(m, o);
-            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) gort_free(o);
+            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) map_release(m, o);
             o = next;
         }
     }
 }
-static void free_array(const gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
+static void free_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
     free_chains(m, a, nmain, nalloc);
-    gort_free(a);
+    map_release(m, a);
 }
 
 /* An array the map no longer uses: freed, or kept while iterators may read it. */
 static void retire_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
     if (flags_load(m) & (F_ITERATOR | F_OLDITER)) {
-        map_grave *g = map_malloc(sizeof *g);
+        map_grave *g = map_malloc(m, sizeof *g);
         if (g) { /* out of memory: leak the array rather than free it under an iterator */
             g->arr = a;
             g->nmain = nmain;
@@ -554,7 +569,7 @@ static NOINLINE uint8_t *new_overflow(gort_map *m, uint8_t *b) {
         o = m->next_overflow;
         m->next_overflow += m->bucket_size;
     } else {
-        o = map_calloc(m->bucket_size);
+        o = map_calloc(m, m->bucket_size);
         if (!o) return NULL;
     }
     incr_noverflow(m);
@@ -564,8 +579,8 @@ static NOINLINE uint8_t *new_overflow(gort_map *m, uint8_t *b) {
 
 /* Indirect keys: a block of IND_HDR + key_size bytes; the header links the
  * block on the deferred list. */
-static void *alloc_ikey(const gort_map *m) {
-    uint8_t *blk = map_malloc(IND_HDR + m->key_size);
+static void *alloc_ikey(gort_map *m) {
+    uint8_t *blk = map_malloc(m, IND_HDR + m->key_size);
     return blk ? blk + IND_HDR : NULL;
 }
 static void free_ikey(gort_map *m, void *k, bool defer) {
@@ -574,7 +589,7 @@ static void free_ikey(gort_map *m, void *k, bool defer) {
         memcpy(blk, &m->deferred, sizeof m->deferred);
         m->deferred = blk;
     } else {
-        gort_free(blk);
+        map_release(m, blk);
     }
 }
 static void free_deferred(gort_map *m) {
@@ -582,7 +597,7 @@ static void free_deferred(gort_map *m) {
     while (blk) {
         uint8_t *next;
         memcpy(&next, blk, sizeof next);
-        gort_free(blk);
+        map_release(m, blk);
         blk = next;
     }
     m->deferred = NULL;
@@ -632,14 +647,14 @@ static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
                 }
                 nmalloc = nresv - npre;
                 if (nmalloc > RESV_STACK) {
-                    resv = map_malloc(nmalloc * sizeof *resv);
+                    resv = map_malloc(m, nmalloc * sizeof *resv);
                     if (!resv) return false;
                 }
                 for (size_t j = 0; j < nmalloc; j++) {
-                    resv[j] = map_calloc(bsz);
+                    resv[j] = map_calloc(m, bsz);
                     if (!resv[j]) {
-                        while (j > 0) gort_free(resv[--j]);
-                        if (resv != resv_stack) gort_free(resv);
+                        while (j > 0) map_release(m, resv[--j]);
+                        if (resv != resv_stack) map_release(m, resv);
                         return false;
                     }
                 }
@@ -694,11 +709,11 @@ static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
         if (nresv > 0) { /* give back what was not needed */
             if (used < npre) {
                 m->next_overflow -= (npre - used) * bsz;
-                for (size_t j = 0; j < nmalloc; j++) gort_free(resv[j]);
+                for (size_t j = 0; j < nmalloc; j++) map_release(m, resv[j]);
             } else {
-                for (size_t j = used - npre; j < nmalloc; j++) gort_free(resv[j]);
+                for (size_t j = used - npre; j < nmalloc; j++) map_release(m, resv[j]);
             }
-            if (resv != resv_stack) gort_free(resv);
+            if (resv != resv_stack) map_release(m, resv);
         }
     }
     if (oldbucket == m->nevacuate) advance_evacuation_mark(m, newbit);
@@ -862,7 +877,7 @@ again:;
             if (!ik) goto out;
         }
         if (m->tflags & T_IELEM) {
-            ie = map_calloc(m->elem_size);
+            ie = map_calloc(m, m->elem_size);
             if (!ie) {
                 if (ik) free_ikey(m, ik, false);
                 goto out;
@@ -874,7 +889,7 @@ again:;
             kslot = ik;
         }
     } else if (kind != K_GEN && UNLIKELY(m->tflags & T_IELEM)) {
-        void *ie = map_calloc(m->elem_size);
+        void *ie = map_calloc(m, m->elem_size);
         if (!ie) goto out;
         memcpy(eslot, &ie, sizeof ie);
     }
@@ -931,7 +946,7 @@ found:;
         memset(k, 0, sizeof(void *));
     }
     if (UNLIKELY(m->tflags & T_IELEM)) {
-        gort_free(deref_ptr(e));
+        map_release(m, deref_ptr(e));
         memset(e, 0, sizeof(void *));
     } else {
         memset(e, 0, m->elem_stride);
@@ -973,8 +988,9 @@ gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
         return NULL;
     }
     hash_init();
-    gort_map *m = map_calloc(sizeof *m);
+    gort_map *m = alloc_fails() ? NULL : gort_calloc(1, sizeof *m);
     if (!m) return NULL;
+    m->bytes = gort_usable_size(m);
     m->key_size = t->key_size;
     m->elem_size = t->elem_size;
     m->hash = t->hash;
@@ -1065,6 +1081,7 @@ FAST_PATHS(u64, uint64_t, K_64)
 FAST_PATHS(str, gort_string, K_STR)
 
 size_t gort_map_len(const gort_map *m) { return m ? m->count : 0; }
+size_t gort_map_memory(const gort_map *m) { return m ? m->bytes : 0; }
 
 /* Frees the out-of-line keys and elems of every live entry. */
 static void free_indirect_live(gort_map *m) {
@@ -1078,7 +1095,7 @@ static void free_indirect_live(gort_map *m) {
                 for (unsigned i = 0; i < BUCKET_CNT; i++) {
                     if (b[i] < MIN_TOPHASH) continue;
                     if (m->tflags & T_IKEY) free_ikey(m, deref_ptr(key_at(m, b, i, K_GEN)), false);
-                    if (m->tflags & T_IELEM) gort_free(deref_ptr(elem_at(m, b, i, K_GEN)));
+                    if (m->tflags & T_IELEM) map_release(m, deref_ptr(elem_at(m, b, i, K_GEN)));
                 }
             }
         }
@@ -1144,7 +1161,7 @@ void gort_map_free(gort_map *m) {
     for (map_grave *g = m->graveyard, *next; g; g = next) {
         next = g->next;
         free_array(m, g->arr, g->nmain, g->nalloc);
-        gort_free(g);
+        map_release(m, g);
     }
     free_deferred(m);
     gort_free(m);

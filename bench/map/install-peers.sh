@@ -18,6 +18,6 @@ fi
 echo "bench/map: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null 2>&1 || true
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
+apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
     echo "bench/map: apt-get install failed; missing peers are skipped" >&2
 exit 0

@@ -71,6 +71,9 @@ GORT_API void *gort_map_put(gort_map *m, const void *key);
 /* Removes key; returns whether it was present. */
 GORT_API bool gort_map_delete(gort_map *m, const void *key);
 GORT_API size_t gort_map_len(const gort_map *m);
+/* Bytes this map holds from the gort heap now (usable sizes of its header,
+ * bucket arrays, overflow buckets and out-of-line keys/elems). */
+GORT_API size_t gort_map_memory(const gort_map *m);
 /* Removes every entry (Go's clear(m)); keeps the bucket array. */
 GORT_API void gort_map_clear(gort_map *m);
 GORT_API void gort_map_free(gort_map *m);
@@ -192,8 +195,8 @@ static inline gort_string gort_strn(const char *s, size_t n) {
     }
 
 /* Keys passed by value to a fast path taking KT. */
-#define GORT_MAP_DEFINE_FAST_(name, K, V, KT, SUF)                                        \
-    GORT_MAP_DEFINE_COMMON_(name, K, V, gort_maptype_##SUF(sizeof(V)))                    \
+#define GORT_MAP_DEFINE_FAST_(name, K, V, KT, SUF, MAKETYPE)                              \
+    GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE(sizeof(V)))                              \
     static inline KT name##_key_(K k) {                                                   \
         KT u_;                                                                            \
         _Static_assert(sizeof(K) == sizeof(KT), "key size must match the fast path");    \
@@ -216,9 +219,10 @@ static inline gort_string gort_strn(const char *s, size_t n) {
         return gort_map_delete_##SUF((gort_map *)m, name##_key_(k));                      \
     }
 
-#define GORT_MAP_DEFINE_U32(name, K, V) GORT_MAP_DEFINE_FAST_(name, K, V, uint32_t, u32)
-#define GORT_MAP_DEFINE_U64(name, K, V) GORT_MAP_DEFINE_FAST_(name, K, V, uint64_t, u64)
-#define GORT_MAP_DEFINE_STR(name, V) GORT_MAP_DEFINE_FAST_(name, gort_string, V, gort_string, str)
+#define GORT_MAP_DEFINE_U32(name, K, V) GORT_MAP_DEFINE_FAST_(name, K, V, uint32_t, u32, gort_maptype_u32)
+#define GORT_MAP_DEFINE_U64(name, K, V) GORT_MAP_DEFINE_FAST_(name, K, V, uint64_t, u64, gort_maptype_u64)
+#define GORT_MAP_DEFINE_STR(name, V) \
+    GORT_MAP_DEFINE_FAST_(name, gort_string, V, gort_string, str, gort_maptype_string)
 
 /* Keys passed by address to the generic path. */
 #define GORT_MAP_DEFINE_BYREF_(name, K, V, MAKETYPE)                                      \
