@@ -628,7 +628,16 @@ enum { RESV_STACK = 16 };
 /* Moves old bucket `oldbucket` (and its chain) to its X/Y buckets. The
  * overflow buckets it may need are reserved first, so that running out of
  * memory leaves the bucket unmoved: returns false then. */
-static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
+static ALWAYS_INLINE void copy_elem(const gort_map *m, void *dst, const void *src) {
+    switch (m->elem_stride) {
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, m->elem_stride); break;
+    }
+}
+
+static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int kind) {
     const size_t bsz = m->bucket_size;
     uint8_t *b = m->oldbuckets + oldbucket * bsz;
     size_t newbit = noldbuckets(m);
@@ -674,11 +683,11 @@ static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
                     continue;
                 }
                 if (UNLIKELY(top < MIN_TOPHASH)) map_fatal("bad map state");
-                uint8_t *k = key_at(m, b, i, K_GEN);
-                void *k2 = slot_key(m, k);
+                uint8_t *k = key_at(m, b, i, kind);
+                void *k2 = kind == K_GEN ? slot_key(m, k) : k;
                 unsigned useY = 0;
                 if (!same) {
-                    uint64_t h = key_hash(m, k2, m->kind);
+                    uint64_t h = key_hash(m, k2, kind);
                     if (iter && !(m->tflags & T_REFLEXIVE) && !m->equal(k2, k2)) {
                         /* NaN-like key: a repeatable choice, from the old tophash */
                         useY = top & 1;
@@ -701,8 +710,8 @@ static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
                     dst->i = 0;
                 }
                 dst->b[dst->i] = top;
-                memcpy(key_at(m, dst->b, dst->i, K_GEN), k, m->key_stride);
-                memcpy(elem_at(m, dst->b, dst->i, K_GEN), elem_at(m, b, i, K_GEN), m->elem_stride);
+                memcpy(key_at(m, dst->b, dst->i, kind), k, kstride(m, kind));
+                copy_elem(m, elem_at(m, dst->b, dst->i, kind), elem_at(m, b, i, kind));
                 dst->i++;
             }
         }
@@ -718,6 +727,15 @@ static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
     }
     if (oldbucket == m->nevacuate) advance_evacuation_mark(m, newbit);
     return true;
+}
+
+static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
+    switch (m->kind) {
+    case K_32: return evacuate_k(m, oldbucket, K_32);
+    case K_64: return evacuate_k(m, oldbucket, K_64);
+    case K_STR: return evacuate_k(m, oldbucket, K_STR);
+    default: return evacuate_k(m, oldbucket, K_GEN);
+    }
 }
 
 /* Go's growWork: the old bucket of `bucket`, then one more. */
@@ -948,6 +966,8 @@ found:;
     if (UNLIKELY(m->tflags & T_IELEM)) {
         map_release(m, deref_ptr(e));
         memset(e, 0, sizeof(void *));
+    } else if (m->elem_stride == 8) {
+        memset(e, 0, 8);
     } else {
         memset(e, 0, m->elem_stride);
     }
@@ -1200,6 +1220,49 @@ bool gort_map_iter_next(gort_map_iter *it) {
     uint8_t *b = it->bptr_;
     unsigned i = it->i_;
     size_t check = it->check_bucket_;
+    if (LIKELY(m->oldbuckets == NULL && it->buckets_ == m->buckets)) {
+        /* Fast path: no growth since the iterator began, so every slot is
+         * empty or live; find the next live one in visiting order
+         * ((i + offset) & 7) by rotating the tophash word. */
+        const unsigned rot = 8u * it->offset_;
+        const size_t nb = (size_t)1 << it->B_;
+        for (;;) {
+            if (b == NULL) {
+                if (bucket == it->start_bucket_ && it->wrapped_) break;
+                b = (uint8_t *)it->buckets_ + bucket * bsz;
+                if (++bucket == nb) {
+                    bucket = 0;
+                    it->wrapped_ = 1;
+                }
+                i = 0;
+            }
+            if (i < BUCKET_CNT) {
+                uint64_t w = th_word(b);
+                if (rot) w = (w >> rot) | (w << (64 - rot));
+                uint64_t live = ~zero_bytes(w & 0xfefefefefefefefeULL) & 0x8080808080808080ULL;
+                live &= ~(uint64_t)0 << (8 * i);
+                if (live) {
+                    i = first_slot(live);
+                    unsigned offi = (i + it->offset_) & (BUCKET_CNT - 1);
+                    it->key = slot_key(m, key_at(m, b, offi, K_GEN));
+                    it->elem = slot_elem(m, elem_at(m, b, offi, K_GEN));
+                    it->bucket_ = bucket;
+                    it->bptr_ = b;
+                    it->i_ = (uint8_t)(i + 1);
+                    return true;
+                }
+                if (zero_bytes(th_word(b))) { /* emptyRest: the chain ends here */
+                    b = NULL;
+                    continue;
+                }
+            }
+            b = overflow(m, b);
+            i = 0;
+        }
+        it->key = it->elem = NULL;
+        it->m_ = NULL;
+        return false;
+    }
     for (;;) {
         if (b == NULL) {
             if (bucket == it->start_bucket_ && it->wrapped_) {
