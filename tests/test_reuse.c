@@ -1,6 +1,6 @@
 /*
  * test_reuse: freed memory is reused, whatever shape the next allocations take.
- * Each phase allocates ~192 MiB (scaled) in one shape (1 MiB blocks, 3 MiB blocks, 32 KiB
+ * Each phase allocates ~192 MiB in one shape (1 MiB blocks, 3 MiB blocks, 32 KiB
  * objects, mixed small objects, 8 KiB-aligned blocks, 40 MiB blocks), writes every page,
  * frees it all (in an order that leaves holes until the end), and checks the heap. The
  * resident set (/proc/self/statm) after every phase must stay near the first phase's peak:
@@ -61,10 +61,13 @@ static size_t sz_40m(uint64_t *s) { return ((size_t)40 << 20) + 1; }
 
 int main(void) {
     uint64_t s = test_seed();
-    double sc = test_scale();
-    size_t total = (size_t)((double)((size_t)192 << 20) * (sc < 1 ? 0.5 : 1.0));
+    size_t total = (size_t)192 << 20; /* not scaled: fast in every build, and the slack
+                                         below is tuned for this size */
     long first = phase("1 MiB blocks", total, sz_1m, 0, &s);
-    long limit = first + first / 4 + 48 * 1024;
+    /* slack: arena granularity (64 MiB) and fragmentation (cached spans pin pages, so
+     * 40 MiB runs may need a fresh arena or two); a heap that never reuses
+     * another shape's memory grows by ~192 MiB a phase */
+    long limit = first + first * 3 / 4 + 64 * 1024;
     struct {
         const char *name;
         size_t (*fn)(uint64_t *);
