@@ -28,24 +28,11 @@
 
 gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 
-static void list_push(gort_mspan **head, gort_mspan *s, uint8_t list) {
-    s->list = list;
-    s->prev = NULL;
-    s->next = *head;
-    if (*head) (*head)->prev = s;
-    *head = s;
-}
-
-static void list_remove(gort_mspan **head, gort_mspan *s) {
-    if (s->prev) s->prev->next = s->next;
-    else *head = s->next;
-    if (s->next) s->next->prev = s->prev;
-    s->next = s->prev = NULL;
-    s->list = GORT_LIST_NONE;
-}
-
-size_t gort__span_drain_xfree(gort_mspan *s, uintptr_t st) {
-    uintptr_t x = atomic_exchange_explicit(&s->xfree, st, memory_order_acquire);
+size_t gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
+    uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, clear_notice ? GORT_XF_NONE : (x & GORT_XF_MASK),
+                                                  memory_order_acquire, memory_order_relaxed)) {
+    }
     size_t to_cache = 0;
     for (uintptr_t q = x & ~(uintptr_t)GORT_XF_MASK; q;) {
         uintptr_t next = *(uintptr_t *)q;
@@ -66,17 +53,17 @@ static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
             return;
         }
         if (s->alloc_count < s->nelems) {
-            list_push(&c->partial, s, GORT_LIST_PARTIAL);
+            gort__list_push(&c->partial, s, GORT_LIST_PARTIAL);
             return;
         }
         uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
         if (x & ~(uintptr_t)GORT_XF_MASK) {
-            gort__span_drain_xfree(s, GORT_XF_NONE);
+            gort__span_drain_xfree(s, false);
             continue;
         }
         if (atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NOTIFY, memory_order_acq_rel,
                                                     memory_order_relaxed)) {
-            list_push(&c->full, s, GORT_LIST_FULL);
+            gort__list_push(&c->full, s, GORT_LIST_FULL);
             return;
         }
     }
@@ -91,20 +78,11 @@ static void process_notify_locked(gort_mcentral *c) {
         if (!s || s->list != GORT_LIST_FULL) gort__throw_addr("central: notified span not on the full list", (void *)q);
         uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
         gort__span_free_slot_owned(s, idx, (void *)q);
-        list_remove(&c->full, s);
-        gort__span_drain_xfree(s, GORT_XF_NONE);
+        gort__list_remove(&c->full, s);
+        gort__span_drain_xfree(s, true);
         file_span_locked(c, s);
         q = next;
     }
-}
-
-void gort__central_notify(unsigned spc, void *obj) {
-    gort_mcentral *c = &gort__central[spc];
-    uintptr_t head = atomic_load_explicit(&c->notify, memory_order_relaxed);
-    do {
-        *(uintptr_t *)obj = head;
-    } while (!atomic_compare_exchange_weak_explicit(&c->notify, &head, (uintptr_t)obj, memory_order_release,
-                                                    memory_order_relaxed));
 }
 
 gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
@@ -113,8 +91,8 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
     if (atomic_load_explicit(&c->notify, memory_order_relaxed)) process_notify_locked(c);
     gort_mspan *s = c->partial;
     if (s) {
-        list_remove(&c->partial, s);
-        gort__span_drain_xfree(s, GORT_XF_NONE);
+        gort__list_remove(&c->partial, s);
+        gort__span_drain_xfree(s, false);
         s->list = GORT_LIST_CACHED;
         atomic_store_explicit(&s->owner, mc, memory_order_relaxed);
         pthread_mutex_unlock(&c->lock);
@@ -139,7 +117,7 @@ void gort__central_uncache_span(gort_mspan *s) {
     pthread_mutex_lock(&c->lock);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     s->list = GORT_LIST_NONE;
-    gort__span_drain_xfree(s, GORT_XF_NONE);
+    gort__span_drain_xfree(s, false);
     file_span_locked(c, s);
     pthread_mutex_unlock(&c->lock);
 }
@@ -154,8 +132,8 @@ void gort__central_drain_all(void) {
         for (gort_mspan *s = c->partial, *next; s; s = next) {
             next = s->next;
             if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
-                list_remove(&c->partial, s);
-                gort__span_drain_xfree(s, GORT_XF_NONE);
+                gort__list_remove(&c->partial, s);
+                gort__span_drain_xfree(s, false);
                 file_span_locked(c, s);
             }
         }

@@ -47,29 +47,43 @@ void gort__throw_addr(const char *msg, const void *p) {
     abort();
 }
 
-/* Checks the caller's own cached spans: their bits are the caller's. */
+static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8_t list) {
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != mc || s->list != list || s->spanclass != spc ||
+        s->state != GORT_SPAN_IN_USE)
+        gort__throw_addr("heap check: owned span not on its owner's list", (void *)s->base);
+    unsigned count = 0;
+    for (unsigned w = 0; w < s->nwords; w++) {
+        if (s->alloc_bits[w] & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
+        count += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+    }
+    if (count != s->alloc_count) gort__throw_addr("heap check: owned span alloc_count", (void *)s->base);
+    if (list == GORT_LIST_CACHED && s->cache_word != GORT_NO_WORD) {
+        if (s->alloc_bits[s->cache_word] != gort__span_word_mask(s, s->cache_word) ||
+            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)))
+            gort__throw_addr("heap check: cached word not held whole", (void *)s->base);
+        if (s->cache_base != s->base + (uintptr_t)s->cache_word * 64 * s->elemsize)
+            gort__throw_addr("heap check: cache_base", (void *)s->base);
+    }
+    if (list != GORT_LIST_CACHED && (s->cache_word != GORT_NO_WORD || s->alloc_cache))
+        gort__throw_addr("heap check: listed span holds a cached word", (void *)s->base);
+    if (list == GORT_LIST_OWNED_FULL && s->alloc_count != s->nelems)
+        gort__throw_addr("heap check: span on the full list has free slots", (void *)s->base);
+    if (list == GORT_LIST_OWNED_PARTIAL && s->alloc_count >= s->nelems)
+        gort__throw_addr("heap check: span on the partial list is full", (void *)s->base);
+}
+
+/* Checks the spans the calling thread owns: their bits are the caller's. */
 static size_t check_own_cache(void) {
     gort_mcache *mc = gort__tls_mcache;
     size_t n = 0;
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mspan *s = mc->alloc[spc];
-        if (s == &gort__empty_span) continue;
-        n++;
-        if (atomic_load_explicit(&s->owner, memory_order_relaxed) != mc || s->list != GORT_LIST_CACHED || s->spanclass != spc)
-            gort__throw_addr("heap check: cached span not owned by its cache", (void *)s->base);
-        unsigned count = 0;
-        for (unsigned w = 0; w < s->nwords; w++) {
-            if (s->alloc_bits[w] & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
-            count += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+        if (s != &gort__empty_span) {
+            n++;
+            check_owned_span(mc, s, spc, GORT_LIST_CACHED);
         }
-        if (count != s->alloc_count) gort__throw_addr("heap check: cached span alloc_count", (void *)s->base);
-        if (s->cache_word != GORT_NO_WORD) {
-            if (s->alloc_bits[s->cache_word] != gort__span_word_mask(s, s->cache_word) ||
-                (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)))
-                gort__throw_addr("heap check: cached word not held whole", (void *)s->base);
-            if (s->cache_base != s->base + (uintptr_t)s->cache_word * 64 * s->elemsize)
-                gort__throw_addr("heap check: cache_base", (void *)s->base);
-        }
+        for (s = mc->partial[spc]; s; s = s->next, n++) check_owned_span(mc, s, spc, GORT_LIST_OWNED_PARTIAL);
+        for (s = mc->full[spc]; s; s = s->next, n++) check_owned_span(mc, s, spc, GORT_LIST_OWNED_FULL);
     }
     return n;
 }

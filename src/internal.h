@@ -114,7 +114,11 @@ GORT_HIDDEN void gort__fixalloc_free(gort_fixalloc *f, void *p);
 struct gort_mcache;
 
 enum { GORT_SPAN_DEAD = 0, GORT_SPAN_IN_USE = 1 };
-enum { GORT_LIST_NONE = 0, GORT_LIST_CACHED, GORT_LIST_PARTIAL, GORT_LIST_FULL };
+/* Where a span is. CACHED: some mcache's current span. OWNED_*: on its
+ * owner mcache's partial or full list. PARTIAL, FULL: on its mcentral's lists
+ * (no owner). */
+enum { GORT_LIST_NONE = 0, GORT_LIST_CACHED, GORT_LIST_OWNED_PARTIAL, GORT_LIST_OWNED_FULL,
+       GORT_LIST_PARTIAL, GORT_LIST_FULL };
 /* States in the low bits of mspan.xfree (objects are 8-aligned). */
 enum { GORT_XF_NONE = 0, GORT_XF_NOTIFY = 1, GORT_XF_NOTIFIED = 2, GORT_XF_MASK = 3 };
 #define GORT_NO_WORD 0xffffu
@@ -136,21 +140,23 @@ typedef struct gort_mspan {
     uint16_t alloc_count;
     uint16_t spanclass;
     uint8_t state;             /* GORT_SPAN_*; set under mheap.lock */
-    uint8_t list;              /* GORT_LIST_*; set under the mcentral lock */
+    uint8_t list;              /* GORT_LIST_*; set by the owner, or under the mcentral lock */
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
     uint8_t bitsclass;         /* which span fixalloc this struct came from */
     uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 0 for large */
     uintptr_t base;            /* first byte; page-aligned */
     uintptr_t limit;           /* end of the last object */
     size_t npages;
-    /* owner: the mcache caching this span, or NULL. Written by the caching
-     * thread (under the mcentral lock); read by any thread freeing into the
-     * span, which only compares it with its own mcache. */
+    /* owner: the mcache that owns this span (its current span, or on its
+     * partial or full lists), or NULL for a span of the mcentral. Written by
+     * the owner thread; read by any thread freeing into the span, which
+     * compares it with its own mcache, or, having claimed a NOTIFY, sends
+     * the notice to it (the owner cannot let go of the span meanwhile). */
     _Atomic(struct gort_mcache *) owner;
     /* xfree: objects freed by threads that do not own the span, linked
      * through their first word, plus a GORT_XF_* state in the low bits. */
     _Atomic uintptr_t xfree;
-    struct gort_mspan *next, *prev; /* mcentral list links */
+    struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
     uint64_t *alloc_bits;      /* 1 = allocated; nwords words, out of line */
     uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words */
     uint64_t bits[];           /* storage for alloc_bits and gcmark_bits */
@@ -159,6 +165,31 @@ typedef struct gort_mspan {
 static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
     unsigned rem = s->nelems & 63;
     return (w + 1u < s->nwords || rem == 0) ? ~(uint64_t)0 : (((uint64_t)1 << rem) - 1);
+}
+
+static inline void gort__list_push(gort_mspan **head, gort_mspan *s, uint8_t list) {
+    s->list = list;
+    s->prev = NULL;
+    s->next = *head;
+    if (*head) (*head)->prev = s;
+    *head = s;
+}
+
+static inline void gort__list_remove(gort_mspan **head, gort_mspan *s) {
+    if (s->prev) s->prev->next = s->next;
+    else *head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = GORT_LIST_NONE;
+}
+
+/* Pushes obj on a lock-free stack linked through objects' first word. */
+static inline void gort__stack_push(_Atomic uintptr_t *head, void *obj) {
+    uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
+    do {
+        *(uintptr_t *)obj = h;
+    } while (!atomic_compare_exchange_weak_explicit(head, &h, (uintptr_t)obj, memory_order_release,
+                                                    memory_order_relaxed));
 }
 
 /* ---- arenas (arena.c) ---- */
@@ -218,6 +249,23 @@ GORT_HIDDEN void gort__heap_free_span(gort_mspan *s);
 /* Grows a large span in place to npages if the pages after it are free. */
 GORT_HIDDEN bool gort__heap_grow_span(gort_mspan *s, size_t npages);
 GORT_HIDDEN size_t gort__heap_release_free_locked(void);
+GORT_HIDDEN uint64_t gort__heap_scavenge_locked(uint64_t max_pages);
+GORT_HIDDEN uint64_t gort__scavenge_overage_locked(void);
+
+/* ---- scavenger (scavenger.c) ---- */
+/* Starts the background scavenger once (no-op when disabled or running). */
+GORT_HIDDEN void gort__scavenger_start(void);
+GORT_HIDDEN void gort__scavenger_after_fork_child(void);
+
+/* ---- options (options.c): read once from the environment ---- */
+typedef struct gort_options {
+    bool show_stats;          /* GORT_SHOW_STATS=1: print statistics at exit */
+    bool scavenger;           /* GORT_SCAVENGER=0 turns the background scavenger off */
+    uint32_t scavenge_ms;     /* GORT_SCAVENGE_MS: scavenger period (default 100) */
+    uint32_t scavenge_window; /* GORT_SCAVENGE_WINDOW: periods a page must stay idle (default 10) */
+    uint64_t retain_min;      /* GORT_RETAIN_MIN: free bytes always kept (default 1 MiB) */
+} gort_options;
+GORT_HIDDEN extern gort_options gort__options;
 GORT_HIDDEN size_t gort__heap_check_locked(void);
 
 /* ---- central lists (central.c) ---- */
@@ -235,11 +283,11 @@ GORT_HIDDEN extern gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 
 GORT_HIDDEN gort_mspan *gort__central_cache_span(unsigned spc, struct gort_mcache *mc);
 GORT_HIDDEN void gort__central_uncache_span(gort_mspan *s);
-GORT_HIDDEN void gort__central_notify(unsigned spc, void *obj);
 GORT_HIDDEN void gort__central_drain_all(void);
 GORT_HIDDEN size_t gort__central_check_locked(unsigned spc);
 
-/* Frees slot idx of s, whose alloc bits the caller owns; p is for messages. */
+/* Frees slot idx of s, whose alloc bits the caller owns; p is for messages.
+ * Does not fix lists: see gort__mcache_free_slow. */
 static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, const void *p) {
     unsigned w = (unsigned)(idx >> 6);
     uint64_t bit = (uint64_t)1 << (idx & 63);
@@ -252,13 +300,21 @@ static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, cons
         s->alloc_count--;
     }
 }
-/* Takes the remote-free list of a span whose bits the caller owns, leaving
- * state `st`, and frees each object; returns how many. */
-GORT_HIDDEN size_t gort__span_drain_xfree(gort_mspan *s, uintptr_t st);
+/* Takes the remote-free list of a span whose bits the caller owns and frees
+ * each object; returns how many went into the cached word. The xfree state is
+ * kept, except that clear_notice (for the one who takes the span's notice)
+ * sets it to NONE: a NOTIFIED state says a notice is on its way. */
+GORT_HIDDEN size_t gort__span_drain_xfree(gort_mspan *s, bool clear_notice);
 
 /* ---- thread caches (mcache.c) ---- */
 typedef struct gort_mcache {
     gort_mspan *alloc[GORT_NUM_SPANCLASSES]; /* current span per class; never NULL */
+    /* The other spans this thread owns, per class: with free slots, and full
+     * (xfree state NOTIFY: a remote free into one pushes its object on
+     * `notify`, and the owner moves the span to partial at its next refill). */
+    gort_mspan *partial[GORT_NUM_SPANCLASSES];
+    gort_mspan *full[GORT_NUM_SPANCLASSES];
+    _Atomic uintptr_t notify;
     /* Local counters, written only by the owning thread with relaxed stores,
      * summed by gort_stats. nmalloc counts slots handed out. */
     _Atomic uint64_t nmalloc[GORT_NUM_CLASSES];
@@ -277,6 +333,8 @@ static inline void gort__stat_add(_Atomic uint64_t *c, uint64_t n) {
 }
 
 GORT_HIDDEN void *gort__mcache_refill(gort_mcache *mc, unsigned spc);
+/* A local free left span s full-turned-partial or empty: fix its list. */
+GORT_HIDDEN void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s);
 GORT_HIDDEN void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree);
 GORT_HIDDEN bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc);
 

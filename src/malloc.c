@@ -127,7 +127,10 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
         if ((old & GORT_XF_MASK) == GORT_XF_NOTIFY) {
             uintptr_t nw = (old & ~(uintptr_t)GORT_XF_MASK) | GORT_XF_NOTIFIED;
             if (atomic_compare_exchange_weak_explicit(&s->xfree, &old, nw, memory_order_acq_rel, memory_order_relaxed)) {
-                gort__central_notify(spc, p);
+                /* The span is full on its owner's list, or on the mcentral's:
+                 * neither lets go of it before this notice arrives. */
+                gort_mcache *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+                gort__stack_push(owner ? &owner->notify : &gort__central[spc].notify, p);
                 return;
             }
         } else {
@@ -156,7 +159,9 @@ void gort_free(void *p) {
         } else {
             if (GORT_UNLIKELY(!(s->alloc_bits[w] & bit))) gort__throw_addr("double free", p);
             s->alloc_bits[w] &= ~bit;
-            s->alloc_count--;
+            /* was full, or now empty: the span may change lists */
+            if (GORT_UNLIKELY(s->alloc_count-- == s->nelems || s->alloc_count == 0) && s->list != GORT_LIST_CACHED)
+                gort__mcache_free_slow(mc, s);
         }
         return;
     }

@@ -5,18 +5,26 @@
  * An mcache holds one current span per span class. Allocation takes the next
  * free slot of the span's cached bitmap word without locks or atomic
  * read-modify-writes; when the word is used up the next word with free slots
- * is loaded, and when the span is full it goes back to its mcentral and
- * another comes (refill). A thread that has not allocated yet points at
+ * is loaded (refill). A thread that has not allocated yet points at
  * gort__empty_mcache, whose spans are all the empty span, so its first
  * allocation falls into refill, which gives it a real cache.
  *
- * A thread's cache is returned when the thread exits (a pthread key
- * destructor): its spans go back to the central lists and the struct is kept
- * for the next thread. Counters of dead caches are folded into `retired`.
+ * Unlike Go's mcache, which gives a full span back to its mcentral at once
+ * (Go frees by sweeping, not by free calls), a thread keeps owning the spans
+ * it filled, on per-class `full` and `partial` lists, so that its own frees
+ * into them stay local: a plain bit clear with no atomics. Frees from other
+ * threads go to a span's atomic xfree list; for a full span the first of them
+ * notifies the owner through its `notify` stack (the protocol is in
+ * central.c). A span the thread empties goes back to the page heap.
+ *
+ * When the thread exits (a pthread key destructor) it waits for notices in
+ * flight, then hands every span it owns to the mcentrals, and the struct is
+ * kept for the next thread. Counters of dead caches are folded into `retired`.
  *
  * Lock: mcache_list_lock guards the list of caches and the free list.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
@@ -39,6 +47,7 @@ static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
 static void mcache_thread_exit(void *arg);
+static size_t mcache_process_notify(gort_mcache *mc);
 static void make_key(void) {
     if (pthread_key_create(&cache_key, mcache_thread_exit) != 0) gort__throw("pthread_key_create failed");
 }
@@ -78,12 +87,47 @@ static void mcache_release_span(gort_mcache *mc, gort_mspan *s) {
     gort__central_uncache_span(s);
 }
 
+/* A span of this cache whose notice is on its way (state NOTIFIED)? */
+static bool notice_pending(gort_mspan *s) {
+    uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_acquire);
+    for (;;) {
+        if ((x & GORT_XF_MASK) == GORT_XF_NOTIFIED) return true;
+        if ((x & GORT_XF_MASK) != GORT_XF_NOTIFY) return false;
+        /* Withdraw the NOTIFY so that no new notice starts. */
+        if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return false;
+    }
+}
+
 static void mcache_destroy(gort_mcache *mc) {
+    /* 1. No new notices; count those on their way, and wait for them (each
+     *    NOTIFIED span gets exactly one, pushed right after the flip). */
+    size_t pending = 0;
+    for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
+        if (mc->alloc[spc] != &gort__empty_span) pending += notice_pending(mc->alloc[spc]);
+        for (gort_mspan *s = mc->partial[spc]; s; s = s->next) pending += notice_pending(s);
+        for (gort_mspan *s = mc->full[spc]; s; s = s->next) pending += notice_pending(s);
+    }
+    while (pending > 0) {
+        size_t n = mcache_process_notify(mc);
+        pending = n > pending ? 0 : pending - n;
+        if (pending) sched_yield();
+    }
+    /* 2. Every span goes to its mcentral. */
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mspan *s = mc->alloc[spc];
         if (s != &gort__empty_span) {
             mc->alloc[spc] = &gort__empty_span;
             mcache_release_span(mc, s);
+        }
+        while ((s = mc->partial[spc])) {
+            gort__list_remove(&mc->partial[spc], s);
+            gort__central_uncache_span(s);
+        }
+        while ((s = mc->full[spc])) {
+            gort__list_remove(&mc->full[spc], s);
+            gort__central_uncache_span(s);
         }
     }
     pthread_mutex_lock(&mcache_list_lock);
@@ -112,7 +156,7 @@ static void mcache_thread_exit(void *arg) {
 bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
     unsigned cls = gort__spc_class(s->spanclass);
     if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
-        size_t to_cache = gort__span_drain_xfree(s, GORT_XF_NONE);
+        size_t to_cache = gort__span_drain_xfree(s, false);
         gort__stat_add(&mc->nmalloc[cls], to_cache);
         if (s->alloc_cache) return true;
     }
@@ -135,6 +179,82 @@ bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
     gort__throw_addr("span: alloc_count says free slots but the bitmap has none", (void *)s->base);
 }
 
+/* Takes the rest of an owned span's remote frees and files it on its owner's
+ * lists, or gives it back to the page heap when it is empty. Owner only. */
+static void mcache_file_span(gort_mcache *mc, gort_mspan *s) {
+    unsigned spc = s->spanclass;
+    for (;;) {
+        if (s->alloc_count == 0) {
+            gort__central_uncache_span(s); /* empty: the mcentral returns it to the heap */
+            return;
+        }
+        if (s->alloc_count < s->nelems) {
+            gort__list_push(&mc->partial[spc], s, GORT_LIST_OWNED_PARTIAL);
+            return;
+        }
+        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+        if (x & ~(uintptr_t)GORT_XF_MASK) {
+            gort__stat_add(&mc->nmalloc[gort__spc_class(spc)], gort__span_drain_xfree(s, false));
+            continue;
+        }
+        /* NOTIFIED: a notice for an earlier full spell is still on its way; it
+         * will move the span when it comes. */
+        if ((x & GORT_XF_MASK) == GORT_XF_NOTIFY || (x & GORT_XF_MASK) == GORT_XF_NOTIFIED ||
+            atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NOTIFY, memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            gort__list_push(&mc->full[spc], s, GORT_LIST_OWNED_FULL);
+            return;
+        }
+    }
+}
+
+/* Takes the notices of this cache: each names a full span that got a remote
+ * free; the span moves to partial. Returns how many notices were taken. */
+static size_t mcache_process_notify(gort_mcache *mc) {
+    uintptr_t q = atomic_exchange_explicit(&mc->notify, 0, memory_order_acquire);
+    size_t n = 0;
+    while (q) {
+        uintptr_t next = *(uintptr_t *)q;
+        gort_mspan *s = gort__span_of(q);
+        if (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) != mc)
+            gort__throw_addr("mcache: notice for a span this thread does not own", (void *)q);
+        unsigned spc = s->spanclass, cls = gort__spc_class(spc);
+        uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
+        size_t to_cache = s->cache_word == (idx >> 6);
+        gort__span_free_slot_owned(s, idx, (void *)q);
+        to_cache += gort__span_drain_xfree(s, true);
+        gort__stat_add(&mc->nmalloc[cls], to_cache);
+        if (s->list == GORT_LIST_OWNED_FULL) {
+            gort__list_remove(&mc->full[spc], s);
+            mcache_file_span(mc, s);
+        } else if (s->list == GORT_LIST_OWNED_PARTIAL && s->alloc_count == 0) {
+            gort__list_remove(&mc->partial[spc], s);
+            gort__central_uncache_span(s);
+        }
+        n++;
+        q = next;
+    }
+    return n;
+}
+
+void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s) {
+    unsigned spc = s->spanclass;
+    if (s->list == GORT_LIST_OWNED_FULL) {
+        /* Full no more: take back the NOTIFY (a NOTIFIED notice will find the
+         * span on the partial list and only take its frees). */
+        uintptr_t x = GORT_XF_NOTIFY;
+        atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NONE, memory_order_acq_rel,
+                                                memory_order_relaxed);
+        gort__list_remove(&mc->full[spc], s);
+        gort__list_push(&mc->partial[spc], s, GORT_LIST_OWNED_PARTIAL);
+    }
+    if (s->alloc_count == 0 && s->list == GORT_LIST_OWNED_PARTIAL &&
+        !(atomic_load_explicit(&s->xfree, memory_order_relaxed) & GORT_XF_MASK)) {
+        gort__list_remove(&mc->partial[spc], s);
+        gort__central_uncache_span(s);
+    }
+}
+
 /* The malloc slow path for small sizes: the current span's word is empty. */
 void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
     if (mc->is_empty) {
@@ -146,17 +266,26 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
     }
     gort_mspan *s = mc->alloc[spc];
     if (s == &gort__empty_span || !gort__span_load_next_word(s, mc)) {
-        if (s != &gort__empty_span) {
+        if (s != &gort__empty_span) { /* full: keep owning it */
             mc->alloc[spc] = &gort__empty_span;
-            mcache_release_span(mc, s);
+            s->cache_word = GORT_NO_WORD;
+            s->list = GORT_LIST_NONE;
+            mcache_file_span(mc, s);
         }
-        s = gort__central_cache_span(spc, mc);
-        if (!s) {
-            errno = ENOMEM;
-            return NULL;
+        if (atomic_load_explicit(&mc->notify, memory_order_relaxed)) mcache_process_notify(mc);
+        s = mc->partial[spc];
+        if (s) {
+            gort__list_remove(&mc->partial[spc], s);
+        } else {
+            s = gort__central_cache_span(spc, mc);
+            if (!s) {
+                errno = ENOMEM;
+                return NULL;
+            }
         }
+        s->list = GORT_LIST_CACHED;
         mc->alloc[spc] = s;
-        if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span from the central list has no free slot");
+        if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");
     }
     uint64_t c = s->alloc_cache;
     s->alloc_cache = c & (c - 1);
@@ -196,7 +325,10 @@ static void fork_parent(void) {
 
 /* In the child only the forking thread survives: the caches of the other
  * threads stay on the list with their spans (they are never used again). */
-static void fork_child(void) { fork_parent(); }
+static void fork_child(void) {
+    fork_parent();
+    gort__scavenger_after_fork_child();
+}
 
 __attribute__((constructor)) static void mcache_ctor(void) {
     pthread_once(&cache_key_once, make_key);

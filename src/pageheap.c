@@ -264,6 +264,10 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     pthread_mutex_lock(&h->lock);
     int64_t pn = sums[0] ? pages_find(want) : -1;
     if (pn < 0) {
+        /* Go's inline scavenging: before the heap grows, give back free pages
+         * beyond the retained goal, up to the growth. */
+        uint64_t over = gort__scavenge_overage_locked();
+        if (over) gort__heap_scavenge_locked(over < want ? over : want);
         if (!heap_grow_locked(want)) {
             pthread_mutex_unlock(&h->lock);
             errno = ENOMEM;
@@ -318,6 +322,15 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     return s;
 }
 
+/* Free, backed pages above the retained goal (in-use pages + 10%, at least
+ * gort__options.retain_min bytes): what the scavenger may give back. */
+uint64_t gort__scavenge_overage_locked(void) {
+    gort_mheap *h = &gort__heap;
+    uint64_t dirty = h->pages_total - h->pages_inuse - h->pages_scav;
+    uint64_t goal = h->pages_inuse / 10 + (gort__options.retain_min >> GORT_PAGE_SHIFT);
+    return dirty > goal ? dirty - goal : 0;
+}
+
 void gort__heap_free_span(gort_mspan *s) {
     gort_mheap *h = &gort__heap;
     pthread_mutex_lock(&h->lock);
@@ -331,7 +344,9 @@ void gort__heap_free_span(gort_mspan *s) {
     h->pages_inuse -= s->npages;
     s->state = GORT_SPAN_DEAD;
     gort__fixalloc_free(&h->spanalloc[s->bitsclass], s);
+    bool kick = h->pages_total - h->pages_inuse - h->pages_scav > (gort__options.retain_min >> GORT_PAGE_SHIFT);
     pthread_mutex_unlock(&h->lock);
+    if (kick) gort__scavenger_start();
 }
 
 bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
@@ -359,32 +374,41 @@ bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
     return ok;
 }
 
-/* Returns every free, backed page to the OS; returns bytes released. */
-size_t gort__heap_release_free_locked(void) {
+/* Returns up to max_pages free, backed pages to the OS, from the highest
+ * addresses down (first fit reuses the low ones); returns pages released. */
+uint64_t gort__heap_scavenge_locked(uint64_t max_pages) {
     gort_mheap *h = &gort__heap;
-    size_t released = 0;
-    for (uint32_t slot = 0; slot < h->nslots; slot++) {
+    uint64_t released = 0;
+    for (uint32_t slot = h->nslots; slot-- > 0 && released < max_pages;) {
         gort_heap_arena *ha = h->slots[slot];
         if (!ha) continue;
-        for (unsigned c = 0; c < GORT_CHUNKS_PER_ARENA; c++) {
-            uint64_t dirty[GORT_CHUNK_WORDS];
-            for (unsigned w = 0; w < GORT_CHUNK_WORDS; w++) dirty[w] = ha->palloc[c][w] | ha->scav[c][w];
-            unsigned pos = 0; /* runs of 0 in dirty = free and backed */
-            while (pos < GORT_CHUNK_PAGES) {
+        for (unsigned c = GORT_CHUNKS_PER_ARENA; c-- > 0 && released < max_pages;) {
+            uint64_t dirty[GORT_CHUNK_WORDS]; /* 0 = free and backed */
+            bool any = false;
+            for (unsigned w = 0; w < GORT_CHUNK_WORDS; w++) {
+                dirty[w] = ha->palloc[c][w] | ha->scav[c][w];
+                any |= dirty[w] != ~(uint64_t)0;
+            }
+            unsigned pos = 0;
+            while (any && pos < GORT_CHUNK_PAGES && released < max_pages) {
                 unsigned fs = next_bit(dirty, pos, 0);
                 if (fs >= GORT_CHUNK_PAGES) break;
                 unsigned fe = next_bit(dirty, fs, 1);
+                if (fe - fs > max_pages - released) fe = fs + (unsigned)(max_pages - released);
                 uintptr_t a = ha->base + ((uintptr_t)(c * GORT_CHUNK_PAGES + fs) << GORT_PAGE_SHIFT);
-                size_t bytes = (size_t)(fe - fs) << GORT_PAGE_SHIFT;
-                gort__sys_unused((void *)a, bytes);
+                gort__sys_unused((void *)a, (size_t)(fe - fs) << GORT_PAGE_SHIFT);
                 for (unsigned p = fs; p < fe; p++) ha->scav[c][p >> 6] |= (uint64_t)1 << (p & 63);
                 h->pages_scav += fe - fs;
-                released += bytes;
+                released += fe - fs;
                 pos = fe;
             }
         }
     }
     return released;
+}
+
+size_t gort__heap_release_free_locked(void) {
+    return (size_t)gort__heap_scavenge_locked(UINT64_MAX) << GORT_PAGE_SHIFT;
 }
 
 /* Checks the page heap: summaries, bitmaps, span map, counters. */

@@ -146,7 +146,7 @@ int main(void) {
     for (int i = 0; i < W; i++) pthread_join(t[i], NULL);
     for (size_t i = 0; i < ring_n; i++) gort_free(ring[i]);
     ring_n = 0;
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty by now */
     long fails = atomic_load(&child_failures);
     if (fails) {
         fprintf(stderr, "test_fork: %ld of %ld children failed\n", fails, atomic_load(&forks_done));

@@ -1,0 +1,41 @@
+/*
+ * options.c: every tunable of gort, read once from the environment
+ * (Go's runtime1.go parsedebugvars). Documented in README.md.
+ *
+ * The defaults are in the initializer, so allocation works before the
+ * constructor below has read the environment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+gort_options gort__options = {
+    .show_stats = false,
+    .scavenger = true,
+    .scavenge_ms = 100,
+    .scavenge_window = 10,
+    .retain_min = 1 << 20,
+};
+
+static uint64_t env_u64(const char *name, uint64_t def) {
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 0);
+    return *end ? def : (uint64_t)x;
+}
+
+static void show_stats_at_exit(void) { gort_stats_print(stderr); }
+
+__attribute__((constructor)) static void options_init(void) {
+    gort__options.show_stats = env_u64("GORT_SHOW_STATS", 0) != 0;
+    gort__options.scavenger = env_u64("GORT_SCAVENGER", 1) != 0;
+    gort__options.scavenge_ms = (uint32_t)env_u64("GORT_SCAVENGE_MS", 100);
+    if (gort__options.scavenge_ms == 0) gort__options.scavenge_ms = 1;
+    gort__options.scavenge_window = (uint32_t)env_u64("GORT_SCAVENGE_WINDOW", 10);
+    if (gort__options.scavenge_window == 0) gort__options.scavenge_window = 1;
+    if (gort__options.scavenge_window > 64) gort__options.scavenge_window = 64;
+    gort__options.retain_min = env_u64("GORT_RETAIN_MIN", 1 << 20);
+    if (gort__options.show_stats) atexit(show_stats_at_exit);
+}
