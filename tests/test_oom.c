@@ -114,7 +114,7 @@ static size_t cycle(int round, size_t *first_mib_blocks) {
         ((unsigned char *)ptrs[k])[0] = (unsigned char)k;
     }
     free_all(np);
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
     huge_requests();
     /* Allocate again, different shapes. */
     size_t n2 = 0, b2 = 0;
@@ -130,7 +130,7 @@ static size_t cycle(int round, size_t *first_mib_blocks) {
     }
     (void)b2;
     free_all(n2);
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
     return bytes;
 }
 
@@ -165,7 +165,7 @@ int main(void) {
     p[0] = 1;
     p[gib - 1] = 2;
     gort_free(p);
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
     printf("test_oom: ok\n");
     return 0;
 }

@@ -291,7 +291,7 @@ int main(void) {
     double sc = test_scale();
     gort_check_heap();
     phase_ring(3, 3, (long)(100000 * sc) + 100);
-    CHECK(gort_check_heap() > 0);
+    gort_check_heap(); /* aborts on an inconsistency; the heap may be empty */
     phase_ring(1, 6, (long)(100000 * sc) + 100);
     gort_check_heap();
     phase_ring(6, 1, (long)(30000 * sc) + 100);
