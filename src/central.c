@@ -34,13 +34,18 @@ size_t gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
                                                   memory_order_acquire, memory_order_relaxed)) {
     }
     size_t to_cache = 0;
+    uint64_t taken[GORT_MAX_NELEMS / 64] = {0}; /* xfree_bits to clear, one atomic per word */
     for (uintptr_t q = x & ~(uintptr_t)GORT_XF_MASK; q;) {
         uintptr_t next = *(uintptr_t *)q;
         uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
         to_cache += s->cache_word == (idx >> 6);
         gort__span_free_slot_owned(s, idx, (void *)q);
+        taken[idx >> 6] |= (uint64_t)1 << (idx & 63);
         q = next;
     }
+    if (x & ~(uintptr_t)GORT_XF_MASK)
+        for (unsigned w = 0; w < s->nwords; w++)
+            if (taken[w]) atomic_fetch_and_explicit(&s->xfree_bits[w], ~taken[w], memory_order_relaxed);
     return to_cache;
 }
 
@@ -78,6 +83,7 @@ static void process_notify_locked(gort_mcentral *c) {
         if (!s || s->list != GORT_LIST_FULL) gort__throw_addr("central: notified span not on the full list", (void *)q);
         uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
         gort__span_free_slot_owned(s, idx, (void *)q);
+        gort__span_clear_xfree_bit(s, idx);
         gort__list_remove(&c->full, s);
         gort__span_drain_xfree(s, true);
         file_span_locked(c, s);

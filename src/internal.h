@@ -158,8 +158,12 @@ typedef struct gort_mspan {
     _Atomic uintptr_t xfree;
     struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
     uint64_t *alloc_bits;      /* 1 = allocated; nwords words, out of line */
+    /* xfree_bits: 1 = the object is on xfree, freed by another thread and not
+     * yet taken. Set by the remote free (atomic OR: a bit already set is a
+     * double free, caught at once), cleared by whoever takes the object. */
+    _Atomic uint64_t *xfree_bits;
     uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words */
-    uint64_t bits[];           /* storage for alloc_bits and gcmark_bits */
+    uint64_t bits[];           /* storage for alloc_bits, xfree_bits, gcmark_bits */
 } gort_mspan;
 
 static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
@@ -300,6 +304,11 @@ static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, cons
         s->alloc_count--;
     }
 }
+/* The object at idx, freed by another thread, has been taken. */
+static inline void gort__span_clear_xfree_bit(gort_mspan *s, uintptr_t idx) {
+    atomic_fetch_and_explicit(&s->xfree_bits[idx >> 6], ~((uint64_t)1 << (idx & 63)), memory_order_relaxed);
+}
+
 /* Takes the remote-free list of a span whose bits the caller owns and frees
  * each object; returns how many went into the cached word. The xfree state is
  * kept, except that clear_notice (for the one who takes the span's notice)

@@ -36,10 +36,11 @@
  *      start (else fatal: interior pointer).
  *   3. span owned by this thread: clear the bit (or give the slot back to
  *      alloc_cache); a bit already clear is a double free: fatal.
- *   4. otherwise push p on the span's atomic xfree list (one CAS); the owner,
- *      or the mcentral for an uncached span, takes the list later
- *      (central.c explains the protocol). Large objects go back to the page
- *      heap under its lock.
+ *   4. otherwise set p's bit in the span's xfree_bits (atomic OR; already set:
+ *      a double free, fatal) and push p on the span's atomic xfree list (one
+ *      CAS); the owner, or the mcentral for an unowned span, takes the list
+ *      later (central.c explains the protocol). Large objects go back to the
+ *      page heap under its lock.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -120,6 +121,10 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
         gort__heap_free_span(s);
         return;
     }
+    uintptr_t idx = (((uintptr_t)p - s->base) * (uint64_t)s->divmagic) >> 32;
+    uint64_t bit = (uint64_t)1 << (idx & 63);
+    if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->xfree_bits[idx >> 6], bit, memory_order_relaxed) & bit))
+        gort__throw_addr("double free", p);
     if (mc->is_empty) atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], 1, memory_order_relaxed);
     else gort__stat_add(&mc->nfree[cls], 1);
     uintptr_t old = atomic_load_explicit(&s->xfree, memory_order_relaxed);
@@ -152,6 +157,9 @@ void gort_free(void *p) {
         gort__stat_add(&mc->nfree[cls], 1);
         unsigned w = (unsigned)(idx >> 6);
         uint64_t bit = (uint64_t)1 << (idx & 63);
+        /* freed already by another thread, not yet taken: a double free */
+        if (GORT_UNLIKELY(atomic_load_explicit(&s->xfree_bits[w], memory_order_relaxed) & bit))
+            gort__throw_addr("double free", p);
         if (w == s->cache_word) {
             if (GORT_UNLIKELY(s->alloc_cache & bit)) gort__throw_addr("double free", p);
             s->alloc_cache |= bit;

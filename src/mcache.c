@@ -222,6 +222,7 @@ static size_t mcache_process_notify(gort_mcache *mc) {
         uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
         size_t to_cache = s->cache_word == (idx >> 6);
         gort__span_free_slot_owned(s, idx, (void *)q);
+        gort__span_clear_xfree_bit(s, idx);
         to_cache += gort__span_drain_xfree(s, true);
         gort__stat_add(&mc->nmalloc[cls], to_cache);
         if (s->list == GORT_LIST_OWNED_FULL) {

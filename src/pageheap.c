@@ -58,7 +58,7 @@ static bool pages_init_locked(void) {
         p += level_entries(l) * sizeof(psum);
     }
     static const size_t fix_words[5] = {1, 2, 4, 8, 16};
-    for (int k = 0; k < 5; k++) gort__heap.spanalloc[k].size = sizeof(gort_mspan) + 2 * 8 * fix_words[k];
+    for (int k = 0; k < 5; k++) gort__heap.spanalloc[k].size = sizeof(gort_mspan) + 3 * 8 * fix_words[k];
     return true;
 }
 
@@ -305,7 +305,8 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     s->nelems = (uint16_t)nelems;
     s->nwords = (uint16_t)((nelems + 63) / 64);
     s->alloc_bits = s->bits;
-    s->gcmark_bits = s->bits + ((size_t)1 << bc);
+    s->xfree_bits = (_Atomic uint64_t *)(s->bits + ((size_t)1 << bc));
+    s->gcmark_bits = s->bits + ((size_t)2 << bc);
     if (cls) {
         s->elemsize = gort_class_to_size[cls];
         s->divmagic = gort_class_to_divmagic[cls];
