@@ -60,7 +60,12 @@ $(BUILD)/libgort-malloc.so: $(CORE_OBJS) $(PRELOAD_OBJ)
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Itests $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
 
-tests: libs $(TEST_BINS)
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
+
+tests: libs $(TEST_BINS) $(EXAMPLE_BINS)
 
 # One mode's tests (MODE=...); tests/run.sh prints the closing "N passed, N failed" line.
 test-one: tests
@@ -68,9 +73,9 @@ test-one: tests
 
 # The README's test command: every test in release, ASan+UBSan, and TSan builds.
 test:
-	$(MAKE) --no-print-directory MODE=release tests
-	$(MAKE) --no-print-directory MODE=asan tests
-	$(MAKE) --no-print-directory MODE=tsan tests
+	$(MAKE) -s --no-print-directory MODE=release tests
+	$(MAKE) -s --no-print-directory MODE=asan tests
+	$(MAKE) -s --no-print-directory MODE=tsan tests
 	bash tests/run.sh all
 
 sizeclasses:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs gort's tests and ends with one line "N passed, N failed".
 #   tests/run.sh all            release + asan (every test), tsan (tests marked GORT_TEST_TSAN),
-#                               and the drop-in scripts tests/preload_*.sh on the release build
+#                               the examples, and the scripts tests/preload_*.sh (the drop-in)
+#                               and tests/sh_*.sh (install) on the release build
 #   tests/run.sh MODE BUILDDIR  every test of one build
 # (TSan's deadlock detector holds at most 64 locks; gort's fork handler takes
 # every central lock, so it is off.)
@@ -47,9 +48,12 @@ if [ "${1:-all}" = all ]; then
     run_mode release build/release
     run_mode asan build/asan
     run_mode tsan build/tsan tsan-only
-    for s in tests/preload_*.sh; do
+    for e in build/release/examples/*; do
+        [ -x "$e" ] && run_one "example/$(basename "$e")" "$e"
+    done
+    for s in tests/preload_*.sh tests/sh_*.sh; do
         [ -e "$s" ] || continue
-        run_one "preload/$(basename "$s" .sh)" bash "$s" build/release/libgort-malloc.so
+        run_one "script/$(basename "$s" .sh)" bash "$s" build/release/libgort-malloc.so
     done
 else
     run_mode "$1" "$2"

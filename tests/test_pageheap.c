@@ -1,5 +1,5 @@
-/* White-box: the page heap against a reference model of pages (GORT_TEST_TSAN not set:
- * single-threaded). Every allocation must be the address-ordered first fit the model
+/* White-box: the page heap against a reference model of pages (single-threaded, so
+ * not run under TSan). Every allocation must be the address-ordered first fit the model
  * finds among existing arenas, or come from new arenas when no fit exists. */
 #include "check.h"
 #include "internal.h"
