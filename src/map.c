@@ -83,6 +83,8 @@ static __attribute__((noreturn, noinline, cold)) void map_fatal(const char *msg)
     abort();
 }
 
+void gort__map_throw(const char *msg) { map_fatal(msg); }
+
 /* ------------------------------------------------------------ allocation */
 
 long gort__map_fail_countdown;
@@ -93,7 +95,7 @@ static ALWAYS_INLINE bool alloc_fails(void) {
 }
 /* ----------------------------------------------------------- randomness */
 
-static uint64_t hash_secret[4]; /* process-wide secret keys for the hashes */
+uint64_t gort__map_hash_secret[4]; /* process-wide secret keys for the hashes */
 static int hash_ready;          /* 0: not yet; 1: ready (acquire/release) */
 static int hash_aes;            /* AES-NI path in use */
 #if MAP_HAVE_AES
@@ -147,7 +149,7 @@ static ALWAYS_INLINE uint64_t map_rand(void) {
 static NOINLINE void hash_init_slow(void) {
     uint64_t k[4 + 8];
     fill_random(k, sizeof k);
-    for (int i = 0; i < 4; i++) hash_secret[i] = k[i] | 1; /* odd multipliers */
+    for (int i = 0; i < 4; i++) gort__map_hash_secret[i] = k[i] | 1; /* odd multipliers */
     int aes = 0;
 #if MAP_HAVE_AES
     __builtin_cpu_init();
@@ -195,14 +197,11 @@ static ALWAYS_INLINE void load_small(const uint8_t *p, size_t n, uint64_t *lo, u
     }
 }
 
-static ALWAYS_INLINE uint64_t hash_word(uint64_t k, uint64_t seed) {
-    uint64_t a = ((k << 32) | (k >> 32)) ^ hash_secret[1], b = k ^ seed;
-    mum(&a, &b);
-    return mix(a ^ hash_secret[0] ^ 8, b ^ hash_secret[1]);
-}
+/* The integer hash is gort__map_hash_word in gort/map.h (the inline fast paths use it). */
+#define hash_word gort__map_hash_word
 
 static uint64_t wy_hash(const uint8_t *p, size_t n, uint64_t seed) {
-    const uint64_t *s = hash_secret;
+    const uint64_t *s = gort__map_hash_secret;
     seed ^= mix(seed ^ s[0], s[1]);
     uint64_t a, b;
     if (LIKELY(n <= 16)) {
@@ -341,57 +340,32 @@ int gort__map_hash_uses_aes(void) {
 enum { BUCKET_CNT = 8, MAX_INLINE = 128, IND_HDR = 16 };
 enum { EMPTY_REST = 0, EMPTY_ONE = 1, EVAC_X = 2, EVAC_Y = 3, EVAC_EMPTY = 4, MIN_TOPHASH = 5 };
 /* flags (Go's) */
-enum { F_ITERATOR = 1, F_OLDITER = 2, F_WRITING = 4, F_SAMESIZE = 8 };
+enum { F_ITERATOR = GORT__MAP_F_ITERATOR, F_OLDITER = GORT__MAP_F_OLDITER, F_WRITING = GORT__MAP_F_WRITING,
+       F_SAMESIZE = GORT__MAP_F_SAMESIZE };
 /* key kinds: the fast paths */
-enum { K_GEN = 0, K_32 = 1, K_64 = 2, K_STR = 3 };
+enum { K_GEN = GORT__MAP_K_GEN, K_32 = GORT__MAP_K_32, K_64 = GORT__MAP_K_64, K_STR = GORT__MAP_K_STR };
 /* type flags */
 enum { T_IKEY = 1, T_IELEM = 2, T_REFLEXIVE = 4, T_KEYUPDATE = 8 };
 
-typedef struct map_grave {
-    struct map_grave *next;
+typedef struct gort__map_grave {
+    struct gort__map_grave *next;
     uint8_t *arr;
     size_t nmain, nalloc;
 } map_grave;
 
-struct gort_map {
-    size_t count;        /* live entries: first, as Go's (len reads it) */
-    uint8_t flags;       /* F_*; read and written with relaxed atomics */
-    uint8_t B;           /* log2 of the number of buckets */
-    uint8_t kind;        /* K_* */
-    uint8_t tflags;      /* T_* */
-    uint16_t noverflow;  /* approximate overflow bucket count (Go's) */
-    uint64_t seed;       /* per-map hash seed (Go's hash0) */
-    uint8_t *buckets;    /* 2^B buckets, then preallocated overflow buckets; NULL until first put */
-    uint8_t *oldbuckets; /* non-NULL while growing: the previous array */
-    size_t nevacuate;    /* old buckets below this have been evacuated */
-    size_t bucket_size;
-    size_t key_stride, elem_stride; /* bytes per slot (8 when indirect) */
-    size_t elem_off;                /* 8 + 8 * key_stride */
-    size_t key_size, elem_size;
-    uint64_t (*hash)(const void *, uint64_t);
-    bool (*equal)(const void *, const void *);
-    uint8_t *next_overflow;  /* next preallocated overflow bucket (< prealloc_end) or NULL */
-    uint8_t *prealloc_end;
-    size_t nalloc, old_nalloc; /* buckets allocated in the current / old array */
-    map_grave *graveyard;      /* arrays iterators may still read */
-    uint8_t *deferred;         /* indirect key blocks deleted while iterators may run */
-    size_t bytes;              /* usable bytes of every block held (gort_map_memory) */
-};
+_Static_assert(sizeof(struct gort_map) == 112, "the map header is 112 bytes");
 
-/* Every block the map holds goes through these, so that m->bytes is exact. */
+/* Every block the map holds goes through these (fault injection). */
 static void *map_malloc(gort_map *m, size_t n) {
-    void *p = alloc_fails() ? NULL : gort_malloc(n);
-    if (p) m->bytes += gort_usable_size(p);
-    return p;
+    (void)m;
+    return alloc_fails() ? NULL : gort_malloc(n);
 }
 static void *map_calloc(gort_map *m, size_t n) {
-    void *p = alloc_fails() ? NULL : gort_calloc(1, n);
-    if (p) m->bytes += gort_usable_size(p);
-    return p;
+    (void)m;
+    return alloc_fails() ? NULL : gort_calloc(1, n);
 }
 static void map_release(gort_map *m, void *p) {
-    if (!p) return;
-    m->bytes -= gort_usable_size(p);
+    (void)m;
     gort_free(p);
 }
 
@@ -410,17 +384,13 @@ static ALWAYS_INLINE void end_write(gort_map *m) {
     flags_store(m, f & (uint8_t)~F_WRITING);
 }
 
-#define LSB 0x0101010101010101ULL
-#define LOW7 0x7f7f7f7f7f7f7f7fULL
-/* 0x80 in each byte of x that is zero, exactly. */
-static ALWAYS_INLINE uint64_t zero_bytes(uint64_t x) { return ~(((x & LOW7) + LOW7) | x | LOW7); }
+/* Matching a bucket's 8 tophash bytes at once: gort/map.h (SSE2, or SWAR). */
 static ALWAYS_INLINE uint64_t th_word(const uint8_t *b) { return rd64(b); }
-static ALWAYS_INLINE unsigned first_slot(uint64_t mask) { return (unsigned)__builtin_ctzll(mask) >> 3; }
-
-static ALWAYS_INLINE uint8_t tophash(uint64_t h) {
-    uint8_t t = (uint8_t)(h >> 56);
-    return t < MIN_TOPHASH ? (uint8_t)(t + MIN_TOPHASH) : t;
-}
+static ALWAYS_INLINE uint64_t match(uint64_t w, uint8_t top) { return gort__map_match(w, top); }
+static ALWAYS_INLINE uint64_t match_empty(uint64_t w) { return gort__map_match_empty(w); }
+static ALWAYS_INLINE bool has_empty_rest(uint64_t w) { return gort__map_match(w, EMPTY_REST) != 0; }
+static ALWAYS_INLINE unsigned first_slot(uint64_t mask) { return gort__map_slot(mask); }
+#define tophash gort__map_tophash
 static ALWAYS_INLINE bool is_empty(uint8_t t) { return t <= EMPTY_ONE; }
 static ALWAYS_INLINE bool evacuated(const uint8_t *b) { return b[0] > EMPTY_ONE && b[0] < MIN_TOPHASH; }
 
@@ -498,14 +468,26 @@ static ALWAYS_INLINE size_t noldbuckets(const gort_map *m) {
 }
 
 static void new_seed(gort_map *m) { m->seed = map_rand(); }
+void gort__map_reseed(gort_map *m) { new_seed(m); }
 
 /* --------------------------------------------------------- bucket arrays */
+
+/* Buckets in an array of 2^B: the header does not store it. */
+static ALWAYS_INLINE size_t nalloc_for(unsigned B) {
+    size_t n = (size_t)1 << B;
+    if (B >= 4) n += (size_t)1 << (B - 4);
+    return n;
+}
+static ALWAYS_INLINE size_t cur_nalloc(const gort_map *m) { return nalloc_for(m->B); }
+static ALWAYS_INLINE size_t old_nalloc(const gort_map *m) {
+    return nalloc_for(m->B - ((flags_load(m) & F_SAMESIZE) ? 0u : 1u));
+}
+static ALWAYS_INLINE uint8_t *prealloc_end(const gort_map *m) { return m->buckets + cur_nalloc(m) * m->bucket_size; }
 
 /* 2^B buckets plus 2^(B-4) preallocated overflow buckets when B >= 4
  * (Go's makeBucketArray), zeroed. */
 static uint8_t *make_array(gort_map *m, unsigned B, size_t *nalloc) {
-    size_t n = (size_t)1 << B;
-    if (B >= 4) n += (size_t)1 << (B - 4);
+    size_t n = nalloc_for(B);
     if (n > SIZE_MAX / m->bucket_size) return NULL;
     uint8_t *a = map_calloc((gort_map *)m, n * m->bucket_size);
     if (a) *nalloc = n;
@@ -515,9 +497,7 @@ static void install_array(gort_map *m, uint8_t *a, unsigned B, size_t nalloc) {
     size_t nmain = (size_t)1 << B;
     m->buckets = a;
     m->B = (uint8_t)B;
-    m->nalloc = nalloc;
     m->next_overflow = nalloc > nmain ? a + nmain * m->bucket_size : NULL;
-    m->prealloc_end = a + nalloc * m->bucket_size;
 }
 
 /* Frees an array and its overflow buckets that were not preallocated in it. */
@@ -565,7 +545,7 @@ static void incr_noverflow(gort_map *m) {
 /* A zeroed overflow bucket chained after b (Go's newoverflow), or NULL. */
 static NOINLINE uint8_t *new_overflow(gort_map *m, uint8_t *b) {
     uint8_t *o;
-    if (m->next_overflow && m->next_overflow < m->prealloc_end) {
+    if (m->next_overflow && m->next_overflow < prealloc_end(m)) {
         o = m->next_overflow;
         m->next_overflow += m->bucket_size;
     } else {
@@ -612,9 +592,10 @@ static void advance_evacuation_mark(gort_map *m, size_t newbit) {
     while (m->nevacuate != stop && evacuated(m->oldbuckets + m->nevacuate * m->bucket_size)) m->nevacuate++;
     if (m->nevacuate == newbit) {
         uint8_t *old = m->oldbuckets;
+        bool samesize = flags_load(m) & F_SAMESIZE;
         m->oldbuckets = NULL;
         flags_store(m, flags_load(m) & (uint8_t)~F_SAMESIZE);
-        retire_array(m, old, newbit, m->old_nalloc);
+        retire_array(m, old, newbit, nalloc_for(m->B - (samesize ? 0u : 1u)));
     }
 }
 
@@ -651,7 +632,7 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
             nresv = n > BUCKET_CNT ? (n + BUCKET_CNT - 1) / BUCKET_CNT - 1 : 0;
             if (nresv > 0) {
                 if (m->next_overflow) {
-                    size_t avail = (size_t)(m->prealloc_end - m->next_overflow) / bsz;
+                    size_t avail = (size_t)(prealloc_end(m) - m->next_overflow) / bsz;
                     npre = avail < nresv ? avail : nresv;
                 }
                 nmalloc = nresv - npre;
@@ -763,7 +744,6 @@ static NOINLINE bool hash_grow(gort_map *m) {
     if (samesize) nf |= F_SAMESIZE;
     flags_store(m, nf);
     m->oldbuckets = m->buckets;
-    m->old_nalloc = m->nalloc;
     install_array(m, a, m->B + bigger, nalloc);
     m->nevacuate = 0;
     m->noverflow = 0;
@@ -788,10 +768,10 @@ static ALWAYS_INLINE uint8_t *bucket_for(const gort_map *m, uint64_t h) {
 /* Finds key: returns its bucket and sets *slot, or NULL. */
 static ALWAYS_INLINE uint8_t *find(const gort_map *m, const void *key, uint64_t h, int kind, unsigned *slot) {
     uint8_t *b = bucket_for(m, h);
-    const uint64_t pat = LSB * tophash(h);
+    const uint8_t top = tophash(h);
     do {
         uint64_t w = th_word(b);
-        uint64_t mm = zero_bytes(w ^ pat);
+        uint64_t mm = match(w, top);
         while (mm) {
             unsigned i = first_slot(mm);
             uint8_t *k = key_at(m, b, i, kind);
@@ -801,7 +781,7 @@ static ALWAYS_INLINE uint8_t *find(const gort_map *m, const void *key, uint64_t 
             }
             mm &= mm - 1;
         }
-        if (zero_bytes(w)) return NULL; /* an emptyRest slot: the chain ends here */
+        if (has_empty_rest(w)) return NULL; /* an emptyRest slot: the chain ends here */
         b = overflow(m, b);
     } while (b);
     return NULL;
@@ -840,7 +820,6 @@ static ALWAYS_INLINE void *map_put(gort_map *m, const void *key, int kind) {
         install_array(m, a, 0, nalloc);
     }
     const uint8_t top = tophash(h);
-    const uint64_t pat = LSB * top;
 again:;
     size_t bucket = h & (((size_t)1 << m->B) - 1);
     if (UNLIKELY(m->oldbuckets != NULL) && !grow_work(m, bucket)) goto out;
@@ -849,7 +828,7 @@ again:;
     unsigned insi = 0;
     for (;;) {
         uint64_t w = th_word(b);
-        uint64_t mm = zero_bytes(w ^ pat);
+        uint64_t mm = match(w, top);
         while (mm) {
             unsigned i = first_slot(mm);
             uint8_t *k = key_at(m, b, i, kind);
@@ -863,13 +842,13 @@ again:;
             mm &= mm - 1;
         }
         if (insb == NULL) {
-            uint64_t e = zero_bytes(w & 0xfefefefefefefefeULL); /* EMPTY_REST or EMPTY_ONE */
+            uint64_t e = match_empty(w); /* EMPTY_REST or EMPTY_ONE */
             if (e) {
                 insb = b;
                 insi = first_slot(e);
             }
         }
-        if (zero_bytes(w)) break;
+        if (has_empty_rest(w)) break;
         uint8_t *o = overflow(m, b);
         if (!o) break;
         b = o;
@@ -938,10 +917,10 @@ static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind) {
     }
     uint8_t *borig = b;
     unsigned i = 0;
-    const uint64_t pat = LSB * tophash(h);
+    const uint8_t top = tophash(h);
     for (; b; b = overflow(m, b)) {
         uint64_t w = th_word(b);
-        uint64_t mm = zero_bytes(w ^ pat);
+        uint64_t mm = match(w, top);
         while (mm) {
             i = first_slot(mm);
             uint8_t *k = key_at(m, b, i, kind);
@@ -951,7 +930,7 @@ static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind) {
             }
             mm &= mm - 1;
         }
-        if (zero_bytes(w)) break;
+        if (has_empty_rest(w)) break;
     }
     goto out;
 found:;
@@ -1010,7 +989,6 @@ gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
     hash_init();
     gort_map *m = alloc_fails() ? NULL : gort_calloc(1, sizeof *m);
     if (!m) return NULL;
-    m->bytes = gort_usable_size(m);
     m->key_size = t->key_size;
     m->elem_size = t->elem_size;
     m->hash = t->hash;
@@ -1101,7 +1079,49 @@ FAST_PATHS(u64, uint64_t, K_64)
 FAST_PATHS(str, gort_string, K_STR)
 
 size_t gort_map_len(const gort_map *m) { return m ? m->count : 0; }
-size_t gort_map_memory(const gort_map *m) { return m ? m->bytes : 0; }
+
+/* Usable bytes of an array and of its overflow buckets not preallocated in it. */
+static size_t array_memory(const gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
+    size_t n = gort_usable_size(a);
+    uintptr_t lo = (uintptr_t)a, hi = lo + nalloc * m->bucket_size;
+    for (size_t i = 0; i < nmain; i++)
+        for (uint8_t *o = overflow(m, a + i * m->bucket_size); o; o = overflow(m, o))
+            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) n += gort_usable_size(o);
+    return n;
+}
+/* Usable bytes of the out-of-line keys and elems of the live entries of an array. */
+static size_t indirect_memory(const gort_map *m, uint8_t *arr, size_t nmain) {
+    size_t n = 0;
+    for (size_t j = 0; j < nmain; j++)
+        for (uint8_t *b = arr + j * m->bucket_size; b; b = overflow(m, b))
+            for (unsigned i = 0; i < BUCKET_CNT; i++) {
+                if (b[i] < MIN_TOPHASH) continue;
+                if (m->tflags & T_IKEY) n += gort_usable_size((uint8_t *)deref_ptr(key_at(m, b, i, K_GEN)) - IND_HDR);
+                if (m->tflags & T_IELEM) n += gort_usable_size(deref_ptr(elem_at(m, b, i, K_GEN)));
+            }
+    return n;
+}
+
+/* Computed by walking the map (the header keeps no byte count: it is on no
+ * hot path, and the header stays small). */
+size_t gort_map_memory(const gort_map *m) {
+    if (m == NULL) return 0;
+    size_t n = gort_usable_size((void *)m);
+    if (m->buckets) {
+        n += array_memory(m, m->buckets, (size_t)1 << m->B, cur_nalloc(m));
+        if (m->tflags & (T_IKEY | T_IELEM)) n += indirect_memory(m, m->buckets, (size_t)1 << m->B);
+    }
+    if (m->oldbuckets) {
+        n += array_memory(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
+        if (m->tflags & (T_IKEY | T_IELEM)) n += indirect_memory(m, m->oldbuckets, noldbuckets(m));
+    }
+    for (map_grave *g = m->graveyard; g; g = g->next) n += gort_usable_size(g) + array_memory(m, g->arr, g->nmain, g->nalloc);
+    for (uint8_t *blk = m->deferred; blk;) {
+        n += gort_usable_size(blk);
+        memcpy(&blk, blk, sizeof blk);
+    }
+    return n;
+}
 
 /* Frees the out-of-line keys and elems of every live entry. */
 static void free_indirect_live(gort_map *m) {
@@ -1141,8 +1161,8 @@ void gort_map_clear(gort_map *m) {
             mark_all_empty(m, m->buckets, nmain);
             if (m->oldbuckets) mark_all_empty(m, m->oldbuckets, noldbuckets(m));
             for (map_grave *g = m->graveyard; g; g = g->next) mark_all_empty(m, g->arr, g->nmain);
-            if (m->oldbuckets) retire_array(m, m->oldbuckets, noldbuckets(m), m->old_nalloc);
-            retire_array(m, m->buckets, nmain, m->nalloc);
+            if (m->oldbuckets) retire_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
+            retire_array(m, m->buckets, nmain, cur_nalloc(m));
             size_t nalloc;
             unsigned B = m->B;
             uint8_t *a = make_array(m, B, &nalloc);
@@ -1151,15 +1171,14 @@ void gort_map_clear(gort_map *m) {
             } else { /* out of memory: back to a lazily allocated map */
                 m->buckets = NULL;
                 m->B = 0;
-                m->nalloc = 0;
-                m->next_overflow = m->prealloc_end = NULL;
+                m->next_overflow = NULL;
             }
         } else {
-            if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), m->old_nalloc);
+            if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
             uint8_t *a = m->buckets;
-            free_chains(m, a, nmain, m->nalloc);
-            memset(a, 0, m->nalloc * m->bucket_size);
-            install_array(m, a, m->B, m->nalloc);
+            free_chains(m, a, nmain, cur_nalloc(m));
+            memset(a, 0, cur_nalloc(m) * m->bucket_size);
+            install_array(m, a, m->B, cur_nalloc(m));
         }
     }
     free_deferred(m);
@@ -1176,8 +1195,8 @@ void gort_map_free(gort_map *m) {
     if (m == NULL) return;
     if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map writes");
     free_indirect_live(m);
-    if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), m->old_nalloc);
-    if (m->buckets) free_array(m, m->buckets, (size_t)1 << m->B, m->nalloc);
+    if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
+    if (m->buckets) free_array(m, m->buckets, (size_t)1 << m->B, cur_nalloc(m));
     for (map_grave *g = m->graveyard, *next; g; g = next) {
         next = g->next;
         free_array(m, g->arr, g->nmain, g->nalloc);
@@ -1224,7 +1243,6 @@ bool gort_map_iter_next(gort_map_iter *it) {
         /* Fast path: no growth since the iterator began, so every slot is
          * empty or live; find the next live one in visiting order
          * ((i + offset) & 7) by rotating the tophash word. */
-        const unsigned rot = 8u * it->offset_;
         const size_t nb = (size_t)1 << it->B_;
         for (;;) {
             if (b == NULL) {
@@ -1238,9 +1256,7 @@ bool gort_map_iter_next(gort_map_iter *it) {
             }
             if (i < BUCKET_CNT) {
                 uint64_t w = th_word(b);
-                if (rot) w = (w >> rot) | (w << (64 - rot));
-                uint64_t live = ~zero_bytes(w & 0xfefefefefefefefeULL) & 0x8080808080808080ULL;
-                live &= ~(uint64_t)0 << (8 * i);
+                uint64_t live = gort__map_from(gort__map_rotate(~match_empty(w) & GORT__MAP_ALLSLOTS, it->offset_), i);
                 if (live) {
                     i = first_slot(live);
                     unsigned offi = (i + it->offset_) & (BUCKET_CNT - 1);
@@ -1251,7 +1267,7 @@ bool gort_map_iter_next(gort_map_iter *it) {
                     it->i_ = (uint8_t)(i + 1);
                     return true;
                 }
-                if (zero_bytes(th_word(b))) { /* emptyRest: the chain ends here */
+                if (has_empty_rest(w)) { /* emptyRest: the chain ends here */
                     b = NULL;
                     continue;
                 }

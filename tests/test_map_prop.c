@@ -3,7 +3,8 @@
  * random operations: put, get, delete, clear, len, and iteration with
  * mutation (puts, deletes, deleting the current entry) across every growth
  * boundary, for fast-path keys (u32, u64, string), tiny generic keys, a custom
- * hash/equal, and huge (indirect) keys and elems.
+ * hash/equal, and huge (indirect) keys and elems; the typed layer (its
+ * inline fast paths) is run through the same model.
  */
 #include <gort.h>
 
@@ -16,7 +17,19 @@ typedef struct cfg {
     const char *name;
     int kind;
     size_t elem_size;
+    int typed; /* through the typed layer (inline fast paths) */
 } cfg;
+
+typedef struct e4 { uint8_t b[4]; } e4;
+typedef struct e8 { uint8_t b[8]; } e8;
+typedef struct e16 { uint8_t b[16]; } e16;
+typedef struct e24 { uint8_t b[24]; } e24;
+typedef struct e129 { uint8_t b[129]; } e129;
+GORT_MAP_DEFINE_U64(tu64, uint64_t, e8)
+GORT_MAP_DEFINE_U64(tu64w, uint64_t, e24)
+GORT_MAP_DEFINE_U32(tu32, uint32_t, e4)
+GORT_MAP_DEFINE_U32(tu32h, uint32_t, e129)
+GORT_MAP_DEFINE_STR(tstr, e16)
 
 typedef struct custom_key {
     uint64_t id;
@@ -131,9 +144,50 @@ static void check_elem(const void *e, size_t idx) {
         }
 }
 
+/* The typed layer's functions for the current cfg (C->typed). */
+#define TYPED_CALL(fn, k)                                                                  \
+    do {                                                                                   \
+        uint64_t k64_;                                                                     \
+        uint32_t k32_;                                                                     \
+        gort_string ks_;                                                                   \
+        switch (C->kind) {                                                                 \
+        case KIND_U64:                                                                     \
+            memcpy(&k64_, (k), 8);                                                         \
+            if (C->elem_size == 8) return tu64_##fn((tu64 *)M, k64_);                      \
+            return tu64w_##fn((tu64w *)M, k64_);                                           \
+        case KIND_U32:                                                                     \
+            memcpy(&k32_, (k), 4);                                                         \
+            if (C->elem_size == 4) return tu32_##fn((tu32 *)M, k32_);                      \
+            return tu32h_##fn((tu32h *)M, k32_);                                           \
+        default:                                                                           \
+            memcpy(&ks_, (k), sizeof ks_);                                                 \
+            return tstr_##fn((tstr *)M, ks_);                                              \
+        }                                                                                  \
+    } while (0)
+static void *map_put(const void *k) {
+    if (!C->typed) return gort_map_put(M, k);
+    TYPED_CALL(slot, k);
+}
+static void *map_get(const void *k) {
+    if (!C->typed) return gort_map_get(M, k);
+    TYPED_CALL(get, k);
+}
+static bool map_delete(const void *k) {
+    if (!C->typed) return gort_map_delete(M, k);
+    TYPED_CALL(delete, k);
+}
+static bool map_iter_next(gort_map_iter *it) {
+    if (!C->typed) return gort_map_iter_next(it);
+    switch (C->kind) {
+    case KIND_U64: return C->elem_size == 8 ? tu64_iter_next(it, NULL, NULL) : tu64w_iter_next(it, NULL, NULL);
+    case KIND_U32: return C->elem_size == 4 ? tu32_iter_next(it, NULL, NULL) : tu32h_iter_next(it, NULL, NULL);
+    default: return tstr_iter_next(it, NULL, NULL);
+    }
+}
+
 static bool do_put(size_t idx, uint64_t *rng) {
     uint64_t j = rng_next(rng);
-    uint8_t *e = gort_map_put(M, key_of(idx, 0, j));
+    uint8_t *e = map_put(key_of(idx, 0, j));
     if (!e) return false; /* only under fault injection */
     if (!present[idx]) {
         for (size_t i = 0; i < C->elem_size; i++) CHECK(e[i] == 0); /* new: zeroed */
@@ -147,13 +201,13 @@ static bool do_put(size_t idx, uint64_t *rng) {
 }
 
 static void do_get(size_t idx) {
-    void *e = gort_map_get(M, key_of(idx, 1, 0));
+    void *e = map_get(key_of(idx, 1, 0));
     if (present[idx]) check_elem(e, idx);
     else CHECK(e == NULL);
 }
 
 static void do_delete(size_t idx) {
-    bool had = gort_map_delete(M, key_of(idx, 1, 0));
+    bool had = map_delete(key_of(idx, 1, 0));
     CHECK_EQ(had, present[idx]);
     if (had) {
         present[idx] = 0;
@@ -182,7 +236,7 @@ static void iterate(size_t K, uint64_t *rng, int mutate) {
     gort_map_iter it;
     gort_map_iter_init(&it, M);
     size_t produced = 0;
-    while (gort_map_iter_next(&it)) {
+    while (map_iter_next(&it)) {
         size_t idx = idx_of(it.key);
         CHECK(idx < K);
         CHECK(present[idx]);                  /* deleted entries are not produced */
@@ -293,9 +347,10 @@ static void run_cfg(const cfg *c, uint64_t *rng, long ops) {
 /* Iteration across growth: start iterating a map that is mid-growth or about
  * to grow, and insert enough during the iteration to grow it again. */
 static void iterate_across_growth(uint64_t *rng) {
-    static const cfg cu = {"u64-growth", KIND_U64, 8}, ch = {"huge-growth", KIND_HUGE, 300};
-    for (int pass = 0; pass < 2; pass++) {
-        C = pass ? &ch : &cu;
+    static const cfg cu = {"u64-growth", KIND_U64, 8, 0}, ch = {"huge-growth", KIND_HUGE, 300, 0},
+                     ct = {"typed-u64-growth", KIND_U64, 8, 1};
+    for (int pass = 0; pass < 3; pass++) {
+        C = pass == 0 ? &cu : pass == 1 ? &ch : &ct;
         for (size_t start = 7; start < 3000; start = start * 2 + 1) {
             size_t K = start * 8 < MAXK ? start * 8 : MAXK;
             M = new_map(0);
@@ -310,7 +365,7 @@ static void iterate_across_growth(uint64_t *rng) {
                 gort_map_iter it;
                 gort_map_iter_init(&it, M);
                 size_t next_new = start;
-                while (gort_map_iter_next(&it)) {
+                while (map_iter_next(&it)) {
                     size_t idx = idx_of(it.key);
                     CHECK(present[idx]);
                     CHECK(!seen[idx] || inserted[idx]);
@@ -338,7 +393,9 @@ static void iterate_across_growth(uint64_t *rng) {
 
 /* Out of memory during put: NULL, and the map unchanged and usable. */
 static void oom(uint64_t *rng) {
-    static const cfg cfgs[] = {{"u64-oom", KIND_U64, 8}, {"huge-oom", KIND_HUGE, 300}, {"str-oom", KIND_STR, 16}};
+    static const cfg cfgs[] = {{"u64-oom", KIND_U64, 8, 0}, {"huge-oom", KIND_HUGE, 300, 0},
+                                  {"str-oom", KIND_STR, 16, 0}, {"typed-u64-oom", KIND_U64, 8, 1},
+                                  {"typed-str-oom", KIND_STR, 16, 1}};
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         C = &cfgs[c];
         size_t K = 20000;
@@ -358,7 +415,7 @@ static void oom(uint64_t *rng) {
                 CHECK_EQ(gort_map_len(M), before);
                 CHECK_EQ(present[idx], was);
                 if (was) do_get(idx);
-                else CHECK(gort_map_get(M, key_of(idx, 1, 0)) == NULL);
+                else CHECK(map_get(key_of(idx, 1, 0)) == NULL);
             }
             if (i % 5000 == 0) full_check(K);
         }
@@ -377,9 +434,11 @@ int main(void) {
     double scale = test_scale();
     make_strings();
     static const cfg cfgs[] = {
-        {"u64/8", KIND_U64, 8},       {"u32/4", KIND_U32, 4},       {"str/16", KIND_STR, 16},
-        {"tiny3/1", KIND_TINY, 1},    {"u64/0", KIND_U64, 0},       {"huge200/300", KIND_HUGE, 300},
-        {"custom/24", KIND_CUSTOM, 24}, {"u32/129", KIND_U32, 129}, {"tiny3/128", KIND_TINY, 128},
+        {"u64/8", KIND_U64, 8, 0},       {"u32/4", KIND_U32, 4, 0},       {"str/16", KIND_STR, 16, 0},
+        {"tiny3/1", KIND_TINY, 1, 0},    {"u64/0", KIND_U64, 0, 0},       {"huge200/300", KIND_HUGE, 300, 0},
+        {"custom/24", KIND_CUSTOM, 24, 0}, {"u32/129", KIND_U32, 129, 0}, {"tiny3/128", KIND_TINY, 128, 0},
+        {"typed u64/8", KIND_U64, 8, 1},   {"typed u64/24", KIND_U64, 24, 1}, {"typed u32/4", KIND_U32, 4, 1},
+        {"typed u32/129", KIND_U32, 129, 1}, {"typed str/16", KIND_STR, 16, 1},
     };
     long total = 0;
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {

@@ -17,9 +17,9 @@ static inline int m_get(M *m, uint64_t k, uint64_t *v) {
 static inline void m_del(M *m, uint64_t k) { u64map_delete(m, k); }
 static inline uint64_t m_sum(M *m) {
     gort_map_iter it;
-    uint64_t acc = 0;
-    gort_map_iter_init(&it, (gort_map *)m);
-    while (gort_map_iter_next(&it)) acc += *(uint64_t *)it.elem;
+    uint64_t acc = 0, *v;
+    u64map_iter_init(&it, m);
+    while (u64map_iter_next(&it, NULL, &v)) acc += *v;
     return acc;
 }
 static inline void m_free(M *m) { u64map_free(m); }
