@@ -164,7 +164,7 @@ size_t gort__central_check_locked(unsigned spc) {
             for (unsigned w = 0; w < s->nwords; w++) {
                 if (s->alloc_bits[w] & ~gort__span_word_mask(s, w))
                     gort__throw_addr("heap check: alloc bit beyond nelems", (void *)s->base);
-                count += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+                count += (unsigned)gort__popcount(s->alloc_bits[w]);
             }
             if (count != s->alloc_count) gort__throw_addr("heap check: alloc_count disagrees with alloc bits", (void *)s->base);
             uintptr_t st = atomic_load_explicit(&s->xfree, memory_order_relaxed) & GORT_XF_MASK;

@@ -54,7 +54,7 @@ static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8
     unsigned count = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
         if (s->alloc_bits[w] & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
-        count += (unsigned)__builtin_popcountll(s->alloc_bits[w]);
+        count += (unsigned)gort__popcount(s->alloc_bits[w]);
     }
     if (count != s->alloc_count) gort__throw_addr("heap check: owned span alloc_count", (void *)s->base);
     if (list == GORT_LIST_CACHED && s->cache_word != GORT_NO_WORD) {

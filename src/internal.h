@@ -41,6 +41,19 @@
 #define GORT_ASSERT_INTERNAL(c) ((void)0)
 #endif
 
+/* Population count without a libgcc call on CPUs built for baseline x86-64
+ * (no POPCNT instruction assumed). */
+static inline unsigned gort__popcount(uint64_t x) {
+#if defined(__POPCNT__) || !defined(__x86_64__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
 /* ---- geometry (Go's constants for linux/amd64) ---- */
 #define GORT_PAGE_SHIFT 13
 #define GORT_PAGE_SIZE ((size_t)1 << GORT_PAGE_SHIFT)          /* 8 KiB */
@@ -143,7 +156,7 @@ typedef struct gort_mspan {
     uint8_t list;              /* GORT_LIST_*; set by the owner, or under the mcentral lock */
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
     uint8_t bitsclass;         /* which span fixalloc this struct came from */
-    uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 0 for large */
+    uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
     uintptr_t base;            /* first byte; page-aligned */
     uintptr_t limit;           /* end of the last object */
     size_t npages;

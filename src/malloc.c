@@ -102,13 +102,18 @@ static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what
     gort__throw_addr(what[0] == 'f' ? "free of pointer not allocated by gort" : "pointer not allocated by gort", p);
 }
 
-/* The span of object p, checking that p is an object's start. */
+/* The span of object p, checking that p is an object's start: with
+ * prod = (p - base) * divmagic, the index is prod >> 32, and the low half is
+ * below divmagic exactly when p is at an object's start (checked for every
+ * offset of every class by tools/mksizeclasses.py; a large span's divmagic is
+ * 1, so only offset 0 passes). */
 static inline gort_mspan *object_span(const void *p, uintptr_t *idxp, const char *what) {
     uintptr_t a = (uintptr_t)p;
     gort_mspan *s = gort__span_of(a);
     if (GORT_UNLIKELY(!s)) bad_pointer(what, p);
-    uintptr_t idx = ((a - s->base) * (uint64_t)s->divmagic) >> 32;
-    if (GORT_UNLIKELY(s->base + idx * s->elemsize != a || idx >= s->nelems)) bad_pointer(what, p);
+    uint64_t prod = (uint64_t)(a - s->base) * s->divmagic;
+    uintptr_t idx = (uintptr_t)(prod >> 32);
+    if (GORT_UNLIKELY((uint32_t)prod >= s->divmagic || idx >= s->nelems)) bad_pointer(what, p);
     *idxp = idx;
     return s;
 }
@@ -121,7 +126,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
         gort__heap_free_span(s);
         return;
     }
-    uintptr_t idx = (((uintptr_t)p - s->base) * (uint64_t)s->divmagic) >> 32;
+    uintptr_t idx = (uintptr_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmagic) >> 32);
     uint64_t bit = (uint64_t)1 << (idx & 63);
     if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->xfree_bits[idx >> 6], bit, memory_order_relaxed) & bit))
         gort__throw_addr("double free", p);

@@ -77,7 +77,7 @@ static gort_mcache *mcache_create(void) {
 static void mcache_release_span(gort_mcache *mc, gort_mspan *s) {
     unsigned cls = gort__spc_class(s->spanclass);
     if (s->alloc_cache) {
-        unsigned n = (unsigned)__builtin_popcountll(s->alloc_cache);
+        unsigned n = (unsigned)gort__popcount(s->alloc_cache);
         s->alloc_bits[s->cache_word] &= ~s->alloc_cache;
         s->alloc_count -= (uint16_t)n;
         gort__stat_add(&mc->nmalloc[cls], (uint64_t)-(int64_t)n);
@@ -166,7 +166,7 @@ bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
         if (w >= s->nwords) w = 0;
         uint64_t free = ~s->alloc_bits[w] & gort__span_word_mask(s, w);
         if (free) {
-            unsigned n = (unsigned)__builtin_popcountll(free);
+            unsigned n = (unsigned)gort__popcount(free);
             s->alloc_bits[w] |= free;
             s->alloc_count += (uint16_t)n;
             gort__stat_add(&mc->nmalloc[cls], n);

@@ -187,7 +187,7 @@ static uint64_t range_apply(uint64_t pn, uint64_t n, word_fn fn) {
 }
 static uint64_t w_alloc(uint64_t *pa, uint64_t *sc, uint64_t m) {
     if (*pa & m) gort__throw("page allocator: allocating pages in use");
-    uint64_t scav = (uint64_t)__builtin_popcountll(*sc & m);
+    uint64_t scav = (uint64_t)gort__popcount(*sc & m);
     *pa |= m;
     *sc &= ~m;
     return scav;
@@ -200,7 +200,7 @@ static uint64_t w_free(uint64_t *pa, uint64_t *sc, uint64_t m) {
 }
 static uint64_t w_count_used(uint64_t *pa, uint64_t *sc, uint64_t m) {
     (void)sc;
-    return (uint64_t)__builtin_popcountll(*pa & m);
+    return (uint64_t)gort__popcount(*pa & m);
 }
 
 /* Adds narenas new arenas to the heap; false with errno on failure. */
@@ -312,7 +312,7 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
         s->divmagic = gort_class_to_divmagic[cls];
     } else {
         s->elemsize = npages * GORT_PAGE_SIZE;
-        s->divmagic = 0;
+        s->divmagic = 1; /* index = offset >> 32: only offset 0 is an object (see malloc.c) */
     }
     s->limit = base + s->elemsize * nelems;
     s->state = GORT_SPAN_IN_USE;

@@ -12,7 +12,9 @@
  *
  * Go paces its scavenger to 1% of CPU; gort's is bounded by the window
  * instead, and gives back at most 64 MiB per period, in 16 MiB steps so the
- * heap lock is never held long. The thread starts on the first span free
+ * heap lock is never held long. Each period it also takes the pending
+ * cross-thread frees of spans nobody owns (gort__central_drain_all), which
+ * may empty them into the heap. The thread starts on the first span free
  * that leaves more than GORT_RETAIN_MIN free dirty bytes (a program that
  * never frees never gets one); GORT_SCAVENGER=0 turns it off, and then only
  * growth (inline scavenging) and gort_release_memory() give memory back.
@@ -31,6 +33,10 @@ static void *scavenger_main(void *arg) {
     for (;;) {
         struct timespec ts = {gort__options.scavenge_ms / 1000, (long)(gort__options.scavenge_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
+        /* Spans nobody owns get their cross-thread frees taken here, so that
+         * spans emptied by other threads after their owner exited go back to
+         * the heap even if no thread allocates from their class again. */
+        gort__central_drain_all();
         pthread_mutex_lock(&gort__heap.lock);
         uint64_t over = gort__scavenge_overage_locked();
         unsigned w = gort__options.scavenge_window;

@@ -11,8 +11,11 @@ int main(void) {
         CHECK_EQ(gort_class_to_nelems[c], span / size);
         CHECK(gort_class_to_nelems[c] <= GORT_MAX_NELEMS);
         if (c > 1) CHECK(size > gort_class_to_size[c - 1]);
-        for (size_t off = 0; off <= span; off++) /* magic division is exact */
-            CHECK_EQ((off * (uint64_t)gort_class_to_divmagic[c]) >> 32, off / size);
+        for (size_t off = 0; off <= span; off++) { /* magic division is exact, and tells object starts */
+            uint64_t prod = off * (uint64_t)gort_class_to_divmagic[c];
+            CHECK_EQ(prod >> 32, off / size);
+            CHECK_EQ((uint32_t)prod < gort_class_to_divmagic[c], off % size == 0);
+        }
     }
     /* every size maps to the smallest class that holds it (via the public API) */
     for (size_t n = 0; n <= GORT_MAX_SMALL_SIZE; n++) {

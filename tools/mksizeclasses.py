@@ -17,6 +17,15 @@ objects are only 8-byte aligned. C code and compilers expect every object of
 at size 16 and there is no 24-byte class: 67 classes (with class 0) instead
 of Go's 68. Requests of 17..24 bytes take the 32-byte class.
 
+A second departure: Go sizes a span by tail waste alone, so a 1 KiB class gets
+8 objects per 8 KiB span. Go frees by sweeping whole spans; gort frees object
+by object, and every time a span fills or its first object is freed, the
+thread cache pays a span transition (list moves, an atomic on the span's
+remote-free word). gort keeps Go's class sizes but grows each class's span
+until it holds at least 64 objects or is 64 KiB (mimalloc's small page size),
+keeping Go's tail-waste bound. Measured
+on bench/larson (sizes 16-1024 B, 2 threads): see docs/design.md.
+
 Usage: tools/mksizeclasses.py > src/sizeclasses.h   (make sizeclasses)
 """
 import sys
@@ -26,6 +35,10 @@ MAX_SMALL_SIZE = 32768
 SMALL_SIZE_DIV = 8
 SMALL_SIZE_MAX = 1024
 LARGE_SIZE_DIV = 128
+# gort's second departure (see the docstring): spans hold at least this many
+# objects, or are at least this big.
+MIN_SPAN_OBJECTS = 64
+MIN_SPAN_BYTES = 64 * 1024
 
 
 def pow2(x):
@@ -62,6 +75,12 @@ def make_classes():
         span = npages * PAGE_SIZE
         bigger = (span // (span // size)) & ~(LARGE_SIZE_DIV - 1)
         out.append((max(size, bigger), npages))
+    # gort: the sizes are Go's; spans grow to hold enough objects.
+    for i, (size, npages) in enumerate(out[1:], 1):
+        alloc = npages * PAGE_SIZE
+        while alloc % size > alloc // 8 or (alloc // size < MIN_SPAN_OBJECTS and alloc < MIN_SPAN_BYTES):
+            alloc += PAGE_SIZE
+        out[i] = (size, alloc // PAGE_SIZE)
     return out
 
 
@@ -78,9 +97,13 @@ def check(classes):
 
 def divmagic(size, span):
     m = (2**32 - 1) // size + 1
-    # The magic must divide exactly every offset of the span.
+    # The magic must divide exactly every offset of the span, and its low
+    # half must tell multiples of size (free's interior-pointer check:
+    # (off * m) mod 2^32 < m exactly when size divides off).
     for off in range(0, span + 1):
-        assert (off * m) >> 32 == off // size, (size, off)
+        p = off * m
+        assert p >> 32 == off // size, (size, off)
+        assert ((p & 0xFFFFFFFF) < m) == (off % size == 0), (size, off)
     return m
 
 
