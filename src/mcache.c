@@ -144,6 +144,9 @@ static void mcache_destroy(gort_mcache *mc) {
     mc->next_free = free_caches;
     free_caches = mc;
     pthread_mutex_unlock(&mcache_list_lock);
+    /* The spans now belong to nobody: the scavenger takes their later
+     * cross-thread frees and returns them to the heap when they empty. */
+    gort__scavenger_start();
 }
 
 static void mcache_thread_exit(void *arg) {

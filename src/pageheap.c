@@ -265,7 +265,8 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     int64_t pn = sums[0] ? pages_find(want) : -1;
     if (pn < 0) {
         /* Go's inline scavenging: before the heap grows, give back free pages
-         * beyond the retained goal, up to the growth. */
+         * beyond the retained goal, up to the growth: the heap's footprint
+         * grows by no more than the program's. */
         uint64_t over = gort__scavenge_overage_locked();
         if (over) gort__heap_scavenge_locked(over < want ? over : want);
         if (!heap_grow_locked(want)) {
@@ -323,12 +324,14 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     return s;
 }
 
-/* Free, backed pages above the retained goal (in-use pages + 10%, at least
- * gort__options.retain_min bytes): what the scavenger may give back. */
+/* Free, backed pages above the retained goal of gort__options.retain_min
+ * bytes: what the scavenger may give back. (Go retains 10% over its heap
+ * goal; gort's scavenger waits for pages to stay idle for a window instead,
+ * which protects a busy heap without keeping a share of it.) */
 uint64_t gort__scavenge_overage_locked(void) {
     gort_mheap *h = &gort__heap;
     uint64_t dirty = h->pages_total - h->pages_inuse - h->pages_scav;
-    uint64_t goal = h->pages_inuse / 10 + (gort__options.retain_min >> GORT_PAGE_SHIFT);
+    uint64_t goal = gort__options.retain_min >> GORT_PAGE_SHIFT;
     return dirty > goal ? dirty - goal : 0;
 }
 

@@ -15,8 +15,9 @@
  * heap lock is never held long. Each period it also takes the pending
  * cross-thread frees of spans nobody owns (gort__central_drain_all), which
  * may empty them into the heap. The thread starts on the first span free
- * that leaves more than GORT_RETAIN_MIN free dirty bytes (a program that
- * never frees never gets one); GORT_SCAVENGER=0 turns it off, and then only
+ * that leaves more than GORT_RETAIN_MIN free dirty bytes, or when a thread
+ * exits and leaves its spans to the mcentrals (a single-threaded program
+ * that never frees never gets one); GORT_SCAVENGER=0 turns it off, and then only
  * growth (inline scavenging) and gort_release_memory() give memory back.
  */
 #include <signal.h>
