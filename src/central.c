@@ -28,17 +28,15 @@
 
 gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 
-size_t gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
+void gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
     uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, clear_notice ? GORT_XF_NONE : (x & GORT_XF_MASK),
                                                   memory_order_acquire, memory_order_relaxed)) {
     }
-    size_t to_cache = 0;
     uint64_t taken[GORT_MAX_NELEMS / 64] = {0}; /* xfree_bits to clear, one atomic per word */
     for (uintptr_t q = x & ~(uintptr_t)GORT_XF_MASK; q;) {
         uintptr_t next = *(uintptr_t *)q;
         uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
-        to_cache += s->cache_word == (idx >> 6);
         gort__span_free_slot_owned(s, idx, (void *)q);
         taken[idx >> 6] |= (uint64_t)1 << (idx & 63);
         q = next;
@@ -46,14 +44,13 @@ size_t gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
     if (x & ~(uintptr_t)GORT_XF_MASK)
         for (unsigned w = 0; w < s->nwords; w++)
             if (taken[w]) atomic_fetch_and_explicit(&s->xfree_bits[w], ~taken[w], memory_order_relaxed);
-    return to_cache;
 }
 
 /* Files an uncached span whose frees have been taken: heap, partial or full. */
 static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
     for (;;) {
         if (s->alloc_count == 0) {
-            c->nspans--;
+            atomic_fetch_sub_explicit(&c->nspans, 1, memory_order_relaxed);
             gort__heap_free_span(s);
             return;
         }
@@ -110,7 +107,7 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
     if (!s) return NULL;
     pthread_mutex_lock(&c->lock);
     c->spanclass = (uint16_t)spc;
-    c->nspans++;
+    atomic_fetch_add_explicit(&c->nspans, 1, memory_order_relaxed);
     s->list = GORT_LIST_CACHED;
     atomic_store_explicit(&s->owner, mc, memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
@@ -132,7 +129,7 @@ void gort__central_uncache_span(gort_mspan *s) {
 void gort__central_drain_all(void) {
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mcentral *c = &gort__central[spc];
-        if (!c->nspans) continue; /* racy peek: a class never used has nothing to drain */
+        if (!atomic_load_explicit(&c->nspans, memory_order_relaxed)) continue; /* a class never used: nothing to drain */
         pthread_mutex_lock(&c->lock);
         process_notify_locked(c);
         for (gort_mspan *s = c->partial, *next; s; s = next) {

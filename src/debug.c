@@ -56,11 +56,12 @@ static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8
         if (s->alloc_bits[w] & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
         count += (unsigned)gort__popcount(s->alloc_bits[w]);
     }
+    if (list == GORT_LIST_CACHED) count += gort__popcount(s->alloc_cache);
     if (count != s->alloc_count) gort__throw_addr("heap check: owned span alloc_count", (void *)s->base);
     if (list == GORT_LIST_CACHED && s->cache_word != GORT_NO_WORD) {
-        if (s->alloc_bits[s->cache_word] != gort__span_word_mask(s, s->cache_word) ||
-            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)))
-            gort__throw_addr("heap check: cached word not held whole", (void *)s->base);
+        if ((s->alloc_cache & s->alloc_bits[s->cache_word]) ||
+            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)) || s->cache_bits != &s->alloc_bits[s->cache_word])
+            gort__throw_addr("heap check: cached free slots marked allocated", (void *)s->base);
         if (s->cache_base != s->base + (uintptr_t)s->cache_word * 64 * s->elemsize)
             gort__throw_addr("heap check: cache_base", (void *)s->base);
     }

@@ -138,17 +138,20 @@ enum { GORT_XF_NONE = 0, GORT_XF_NOTIFY = 1, GORT_XF_NOTIFIED = 2, GORT_XF_MASK 
 
 typedef struct gort_mspan {
     /* Owner-thread fields, read by the malloc fast path.
-     * alloc_cache: the free slots of alloc_bits word cache_word (1 = free).
-     *   While a word is cached its alloc_bits word reads all-allocated, so the
-     *   slots in alloc_cache belong to the owner, not to alloc_bits.
+     * alloc_cache: free slots of alloc_bits word cache_word (1 = free), taken
+     *   when the word was loaded. Their alloc_bits stay 0 until malloc hands
+     *   them out (and sets the bit through cache_bits); slots freed since the
+     *   load come back at the word's next load.
+     * cache_bits: &alloc_bits[cache_word].
      * cache_base: address of slot cache_word*64. */
     uint64_t alloc_cache;
+    uint64_t *cache_bits;
     uintptr_t cache_base;
     size_t elemsize;           /* object size; a large span's whole size */
     uint16_t cache_word;       /* GORT_NO_WORD when no word is cached */
     uint16_t nwords;           /* words of alloc_bits = ceil(nelems / 64) */
     uint16_t nelems;           /* objects in the span */
-    /* alloc_count: slots set in alloc_bits, the cached word counted whole.
+    /* alloc_count: slots set in alloc_bits plus the slots in alloc_cache.
      * The span is full when alloc_count == nelems and alloc_cache == 0. */
     uint16_t alloc_count;
     uint16_t spanclass;
@@ -294,7 +297,7 @@ typedef struct gort_mcentral {
      * partial. Pushed lock-free, taken whole under the lock. */
     _Atomic uintptr_t notify;
     uint16_t spanclass;
-    uint64_t nspans;          /* spans of this class, cached or not */
+    _Atomic uint64_t nspans;  /* spans of this class, owned or not (changed under the lock, peeked without) */
 } __attribute__((aligned(64))) gort_mcentral;
 GORT_HIDDEN extern gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 
@@ -304,18 +307,24 @@ GORT_HIDDEN void gort__central_drain_all(void);
 GORT_HIDDEN size_t gort__central_check_locked(unsigned spc);
 
 /* Frees slot idx of s, whose alloc bits the caller owns; p is for messages.
- * Does not fix lists: see gort__mcache_free_slow. */
+ * A slot whose bit is clear (free, or waiting in alloc_cache) was never
+ * handed out or is free already. Does not fix lists: see
+ * gort__mcache_free_slow. */
 static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, const void *p) {
     unsigned w = (unsigned)(idx >> 6);
     uint64_t bit = (uint64_t)1 << (idx & 63);
-    if (w == s->cache_word) {
-        if (GORT_UNLIKELY(s->alloc_cache & bit)) gort__throw_addr("double free", p);
-        s->alloc_cache |= bit;
-    } else {
-        if (GORT_UNLIKELY(!(s->alloc_bits[w] & bit))) gort__throw_addr("double free", p);
-        s->alloc_bits[w] &= ~bit;
-        s->alloc_count--;
-    }
+    uint64_t ab = s->alloc_bits[w];
+    if (GORT_UNLIKELY(!(ab & bit))) gort__throw_addr("double free", p);
+    s->alloc_bits[w] = ab & ~bit;
+    s->alloc_count--;
+}
+
+/* Hands out the lowest slot of a non-empty alloc_cache (the malloc fast path). */
+static inline void *gort__span_take(gort_mspan *s, uint64_t c) {
+    uint64_t b = c & (0 - c);
+    s->alloc_cache = c ^ b;
+    *s->cache_bits |= b;
+    return (void *)(s->cache_base + (uintptr_t)__builtin_ctzll(c) * s->elemsize);
 }
 /* The object at idx, freed by another thread, has been taken. */
 static inline void gort__span_clear_xfree_bit(gort_mspan *s, uintptr_t idx) {
@@ -323,10 +332,10 @@ static inline void gort__span_clear_xfree_bit(gort_mspan *s, uintptr_t idx) {
 }
 
 /* Takes the remote-free list of a span whose bits the caller owns and frees
- * each object; returns how many went into the cached word. The xfree state is
+ * each object. The xfree state is
  * kept, except that clear_notice (for the one who takes the span's notice)
  * sets it to NONE: a NOTIFIED state says a notice is on its way. */
-GORT_HIDDEN size_t gort__span_drain_xfree(gort_mspan *s, bool clear_notice);
+GORT_HIDDEN void gort__span_drain_xfree(gort_mspan *s, bool clear_notice);
 
 /* ---- thread caches (mcache.c) ---- */
 typedef struct gort_mcache {
@@ -338,9 +347,11 @@ typedef struct gort_mcache {
     gort_mspan *full[GORT_NUM_SPANCLASSES];
     _Atomic uintptr_t notify;
     /* Local counters, written only by the owning thread with relaxed stores,
-     * summed by gort_stats. nmalloc counts slots handed out. */
+     * summed by gort_stats. nmalloc counts slots handed out (at word loads,
+     * less what goes back unused); nfree is by span class, so the free fast
+     * path indexes it without arithmetic. */
     _Atomic uint64_t nmalloc[GORT_NUM_CLASSES];
-    _Atomic uint64_t nfree[GORT_NUM_CLASSES];
+    _Atomic uint64_t nfree[GORT_NUM_SPANCLASSES];
     struct gort_mcache *next_all; /* all live mcaches, under mcache_list_lock */
     struct gort_mcache *next_free;
     bool is_empty;            /* the static placeholder of threads without a cache */

@@ -34,8 +34,9 @@
  *   1. arena index -> heap arena -> page's span (NULL: not gort's: fatal).
  *   2. object index = (p - base) * divmagic >> 32; p must be the object's
  *      start (else fatal: interior pointer).
- *   3. span owned by this thread: clear the bit (or give the slot back to
- *      alloc_cache); a bit already clear is a double free: fatal.
+ *   3. span owned by this thread: clear the bit (the slot comes back when its
+ *      word is next loaded); a bit already clear, or the slot waiting in
+ *      alloc_cache, is a double free: fatal.
  *   4. otherwise set p's bit in the span's xfree_bits (atomic OR; already set:
  *      a double free, fatal) and push p on the span's atomic xfree list (one
  *      CAS); the owner, or the mcentral for an unowned span, takes the list
@@ -63,8 +64,7 @@ static inline void *malloc_small(unsigned cls) {
     gort_mspan *s = mc->alloc[spc];
     uint64_t c = s->alloc_cache;
     if (GORT_UNLIKELY(c == 0)) return gort__mcache_refill(mc, spc);
-    s->alloc_cache = c & (c - 1);
-    return (void *)(s->cache_base + (uintptr_t)__builtin_ctzll(c) * s->elemsize);
+    return gort__span_take(s, c);
 }
 
 static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
@@ -131,7 +131,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
     if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->xfree_bits[idx >> 6], bit, memory_order_relaxed) & bit))
         gort__throw_addr("double free", p);
     if (mc->is_empty) atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], 1, memory_order_relaxed);
-    else gort__stat_add(&mc->nfree[cls], 1);
+    else gort__stat_add(&mc->nfree[spc], 1);
     uintptr_t old = atomic_load_explicit(&s->xfree, memory_order_relaxed);
     for (;;) {
         if ((old & GORT_XF_MASK) == GORT_XF_NOTIFY) {
@@ -158,24 +158,14 @@ void gort_free(void *p) {
     gort_mspan *s = object_span(p, &idx, "free");
     gort_mcache *mc = gort__tls_mcache;
     if (GORT_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == mc)) {
-        unsigned cls = gort__spc_class(s->spanclass);
-        gort__stat_add(&mc->nfree[cls], 1);
-        unsigned w = (unsigned)(idx >> 6);
-        uint64_t bit = (uint64_t)1 << (idx & 63);
+        gort__stat_add(&mc->nfree[s->spanclass], 1);
         /* freed already by another thread, not yet taken: a double free */
-        if (GORT_UNLIKELY(atomic_load_explicit(&s->xfree_bits[w], memory_order_relaxed) & bit))
+        if (GORT_UNLIKELY(atomic_load_explicit(&s->xfree_bits[idx >> 6], memory_order_relaxed) >> (idx & 63) & 1))
             gort__throw_addr("double free", p);
-        if (w == s->cache_word) {
-            if (GORT_UNLIKELY(s->alloc_cache & bit)) gort__throw_addr("double free", p);
-            s->alloc_cache |= bit;
-            gort__stat_add(&mc->nmalloc[cls], 1); /* the slot returns to the cache, handed out again later */
-        } else {
-            if (GORT_UNLIKELY(!(s->alloc_bits[w] & bit))) gort__throw_addr("double free", p);
-            s->alloc_bits[w] &= ~bit;
-            /* was full, or now empty: the span may change lists */
-            if (GORT_UNLIKELY(s->alloc_count-- == s->nelems || s->alloc_count == 0) && s->list != GORT_LIST_CACHED)
-                gort__mcache_free_slow(mc, s);
-        }
+        gort__span_free_slot_owned(s, idx, p);
+        /* was full, or now empty: the span may change lists */
+        if (GORT_UNLIKELY(s->alloc_count + 1u == s->nelems || s->alloc_count == 0) && s->list != GORT_LIST_CACHED)
+            gort__mcache_free_slow(mc, s);
         return;
     }
     free_remote(mc, s, p);

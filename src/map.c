@@ -1256,7 +1256,8 @@ bool gort_map_iter_next(gort_map_iter *it) {
             }
             if (i < BUCKET_CNT) {
                 uint64_t w = th_word(b);
-                uint64_t live = gort__map_from(gort__map_rotate(~match_empty(w) & GORT__MAP_ALLSLOTS, it->offset_), i);
+                const unsigned r = 8u * it->offset_;
+                uint64_t live = gort__map_from(~match_empty((w >> r) | (w << ((64 - r) & 63))) & GORT__MAP_ALLSLOTS, i);
                 if (live) {
                     i = first_slot(live);
                     unsigned offi = (i + it->offset_) & (BUCKET_CNT - 1);

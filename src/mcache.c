@@ -43,6 +43,13 @@ static pthread_mutex_t mcache_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static gort_mcache *all_caches, *free_caches;
 static gort_fixalloc cache_alloc = {.size = sizeof(gort_mcache)};
 static uint64_t retired_nmalloc[GORT_NUM_CLASSES], retired_nfree[GORT_NUM_CLASSES];
+
+static void add_counters(uint64_t *nmalloc, uint64_t *nfree, gort_mcache *mc) {
+    for (unsigned c = 0; c < GORT_NUM_CLASSES; c++)
+        nmalloc[c] += atomic_load_explicit(&mc->nmalloc[c], memory_order_relaxed);
+    for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++)
+        nfree[gort__spc_class(spc)] += atomic_load_explicit(&mc->nfree[spc], memory_order_relaxed);
+}
 static pthread_key_t cache_key;
 static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
@@ -73,12 +80,12 @@ static gort_mcache *mcache_create(void) {
     return mc;
 }
 
-/* Writes back the cached word of s and gives s to its mcentral. */
+/* Drops the cached word of s and gives s to its mcentral. */
 static void mcache_release_span(gort_mcache *mc, gort_mspan *s) {
     unsigned cls = gort__spc_class(s->spanclass);
     if (s->alloc_cache) {
+        /* the unused cached slots: their bits are 0 already */
         unsigned n = (unsigned)gort__popcount(s->alloc_cache);
-        s->alloc_bits[s->cache_word] &= ~s->alloc_cache;
         s->alloc_count -= (uint16_t)n;
         gort__stat_add(&mc->nmalloc[cls], (uint64_t)-(int64_t)n);
         s->alloc_cache = 0;
@@ -137,10 +144,7 @@ static void mcache_destroy(gort_mcache *mc) {
             break;
         }
     }
-    for (unsigned c = 0; c < GORT_NUM_CLASSES; c++) {
-        retired_nmalloc[c] += atomic_load_explicit(&mc->nmalloc[c], memory_order_relaxed);
-        retired_nfree[c] += atomic_load_explicit(&mc->nfree[c], memory_order_relaxed);
-    }
+    add_counters(retired_nmalloc, retired_nfree, mc);
     mc->next_free = free_caches;
     free_caches = mc;
     pthread_mutex_unlock(&mcache_list_lock);
@@ -159,9 +163,7 @@ static void mcache_thread_exit(void *arg) {
 bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
     unsigned cls = gort__spc_class(s->spanclass);
     if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
-        size_t to_cache = gort__span_drain_xfree(s, false);
-        gort__stat_add(&mc->nmalloc[cls], to_cache);
-        if (s->alloc_cache) return true;
+        gort__span_drain_xfree(s, false);
     }
     if (s->alloc_count >= s->nelems) return false;
     unsigned w = s->cache_word == GORT_NO_WORD ? 0 : s->cache_word + 1u;
@@ -170,11 +172,11 @@ bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
         uint64_t free = ~s->alloc_bits[w] & gort__span_word_mask(s, w);
         if (free) {
             unsigned n = (unsigned)gort__popcount(free);
-            s->alloc_bits[w] |= free;
             s->alloc_count += (uint16_t)n;
             gort__stat_add(&mc->nmalloc[cls], n);
             s->alloc_cache = free;
             s->cache_word = (uint16_t)w;
+            s->cache_bits = &s->alloc_bits[w];
             s->cache_base = s->base + (uintptr_t)w * 64 * s->elemsize;
             return true;
         }
@@ -197,7 +199,7 @@ static void mcache_file_span(gort_mcache *mc, gort_mspan *s) {
         }
         uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
         if (x & ~(uintptr_t)GORT_XF_MASK) {
-            gort__stat_add(&mc->nmalloc[gort__spc_class(spc)], gort__span_drain_xfree(s, false));
+            gort__span_drain_xfree(s, false);
             continue;
         }
         /* NOTIFIED: a notice for an earlier full spell is still on its way; it
@@ -221,13 +223,11 @@ static size_t mcache_process_notify(gort_mcache *mc) {
         gort_mspan *s = gort__span_of(q);
         if (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) != mc)
             gort__throw_addr("mcache: notice for a span this thread does not own", (void *)q);
-        unsigned spc = s->spanclass, cls = gort__spc_class(spc);
+        unsigned spc = s->spanclass;
         uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
-        size_t to_cache = s->cache_word == (idx >> 6);
         gort__span_free_slot_owned(s, idx, (void *)q);
         gort__span_clear_xfree_bit(s, idx);
-        to_cache += gort__span_drain_xfree(s, true);
-        gort__stat_add(&mc->nmalloc[cls], to_cache);
+        gort__span_drain_xfree(s, true);
         if (s->list == GORT_LIST_OWNED_FULL) {
             gort__list_remove(&mc->full[spc], s);
             mcache_file_span(mc, s);
@@ -291,9 +291,7 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
         mc->alloc[spc] = s;
         if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");
     }
-    uint64_t c = s->alloc_cache;
-    s->alloc_cache = c & (c - 1);
-    return (void *)(s->cache_base + (uintptr_t)__builtin_ctzll(c) * s->elemsize);
+    return gort__span_take(s, s->alloc_cache);
 }
 
 void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree) {
@@ -302,12 +300,7 @@ void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree) {
         nmalloc[c] = retired_nmalloc[c];
         nfree[c] = retired_nfree[c];
     }
-    for (gort_mcache *mc = all_caches; mc; mc = mc->next_all) {
-        for (unsigned c = 0; c < GORT_NUM_CLASSES; c++) {
-            nmalloc[c] += atomic_load_explicit(&mc->nmalloc[c], memory_order_relaxed);
-            nfree[c] += atomic_load_explicit(&mc->nfree[c], memory_order_relaxed);
-        }
-    }
+    for (gort_mcache *mc = all_caches; mc; mc = mc->next_all) add_counters(nmalloc, nfree, mc);
     pthread_mutex_unlock(&mcache_list_lock);
 }
 
