@@ -9,7 +9,7 @@ MODE     ?= release
 PREFIX   ?= /usr/local
 CC       ?= cc
 PYTHON   ?= python3
-BUILD    := build/$(MODE)
+BUILD    ?= build/$(MODE)$(if $(filter-out cc gcc,$(notdir $(CC))),-$(notdir $(CC)))
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASEFLAGS:= -std=gnu11 -fPIC -pthread -fvisibility=hidden -Iinclude -Isrc $(WARN) -g

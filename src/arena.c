@@ -11,7 +11,7 @@
  * kernel backs only where written). Metadata is never freed.
  *
  * Locks: arena growth runs under mheap.lock; persistentalloc has its own leaf
- * lock; a fixalloc is guarded by its user's lock.
+ * lock; a fixalloc or slaballoc is guarded by its user's lock.
  */
 #include <errno.h>
 #include <string.h>
@@ -161,4 +161,65 @@ void gort__fixalloc_free(gort_fixalloc *f, void *p) {
     *(void **)p = f->free_list;
     f->free_list = p;
     f->inuse--;
+}
+
+/* ---- slaballoc ---- */
+#define SLAB_BYTES ((size_t)64 * 1024)
+
+typedef struct gort_slab {
+    struct gort_slab *next, *prev; /* on the allocator's partial list while listed */
+    void *free;                    /* blocks freed, linked through their first word */
+    char *bump, *end;              /* blocks never used yet */
+    uint32_t nused;
+    bool listed;
+} gort_slab;
+
+static void slab_list(gort_slaballoc *a, gort_slab *sl) {
+    sl->prev = NULL;
+    sl->next = a->partial;
+    if (a->partial) a->partial->prev = sl;
+    a->partial = sl;
+    sl->listed = true;
+}
+
+static void slab_unlist(gort_slaballoc *a, gort_slab *sl) {
+    if (sl->prev) sl->prev->next = sl->next;
+    else a->partial = sl->next;
+    if (sl->next) sl->next->prev = sl->prev;
+    sl->listed = false;
+}
+
+void *gort__slab_alloc(gort_slaballoc *a) {
+    gort_slab *sl = a->partial;
+    if (!sl) {
+        sl = gort__sys_alloc_aligned(SLAB_BYTES, SLAB_BYTES);
+        if (!sl) return NULL;
+        atomic_fetch_add_explicit(&gort__metadata_bytes, SLAB_BYTES, memory_order_relaxed);
+        sl->bump = (char *)sl + ((sizeof(gort_slab) + 63) & ~(size_t)63);
+        sl->end = (char *)sl + SLAB_BYTES;
+        slab_list(a, sl);
+    }
+    void *p = sl->free;
+    if (p) sl->free = *(void **)p;
+    else {
+        p = sl->bump;
+        sl->bump += a->size;
+    }
+    sl->nused++;
+    if (!sl->free && sl->bump + a->size > sl->end) slab_unlist(a, sl);
+    memset(p, 0, a->size);
+    return p;
+}
+
+void gort__slab_free(gort_slaballoc *a, void *p) {
+    gort_slab *sl = (gort_slab *)((uintptr_t)p & ~(uintptr_t)(SLAB_BYTES - 1));
+    *(void **)p = sl->free;
+    sl->free = p;
+    sl->nused--;
+    if (!sl->listed) slab_list(a, sl);
+    if (sl->nused == 0 && (sl->next || sl->prev)) { /* empty, and not the last slab with room */
+        slab_unlist(a, sl);
+        gort__sys_free(sl, SLAB_BYTES, GORT_OS_READY);
+        atomic_fetch_sub_explicit(&gort__metadata_bytes, SLAB_BYTES, memory_order_relaxed);
+    }
 }

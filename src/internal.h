@@ -97,6 +97,7 @@ typedef struct gort_os_stats {
 } gort_os_stats;
 GORT_HIDDEN extern gort_os_stats gort__os;
 GORT_HIDDEN void *gort__sys_alloc(size_t n);                /* None -> Ready, OS picks the address */
+GORT_HIDDEN void *gort__sys_alloc_aligned(size_t n, size_t align); /* the same, aligned (a power of two) */
 GORT_HIDDEN void gort__sys_free(void *v, size_t n, int state); /* state -> None */
 GORT_HIDDEN void *gort__sys_reserve(void *hint, size_t n, bool exact); /* None -> Reserved */
 GORT_HIDDEN bool gort__sys_map(void *v, size_t n);          /* Reserved -> Prepared */
@@ -122,6 +123,18 @@ typedef struct gort_fixalloc {
 } gort_fixalloc;
 GORT_HIDDEN void *gort__fixalloc_alloc(gort_fixalloc *f);
 GORT_HIDDEN void gort__fixalloc_free(gort_fixalloc *f, void *p);
+
+/* slaballoc: fixed-size blocks in 64 KiB slabs that go back to the OS when
+ * they empty (one empty slab is kept). For span structs, which come and go
+ * with the heap: unlike Go's fixalloc, a heap that shrinks gives their
+ * memory back. The caller holds the lock that guards the allocator. */
+struct gort_slab;
+typedef struct gort_slaballoc {
+    size_t size;
+    struct gort_slab *partial; /* slabs with a free block */
+} gort_slaballoc;
+GORT_HIDDEN void *gort__slab_alloc(gort_slaballoc *a);
+GORT_HIDDEN void gort__slab_free(gort_slaballoc *a, void *p);
 
 /* ---- spans (mheap.go's mspan) ---- */
 struct gort_mcache;
@@ -158,7 +171,7 @@ typedef struct gort_mspan {
     uint8_t state;             /* GORT_SPAN_*; set under mheap.lock */
     uint8_t list;              /* GORT_LIST_*; set by the owner, or under the mcentral lock */
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
-    uint8_t bitsclass;         /* which span fixalloc this struct came from */
+    uint8_t bitsclass;         /* which span slaballoc this struct came from */
     uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
     uintptr_t base;            /* first byte; page-aligned */
     uintptr_t limit;           /* end of the last object */
@@ -253,7 +266,7 @@ typedef struct gort_mheap {
     gort_heap_arena *slots[GORT_MAX_ARENA_SLOTS]; /* dense index -> arena (NULL = hole) */
     uint32_t nslots;          /* slots used, holes included */
     uint32_t narenas;
-    gort_fixalloc spanalloc[6]; /* mspan structs by bitmap size: 1,2,4,8,16 words; large */
+    gort_slaballoc spanalloc[5]; /* mspan structs by bitmap size: 1, 2, 4, 8, 16 words */
     /* counters, in pages, under lock */
     uint64_t pages_inuse;      /* pages in in-use spans */
     uint64_t pages_total;      /* pages in all arenas */

@@ -37,6 +37,18 @@ void *gort__sys_alloc(size_t n) {
     return p;
 }
 
+/* None -> Ready, aligned to align (a power of two >= the OS page). */
+void *gort__sys_alloc_aligned(size_t n, size_t align) {
+    size_t big = n + align;
+    char *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    if (a > (uintptr_t)p) munmap(p, a - (uintptr_t)p);
+    if ((uintptr_t)p + big > a + n) munmap((void *)(a + n), (uintptr_t)p + big - (a + n));
+    os_add(&gort__os.ready, n);
+    return (void *)a;
+}
+
 /* Any state -> None. */
 void gort__sys_free(void *v, size_t n, int state) {
     munmap(v, n);

@@ -58,7 +58,7 @@ static bool pages_init_locked(void) {
         p += level_entries(l) * sizeof(psum);
     }
     static const size_t fix_words[5] = {1, 2, 4, 8, 16};
-    for (int k = 0; k < 5; k++) gort__heap.spanalloc[k].size = sizeof(gort_mspan) + 3 * 8 * fix_words[k];
+    for (int k = 0; k < 5; k++) gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 3 * 8 * fix_words[k] + 15) & ~(size_t)15;
     return true;
 }
 
@@ -285,7 +285,7 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
         uintptr_t a = pn_addr((uint64_t)pn), align = align_pages * GORT_PAGE_SIZE;
         pn += (int64_t)((((a + align - 1) & ~(align - 1)) - a) >> GORT_PAGE_SHIFT);
     }
-    gort_mspan *s = gort__fixalloc_alloc(&h->spanalloc[bc]);
+    gort_mspan *s = gort__slab_alloc(&h->spanalloc[bc]);
     if (!s) {
         pthread_mutex_unlock(&h->lock);
         errno = ENOMEM;
@@ -347,7 +347,7 @@ void gort__heap_free_span(gort_mspan *s) {
     update_chunks(pn >> 9, (pn + s->npages - 1) >> 9);
     h->pages_inuse -= s->npages;
     s->state = GORT_SPAN_DEAD;
-    gort__fixalloc_free(&h->spanalloc[s->bitsclass], s);
+    gort__slab_free(&h->spanalloc[s->bitsclass], s);
     bool kick = h->pages_total - h->pages_inuse - h->pages_scav > (gort__options.retain_min >> GORT_PAGE_SHIFT);
     pthread_mutex_unlock(&h->lock);
     if (kick) gort__scavenger_start();
