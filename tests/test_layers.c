@@ -1,0 +1,111 @@
+/* White-box unit tests of the lower layers: the OS layer's state accounting, arena
+ * placement at Go's hints and the arena index, persistentalloc, fixalloc and the span
+ * slab allocator, and span geometry (bitmaps out of line, magic division). */
+#include "check.h"
+#include "internal.h"
+
+static uint64_t os_reserved(void) { return atomic_load(&gort__os.reserved); }
+static uint64_t os_prepared(void) { return atomic_load(&gort__os.prepared); }
+static uint64_t os_ready(void) { return atomic_load(&gort__os.ready); }
+
+static void test_os_states(void) {
+    size_t n = 16 * GORT_OS_PAGE;
+    uint64_t r0 = os_reserved(), p0 = os_prepared(), y0 = os_ready();
+    char *v = gort__sys_reserve(NULL, n, false); /* None -> Reserved */
+    CHECK(v);
+    CHECK_EQ(os_reserved(), r0 + n);
+    CHECK(gort__sys_map(v, n)); /* Reserved -> Prepared */
+    CHECK_EQ(os_reserved(), r0);
+    CHECK_EQ(os_prepared(), p0 + n);
+    gort__sys_used(v, n); /* Prepared -> Ready */
+    CHECK_EQ(os_prepared(), p0);
+    CHECK_EQ(os_ready(), y0 + n);
+    memset(v, 0xab, n);
+    gort__sys_unused(v, n); /* Ready -> Prepared: the pages read as zero again */
+    CHECK_EQ(os_ready(), y0);
+    CHECK_EQ(os_prepared(), p0 + n);
+    for (size_t i = 0; i < n; i += 512) CHECK(v[i] == 0);
+    gort__sys_used(v, n);
+    gort__sys_free(v, n, GORT_OS_READY); /* -> None */
+    CHECK_EQ(os_ready(), y0);
+    char *a = gort__sys_alloc_aligned(64 * 1024, 64 * 1024);
+    CHECK(a && ((uintptr_t)a & (64 * 1024 - 1)) == 0);
+    a[0] = a[64 * 1024 - 1] = 1;
+    gort__sys_free(a, 64 * 1024, GORT_OS_READY);
+    /* exact reservation refuses an occupied range */
+    char *w = gort__sys_reserve(NULL, n, false);
+    CHECK(w);
+    CHECK(gort__sys_reserve(w, n, true) == NULL);
+    gort__sys_free(w, n, GORT_OS_RESERVED);
+}
+
+static void test_arenas(void) {
+    void *p = gort_malloc(100);
+    CHECK(p);
+    uintptr_t a = (uintptr_t)p;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    /* the first arena sits at Go's first hint (sanitizers own that range) */
+    CHECK_EQ(gort__heap.slots[0]->base, (uintptr_t)0x00c000000000);
+#endif
+    gort_heap_arena *ha = gort__arenas[a >> GORT_ARENA_SHIFT];
+    CHECK(ha && ha->base == (a & ~(uintptr_t)(GORT_ARENA_BYTES - 1)));
+    gort_mspan *s = gort__span_of(a);
+    CHECK(s && s->state == GORT_SPAN_IN_USE && a >= s->base && a < s->limit);
+    /* every interior byte of the object finds the same span */
+    for (size_t off = 0; off < gort_usable_size(p); off++) CHECK(gort__span_of(a + off) == s);
+    /* the bitmaps are out of line: not inside any object page */
+    CHECK((uintptr_t)s->alloc_bits < s->base || (uintptr_t)s->alloc_bits >= s->base + s->npages * GORT_PAGE_SIZE);
+    CHECK(gort__arenas[a >> GORT_ARENA_SHIFT] == ha);
+    CHECK(gort__span_of((uintptr_t)&ha) == NULL); /* a stack address */
+    CHECK(gort__span_of((uintptr_t)1 << 60) == NULL);
+    /* a large object's pages all map to its span */
+    char *big = gort_malloc(3 << 20);
+    gort_mspan *bs = gort__span_of((uintptr_t)big);
+    CHECK(bs && bs->npages == (3u << 20) / GORT_PAGE_SIZE);
+    for (size_t off = 0; off < (3u << 20); off += GORT_PAGE_SIZE) CHECK(gort__span_of((uintptr_t)big + off) == bs);
+    gort_free(big);
+    CHECK(gort__span_of((uintptr_t)big) == NULL); /* freed pages map to nothing */
+    gort_free(p);
+}
+
+static void test_metadata_allocators(void) {
+    uint64_t m0 = atomic_load(&gort__metadata_bytes);
+    void *x = gort__persistent_alloc(100, 64), *y = gort__persistent_alloc(100, 8);
+    CHECK(x && y && ((uintptr_t)x & 63) == 0 && x != y);
+    CHECK(((char *)x)[99] == 0);
+    gort_fixalloc f = {.size = 48};
+    void *b1 = gort__fixalloc_alloc(&f), *b2 = gort__fixalloc_alloc(&f);
+    CHECK(b1 && b2 && b1 != b2 && f.inuse == 2);
+    memset(b1, 0xff, 48);
+    gort__fixalloc_free(&f, b1);
+    void *b3 = gort__fixalloc_alloc(&f);
+    CHECK(b3 == b1 && ((char *)b3)[47] == 0); /* LIFO, zeroed */
+    /* slabs: fill several, free all but one block each time, then everything */
+    gort_slaballoc sa = {.size = 320};
+    enum { N = 1000 };
+    static void *blk[N];
+    for (int i = 0; i < N; i++) {
+        blk[i] = gort__slab_alloc(&sa);
+        CHECK(blk[i] && ((uintptr_t)blk[i] & 15) == 0);
+        memset(blk[i], i & 0xff, 320);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N && j < i + 3; j++) CHECK(blk[i] != blk[j]);
+    uint64_t full = atomic_load(&gort__metadata_bytes);
+    CHECK(full >= m0 + N * 320);
+    for (int i = 0; i < N; i++) gort__slab_free(&sa, blk[i]);
+    /* all slabs but the last one with room went back to the OS */
+    CHECK(atomic_load(&gort__metadata_bytes) <= full - (N * 320 / (64 * 1024) - 1) * 64 * 1024);
+    void *again = gort__slab_alloc(&sa);
+    CHECK(again && ((char *)again)[319] == 0);
+    gort__slab_free(&sa, again);
+}
+
+int main(void) {
+    test_os_states();
+    test_arenas();
+    test_metadata_allocators();
+    gort_check_heap();
+    printf("test_layers: ok\n");
+    return 0;
+}
