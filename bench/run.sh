@@ -5,6 +5,7 @@
 #   BENCH_ONLY=a,b             only these workloads (names as in the table)
 #   BENCH_ALLOCS=a,b           only these allocators (glibc,jemalloc,tcmalloc,mimalloc,gort)
 #   BENCH_RUNS=n               runs per workload and allocator (overrides the mode's)
+#   BENCH_SKIP_MAP=1           skip the map benchmark (bench/map/run.sh), which runs last
 #   GORT_BENCH_PEERS_DIR=dir   take peer .so files from dir (libjemalloc.so*, libtcmalloc*.so*,
 #                              libmimalloc.so*) instead of the system's
 set -u
@@ -123,6 +124,14 @@ if [ -n "${BENCH_ALLOCS:-}" ]; then
 fi
 
 note "mode=$MODE threads=$THREADS; progress below, table at the end"
-exec python3 bench/run.py --bindir "$BIN" --threads "$THREADS" --mode "$MODE" \
+python3 bench/run.py --bindir "$BIN" --threads "$THREADS" --mode "$MODE" \
     --runs "${BENCH_RUNS:-0}" --only "${BENCH_ONLY:-}" --out bench/results \
     "${ALLOC_ARGS[@]}" "${ERR_ARGS[@]}"
+rc=$?
+
+# 4. the map benchmark (bench/map/run.sh, same BENCH mode); BENCH_SKIP_MAP=1 skips it
+if [ "${BENCH_SKIP_MAP:-0}" != 1 ]; then
+    note "map benchmark (bench/map/run.sh, BENCH=$MODE; BENCH_SKIP_MAP=1 skips it)"
+    BENCH=$MODE bash bench/map/run.sh || rc=1
+fi
+exit $rc

@@ -448,6 +448,46 @@ static void test_hash(uint64_t *rng) {
     }
 }
 
+/* gort_map_memory: the header alone when empty; the arrays, overflow
+ * buckets and out-of-line blocks as a map grows, iterates and shrinks. */
+static void test_memory(void) {
+    gort_maptype t = gort_maptype_u64(8);
+    gort_map *m = gort_map_new(&t, 0);
+    CHECK(m != NULL);
+    size_t empty = gort_map_memory(m);
+    CHECK(empty > 0 && empty <= 112);
+    CHECK_EQ(gort_map_memory(NULL), (size_t)0);
+    for (uint64_t i = 0; i < 1000; i++) *(uint64_t *)gort_map_put_u64(m, i) = i;
+    /* B = 8: 256 + 16 buckets of 144 bytes */
+    CHECK(gort_map_memory(m) >= empty + 272 * 144);
+    CHECK(gort_map_memory(m) < empty + 272 * 144 + 8192 + 64 * 144);
+    gort_map_free(m);
+    /* out-of-line keys and elems count, and iteration during growth keeps arrays */
+    gort_maptype big = {200, 300, NULL, NULL};
+    m = gort_map_new(&big, 0);
+    uint8_t key[200] = {0};
+    for (uint32_t i = 0; i < 100; i++) {
+        memcpy(key, &i, sizeof i);
+        CHECK(gort_map_put(m, key) != NULL);
+    }
+    CHECK(gort_map_memory(m) >= 100 * (200 + 300));
+    gort_map_iter it;
+    gort_map_iter_init(&it, m);
+    for (uint32_t i = 100; i < 400; i++) {
+        memcpy(key, &i, sizeof i);
+        CHECK(gort_map_put(m, key) != NULL);
+        gort_map_iter_next(&it);
+    }
+    size_t with_iter = gort_map_memory(m);
+    CHECK(with_iter >= 400 * (200 + 300));
+    for (uint32_t i = 0; i < 400; i++) {
+        memcpy(key, &i, sizeof i);
+        CHECK(gort_map_delete(m, key));
+    }
+    CHECK(gort_map_memory(m) < with_iter);
+    gort_map_free(m);
+}
+
 int main(int argc, char **argv) {
     uint64_t rng = test_seed();
     if (argc > 1 && strcmp(argv[1], "hash-only") == 0) {
@@ -461,6 +501,7 @@ int main(int argc, char **argv) {
     test_iter_random();
     test_iter_delete();
     test_death();
+    test_memory();
     test_hash(&rng);
     /* and the portable hash, as on a CPU without AES */
     if (gort__map_hash_uses_aes()) {

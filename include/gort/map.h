@@ -229,11 +229,6 @@ GORT__MAP_AI unsigned gort__map_slot(uint64_t mask) {
 GORT__MAP_AI uint64_t gort__map_from(uint64_t mask, unsigned i) {
     return i < 8 ? mask & (~(uint64_t)0 << (GORT__MAP_SLOTBITS * i)) : 0;
 }
-/* slot (j + o) & 7 of mask moved to slot j */
-GORT__MAP_AI uint64_t gort__map_rotate(uint64_t mask, unsigned o) {
-    return ((mask >> (GORT__MAP_SLOTBITS * o)) | (mask << ((8 * GORT__MAP_SLOTBITS - GORT__MAP_SLOTBITS * o) & 63))) &
-           GORT__MAP_ALLSLOTS;
-}
 GORT__MAP_AI uint64_t gort__map_word(const uint8_t *b) {
     uint64_t w;
     memcpy(&w, b, 8);
@@ -486,7 +481,8 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
             i = 0;
         }
         uint64_t w = gort__map_word(b);
-        uint64_t live = gort__map_from(gort__map_rotate(~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS, off), i);
+        w = (w >> (8 * off)) | (w << ((64 - 8 * off) & 63)); /* byte j: slot (j + off) & 7 */
+        uint64_t live = gort__map_from(~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS, i);
         if (live) {
             i = gort__map_slot(live);
             unsigned offi = (i + off) & 7;
