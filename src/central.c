@@ -43,7 +43,7 @@ void gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
     }
     if (x & ~(uintptr_t)GORT_XF_MASK)
         for (unsigned w = 0; w < s->nwords; w++)
-            if (taken[w]) atomic_fetch_and_explicit(&s->xfree_bits[w], ~taken[w], memory_order_relaxed);
+            if (taken[w]) atomic_fetch_and_explicit(&s->words[w].xfree, ~taken[w], memory_order_relaxed);
 }
 
 /* Files an uncached span whose frees have been taken: heap, partial or full. */
@@ -159,9 +159,9 @@ size_t gort__central_check_locked(unsigned spc) {
                 gort__throw_addr("heap check: uncached span has an owner or a cached word", (void *)s->base);
             unsigned count = 0;
             for (unsigned w = 0; w < s->nwords; w++) {
-                if (s->alloc_bits[w] & ~gort__span_word_mask(s, w))
+                if (s->words[w].alloc & ~gort__span_word_mask(s, w))
                     gort__throw_addr("heap check: alloc bit beyond nelems", (void *)s->base);
-                count += (unsigned)gort__popcount(s->alloc_bits[w]);
+                count += (unsigned)gort__popcount(s->words[w].alloc);
             }
             if (count != s->alloc_count) gort__throw_addr("heap check: alloc_count disagrees with alloc bits", (void *)s->base);
             uintptr_t st = atomic_load_explicit(&s->xfree, memory_order_relaxed) & GORT_XF_MASK;

@@ -53,14 +53,14 @@ static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8
         gort__throw_addr("heap check: owned span not on its owner's list", (void *)s->base);
     unsigned count = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
-        if (s->alloc_bits[w] & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
-        count += (unsigned)gort__popcount(s->alloc_bits[w]);
+        if (s->words[w].alloc & ~gort__span_word_mask(s, w)) gort__throw("heap check: alloc bit beyond nelems");
+        count += (unsigned)gort__popcount(s->words[w].alloc);
     }
     if (list == GORT_LIST_CACHED) count += gort__popcount(s->alloc_cache);
     if (count != s->alloc_count) gort__throw_addr("heap check: owned span alloc_count", (void *)s->base);
     if (list == GORT_LIST_CACHED && s->cache_word != GORT_NO_WORD) {
-        if ((s->alloc_cache & s->alloc_bits[s->cache_word]) ||
-            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)) || s->cache_bits != &s->alloc_bits[s->cache_word])
+        if ((s->alloc_cache & s->words[s->cache_word].alloc) ||
+            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)) || s->cache_bits != &s->words[s->cache_word].alloc)
             gort__throw_addr("heap check: cached free slots marked allocated", (void *)s->base);
         if (s->cache_base != s->base + (uintptr_t)s->cache_word * 64 * s->elemsize)
             gort__throw_addr("heap check: cache_base", (void *)s->base);

@@ -71,14 +71,23 @@ static inline unsigned gort__popcount(uint64_t x) {
 _Static_assert(GORT_PAGES_PER_ARENA == 8192, "pages per arena");
 _Static_assert(GORT_CHUNKS_PER_ARENA == 16, "chunks per arena");
 
-/* Span classes: class << 2 | manual << 1 | noscan. Collected (GC) objects use
- * manual = 0 with Go's scan/noscan bit; gort_malloc objects are manual and
- * noscan. Class 0 holds one large object per span. */
-#define GORT_NUM_SPANCLASSES (GORT_NUM_CLASSES * 4)
-#define GORT_SPC_NOSCAN 1u
-#define GORT_SPC_MANUAL 2u
-static inline unsigned gort__spc_make(unsigned cls, unsigned kind) { return cls << 2 | kind; }
-static inline unsigned gort__spc_class(unsigned spc) { return spc >> 2; }
+/* Span classes: kind * GORT_NUM_CLASSES + size class. Go's is
+ * class << 1 | noscan; gort adds a kind for manual objects, kept in spans of
+ * their own (the collector will sweep only collected spans), and numbers
+ * kinds so that gort_malloc's span class is its size class: the malloc fast
+ * path indexes the thread cache with the class itself. Class 0 holds one
+ * large object per span. */
+enum {
+    GORT_KIND_MANUAL = 0,      /* gort_malloc: manual, no pointers scanned */
+    GORT_KIND_GC_NOSCAN = 1,   /* collected, pointer-free */
+    GORT_KIND_GC_SCAN = 2,     /* collected, scanned */
+    GORT_KIND_MANUAL_SCAN = 3, /* manual, scanned as roots (reserved) */
+    GORT_NUM_KINDS = 4
+};
+#define GORT_NUM_SPANCLASSES (GORT_NUM_CLASSES * GORT_NUM_KINDS)
+static inline unsigned gort__spc_make(unsigned cls, unsigned kind) { return kind * GORT_NUM_CLASSES + cls; }
+static inline unsigned gort__spc_class(unsigned spc) { return spc % GORT_NUM_CLASSES; }
+static inline unsigned gort__spc_kind(unsigned spc) { return spc / GORT_NUM_CLASSES; }
 
 /* ---- fatal errors (debug.c) ---- */
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw(const char *msg);
@@ -155,7 +164,7 @@ typedef struct gort_mspan {
      *   when the word was loaded. Their alloc_bits stay 0 until malloc hands
      *   them out (and sets the bit through cache_bits); slots freed since the
      *   load come back at the word's next load.
-     * cache_bits: &alloc_bits[cache_word].
+     * cache_bits: &words[cache_word].alloc.
      * cache_base: address of slot cache_word*64. */
     uint64_t alloc_cache;
     uint64_t *cache_bits;
@@ -168,6 +177,7 @@ typedef struct gort_mspan {
      * The span is full when alloc_count == nelems and alloc_cache == 0. */
     uint16_t alloc_count;
     uint16_t spanclass;
+    uint16_t nelems_m2;        /* nelems - 2, for free's one-compare list check */
     uint8_t state;             /* GORT_SPAN_*; set under mheap.lock */
     uint8_t list;              /* GORT_LIST_*; set by the owner, or under the mcentral lock */
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
@@ -186,13 +196,18 @@ typedef struct gort_mspan {
      * through their first word, plus a GORT_XF_* state in the low bits. */
     _Atomic uintptr_t xfree;
     struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
-    uint64_t *alloc_bits;      /* 1 = allocated; nwords words, out of line */
-    /* xfree_bits: 1 = the object is on xfree, freed by another thread and not
-     * yet taken. Set by the remote free (atomic OR: a bit already set is a
-     * double free, caught at once), cleared by whoever takes the object. */
-    _Atomic uint64_t *xfree_bits;
-    uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words */
-    uint64_t bits[];           /* storage for alloc_bits, xfree_bits, gcmark_bits */
+    uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words, after words[] */
+    /* The bitmaps, out of line from the objects, a pair of words per 64 slots
+     * so that free reads both with one address:
+     * alloc (alloc_bits): 1 = allocated.
+     * xfree (xfree_bits): 1 = the object is on xfree, freed by another
+     *   thread and not yet taken. Set by the remote free (atomic OR: a bit
+     *   already set is a double free, caught at once), cleared by whoever
+     *   takes the object. */
+    struct gort_span_word {
+        uint64_t alloc;
+        _Atomic uint64_t xfree;
+    } words[];
 } gort_mspan;
 
 static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
@@ -247,12 +262,21 @@ typedef struct gort_heap_arena {
  * Entries go NULL -> non-NULL once, under mheap.lock, and never back. */
 GORT_HIDDEN extern gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
 
-static inline gort_mspan *gort__span_of(uintptr_t a) {
-    if (GORT_UNLIKELY(a >> GORT_ADDR_BITS)) return NULL;
-    gort_heap_arena *ha = atomic_load_explicit(&gort__arenas[a >> GORT_ARENA_SHIFT], memory_order_acquire);
+/* The span of the page holding a, for an address below 2^48 (the arena
+ * index is taken modulo 2^22, so a higher address may alias a real arena's
+ * page: the caller must then check that a < span->limit, which no aliased
+ * address is). NULL: not a heap page. */
+static inline gort_mspan *gort__span_of_unchecked(uintptr_t a) {
+    gort_heap_arena *ha = atomic_load_explicit(
+        &gort__arenas[(a >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)], memory_order_acquire);
     if (GORT_UNLIKELY(ha == NULL)) return NULL;
     return atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
                                 memory_order_relaxed);
+}
+
+static inline gort_mspan *gort__span_of(uintptr_t a) {
+    if (GORT_UNLIKELY(a >> GORT_ADDR_BITS)) return NULL;
+    return gort__span_of_unchecked(a);
 }
 
 /* Reserves and maps `n` arenas' worth of contiguous address space at the next
@@ -324,12 +348,25 @@ GORT_HIDDEN size_t gort__central_check_locked(unsigned spc);
  * handed out or is free already. Does not fix lists: see
  * gort__mcache_free_slow. */
 static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, const void *p) {
-    unsigned w = (unsigned)(idx >> 6);
+    struct gort_span_word *sw = &s->words[idx >> 6];
     uint64_t bit = (uint64_t)1 << (idx & 63);
-    uint64_t ab = s->alloc_bits[w];
+    uint64_t ab = sw->alloc;
     if (GORT_UNLIKELY(!(ab & bit))) gort__throw_addr("double free", p);
-    s->alloc_bits[w] = ab & ~bit;
+    sw->alloc = ab & ~bit;
     s->alloc_count--;
+}
+
+/* Index of the lowest set bit of c != 0, as a 64-bit value (the builtin's
+ * int result costs a sign extension on x86-64). TZCNT is REP BSF: CPUs
+ * without BMI1 run it as BSF, which gives the same result for c != 0. */
+static inline uint64_t gort__ctz64(uint64_t c) {
+#if defined(__x86_64__)
+    uint64_t i;
+    __asm__("tzcntq %1, %0" : "=r"(i) : "rm"(c) : "cc");
+    return i;
+#else
+    return (uint64_t)__builtin_ctzll(c);
+#endif
 }
 
 /* Hands out the lowest slot of a non-empty alloc_cache (the malloc fast path). */
@@ -337,11 +374,11 @@ static inline void *gort__span_take(gort_mspan *s, uint64_t c) {
     uint64_t b = c & (0 - c);
     s->alloc_cache = c ^ b;
     *s->cache_bits |= b;
-    return (void *)(s->cache_base + (uintptr_t)__builtin_ctzll(c) * s->elemsize);
+    return (void *)(s->cache_base + gort__ctz64(c) * s->elemsize);
 }
 /* The object at idx, freed by another thread, has been taken. */
 static inline void gort__span_clear_xfree_bit(gort_mspan *s, uintptr_t idx) {
-    atomic_fetch_and_explicit(&s->xfree_bits[idx >> 6], ~((uint64_t)1 << (idx & 63)), memory_order_relaxed);
+    atomic_fetch_and_explicit(&s->words[idx >> 6].xfree, ~((uint64_t)1 << (idx & 63)), memory_order_relaxed);
 }
 
 /* Takes the remote-free list of a span whose bits the caller owns and frees

@@ -20,7 +20,8 @@
  * 64-slot word at a time into alloc_cache (1 = free), as Go's allocCache.
  *
  * malloc(n):
- *   1. n <= 32 KiB: class = size_to_class(n); span class = class<<2 | manual | noscan.
+ *   1. n <= 32 KiB: class = size_to_class(n); a manual object's span class
+ *      is its size class (internal.h).
  *   2. The thread's mcache -> current span -> alloc_cache: take the lowest
  *      set bit; the object is cache_base + bit * elemsize. No lock, no
  *      atomic read-modify-write.
@@ -51,19 +52,18 @@
 
 gort_large_stats gort__large;
 
-static inline unsigned size_to_class(size_t n) {
+static inline size_t size_to_class(size_t n) {
     if (n <= GORT_SMALL_SIZE_MAX - 8) return gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV];
     return gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) / GORT_LARGE_SIZE_DIV];
 }
 
-#define MANUAL_KIND (GORT_SPC_MANUAL | GORT_SPC_NOSCAN)
 
-static inline void *malloc_small(unsigned cls) {
-    unsigned spc = cls << 2 | MANUAL_KIND;
+static inline void *malloc_small(size_t cls) {
+    size_t spc = cls; /* = gort__spc_make(cls, GORT_KIND_MANUAL) */
     gort_mcache *mc = gort__tls_mcache;
     gort_mspan *s = mc->alloc[spc];
     uint64_t c = s->alloc_cache;
-    if (GORT_UNLIKELY(c == 0)) return gort__mcache_refill(mc, spc);
+    if (GORT_UNLIKELY(c == 0)) return gort__mcache_refill(mc, (unsigned)spc);
     return gort__span_take(s, c);
 }
 
@@ -74,7 +74,7 @@ static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
     }
     size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
     if (npages == 0) npages = 1;
-    gort_mspan *s = gort__heap_alloc_span(npages, align_pages, MANUAL_KIND);
+    gort_mspan *s = gort__heap_alloc_span(npages, align_pages, gort__spc_make(0, GORT_KIND_MANUAL));
     if (!s) {
         errno = ENOMEM;
         return NULL;
@@ -102,18 +102,20 @@ static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what
     gort__throw_addr(what[0] == 'f' ? "free of pointer not allocated by gort" : "pointer not allocated by gort", p);
 }
 
-/* The span of object p, checking that p is an object's start: with
- * prod = (p - base) * divmagic, the index is prod >> 32, and the low half is
+/* The span of object p, checking that p is an object's start: p must be
+ * below the span's limit (the end of its last object; this also rejects
+ * addresses above 2^48 that alias a heap page in the arena index), and with
+ * prod = (p - base) * divmagic, the index is prod >> 32 and the low half is
  * below divmagic exactly when p is at an object's start (checked for every
  * offset of every class by tools/mksizeclasses.py; a large span's divmagic is
  * 1, so only offset 0 passes). */
 static inline gort_mspan *object_span(const void *p, uintptr_t *idxp, const char *what) {
     uintptr_t a = (uintptr_t)p;
-    gort_mspan *s = gort__span_of(a);
+    gort_mspan *s = gort__span_of_unchecked(a);
     if (GORT_UNLIKELY(!s)) bad_pointer(what, p);
     uint64_t prod = (uint64_t)(a - s->base) * s->divmagic;
     uintptr_t idx = (uintptr_t)(prod >> 32);
-    if (GORT_UNLIKELY((uint32_t)prod >= s->divmagic || idx >= s->nelems)) bad_pointer(what, p);
+    if (GORT_UNLIKELY((uint32_t)prod >= s->divmagic || a >= s->limit)) bad_pointer(what, p);
     *idxp = idx;
     return s;
 }
@@ -128,7 +130,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
     }
     uintptr_t idx = (uintptr_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmagic) >> 32);
     uint64_t bit = (uint64_t)1 << (idx & 63);
-    if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->xfree_bits[idx >> 6], bit, memory_order_relaxed) & bit))
+    if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->words[idx >> 6].xfree, bit, memory_order_relaxed) & bit))
         gort__throw_addr("double free", p);
     if (mc->is_empty) atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], 1, memory_order_relaxed);
     else gort__stat_add(&mc->nfree[spc], 1);
@@ -152,20 +154,35 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
     }
 }
 
+/* Out of line and not noreturn, so that the fast path reaches them by a
+ * tail jump and needs no stack frame. */
+static GORT_NOINLINE __attribute__((cold)) void free_bad(void *p) { bad_pointer("free", p); }
+static GORT_NOINLINE __attribute__((cold)) void free_double(void *p) { gort__throw_addr("double free", p); }
+
 void gort_free(void *p) {
     if (!p) return;
-    uintptr_t idx;
-    gort_mspan *s = object_span(p, &idx, "free");
+    uintptr_t a = (uintptr_t)p;
+    gort_mspan *s = gort__span_of_unchecked(a);
+    if (GORT_UNLIKELY(!s)) return free_bad(p);
+    uint64_t prod = (uint64_t)(a - s->base) * s->divmagic; /* as in object_span */
+    uintptr_t idx = (uintptr_t)(prod >> 32);
+    if (GORT_UNLIKELY((uint32_t)prod >= s->divmagic || a >= s->limit)) return free_bad(p);
     gort_mcache *mc = gort__tls_mcache;
     if (GORT_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == mc)) {
         gort__stat_add(&mc->nfree[s->spanclass], 1);
-        /* freed already by another thread, not yet taken: a double free */
-        if (GORT_UNLIKELY(atomic_load_explicit(&s->xfree_bits[idx >> 6], memory_order_relaxed) >> (idx & 63) & 1))
-            gort__throw_addr("double free", p);
-        gort__span_free_slot_owned(s, idx, p);
-        /* was full, or now empty: the span may change lists */
-        if (GORT_UNLIKELY(s->alloc_count + 1u == s->nelems || s->alloc_count == 0) && s->list != GORT_LIST_CACHED)
-            gort__mcache_free_slow(mc, s);
+        /* The slot must be allocated, and not freed by another thread already
+         * (waiting on xfree): one test of the word pair. */
+        struct gort_span_word *sw = &s->words[idx >> 6];
+        __asm__("" : "+r"(sw)); /* one address for both words (gcc otherwise computes two) */
+        uint64_t bit = (uint64_t)1 << (idx & 63), ab = sw->alloc;
+        if (GORT_UNLIKELY(!(ab & ~atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit)))
+            return free_double(p);
+        sw->alloc = ab & ~bit;
+        /* Was full (count now nelems - 1) or is empty (0): the span may change
+         * lists. One compare: count - 1 wraps to 0xffff at 0 (nelems >= 2). */
+        unsigned c = --s->alloc_count;
+        if (GORT_UNLIKELY((uint16_t)(c - 1u) >= s->nelems_m2) && s->list != GORT_LIST_CACHED)
+            return gort__mcache_free_slow(mc, s);
         return;
     }
     free_remote(mc, s, p);
@@ -236,7 +253,7 @@ void *gort_aligned_alloc(size_t align, size_t n) {
     if (align <= GORT_PAGE_SIZE && n <= GORT_MAX_SMALL_SIZE) {
         /* Spans start on pages: every object of a class whose size is a
          * multiple of align is aligned. Powers of two up to 32 KiB are classes. */
-        for (unsigned cls = size_to_class(n < align ? align : n); cls < GORT_NUM_CLASSES; cls++)
+        for (size_t cls = size_to_class(n < align ? align : n); cls < GORT_NUM_CLASSES; cls++)
             if (gort_class_to_size[cls] % align == 0) return malloc_small(cls);
     }
     return malloc_large(n, align > GORT_PAGE_SIZE ? align >> GORT_PAGE_SHIFT : 1);

@@ -169,14 +169,14 @@ bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
     unsigned w = s->cache_word == GORT_NO_WORD ? 0 : s->cache_word + 1u;
     for (unsigned i = 0; i < s->nwords; i++, w++) {
         if (w >= s->nwords) w = 0;
-        uint64_t free = ~s->alloc_bits[w] & gort__span_word_mask(s, w);
+        uint64_t free = ~s->words[w].alloc & gort__span_word_mask(s, w);
         if (free) {
             unsigned n = (unsigned)gort__popcount(free);
             s->alloc_count += (uint16_t)n;
             gort__stat_add(&mc->nmalloc[cls], n);
             s->alloc_cache = free;
             s->cache_word = (uint16_t)w;
-            s->cache_bits = &s->alloc_bits[w];
+            s->cache_bits = &s->words[w].alloc;
             s->cache_base = s->base + (uintptr_t)w * 64 * s->elemsize;
             return true;
         }

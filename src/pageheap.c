@@ -58,7 +58,8 @@ static bool pages_init_locked(void) {
         p += level_entries(l) * sizeof(psum);
     }
     static const size_t fix_words[5] = {1, 2, 4, 8, 16};
-    for (int k = 0; k < 5; k++) gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 3 * 8 * fix_words[k] + 15) & ~(size_t)15;
+    for (int k = 0; k < 5; k++) /* header, alloc+xfree pairs, gcmark words */
+        gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 3 * 8 * fix_words[k] + 15) & ~(size_t)15;
     return true;
 }
 
@@ -304,10 +305,9 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     s->needzero = scav < npages;
     s->cache_word = GORT_NO_WORD;
     s->nelems = (uint16_t)nelems;
+    s->nelems_m2 = (uint16_t)(nelems - 2); /* small classes have nelems >= 2 */
     s->nwords = (uint16_t)((nelems + 63) / 64);
-    s->alloc_bits = s->bits;
-    s->xfree_bits = (_Atomic uint64_t *)(s->bits + ((size_t)1 << bc));
-    s->gcmark_bits = s->bits + ((size_t)2 << bc);
+    s->gcmark_bits = (uint64_t *)&s->words[(size_t)1 << bc];
     if (cls) {
         s->elemsize = gort_class_to_size[cls];
         s->divmagic = gort_class_to_divmagic[cls];

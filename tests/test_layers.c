@@ -54,7 +54,7 @@ static void test_arenas(void) {
     /* every interior byte of the object finds the same span */
     for (size_t off = 0; off < gort_usable_size(p); off++) CHECK(gort__span_of(a + off) == s);
     /* the bitmaps are out of line: not inside any object page */
-    CHECK((uintptr_t)s->alloc_bits < s->base || (uintptr_t)s->alloc_bits >= s->base + s->npages * GORT_PAGE_SIZE);
+    CHECK((uintptr_t)s->words < s->base || (uintptr_t)s->words >= s->base + s->npages * GORT_PAGE_SIZE);
     CHECK(gort__arenas[a >> GORT_ARENA_SHIFT] == ha);
     CHECK(gort__span_of((uintptr_t)&ha) == NULL); /* a stack address */
     CHECK(gort__span_of((uintptr_t)1 << 60) == NULL);

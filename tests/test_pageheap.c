@@ -40,7 +40,7 @@ static uintptr_t model_first_fit(size_t n, const char *u, size_t npg) {
 int main(void) {
     uint64_t rng = test_seed();
     int ops = (int)(40000 * test_scale());
-    unsigned spc = GORT_SPC_MANUAL | GORT_SPC_NOSCAN;
+    unsigned spc = gort__spc_make(0, GORT_KIND_MANUAL);
     for (int op = 0; op < ops; op++) {
         uint64_t r = rng_next(&rng);
         if (nlive > 0 && (r % 100 < 50 || nlive == MAXLIVE)) {
