@@ -1208,7 +1208,7 @@ void gort_map_free(gort_map *m) {
 
 /* ------------------------------------------------------------ iteration */
 
-#define NO_CHECK ((size_t)1 << (sizeof(size_t) * 8 - 1))
+#define NO_CHECK GORT__MAP_NO_CHECK
 
 void gort_map_iter_init(gort_map_iter *it, gort_map *m) {
     memset(it, 0, sizeof *it);
@@ -1239,10 +1239,13 @@ bool gort_map_iter_next(gort_map_iter *it) {
     uint8_t *b = it->bptr_;
     unsigned i = it->i_;
     size_t check = it->check_bucket_;
-    if (LIKELY(m->oldbuckets == NULL && it->buckets_ == m->buckets)) {
+    if (LIKELY(m->oldbuckets == NULL && it->buckets_ == m->buckets && check == NO_CHECK)) {
         /* Fast path: no growth since the iterator began, so every slot is
          * empty or live; find the next live one in visiting order
-         * ((i + offset) & 7) by rotating the tophash word. */
+         * ((i + offset) & 7) by rotating the tophash word. Not while b is an
+         * old bucket (check set): an iteration that began during a growth
+         * that has ended since may still be inside one, whose evacuation
+         * marks the fast path would take for live slots. */
         const size_t nb = (size_t)1 << it->B_;
         for (;;) {
             if (b == NULL) {

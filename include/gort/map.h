@@ -171,6 +171,9 @@ GORT_API bool gort_equal_f64(const void *a, const void *b);
 enum { GORT__MAP_K_GEN = 0, GORT__MAP_K_32 = 1, GORT__MAP_K_64 = 2, GORT__MAP_K_STR = 3 };
 enum { GORT__MAP_F_ITERATOR = 1, GORT__MAP_F_OLDITER = 2, GORT__MAP_F_WRITING = 4, GORT__MAP_F_SAMESIZE = 8 };
 enum { GORT__MAP_EMPTY_REST = 0, GORT__MAP_EMPTY_ONE = 1, GORT__MAP_MIN_TOPHASH = 5 };
+/* gort_map_iter.check_bucket_ when the iterator's bucket is in its own array
+ * (not an old bucket walked for a new one during a growth) */
+#define GORT__MAP_NO_CHECK ((size_t)1 << (sizeof(size_t) * 8 - 1))
 /* process-wide secret keys of the integer hash (set before any map exists) */
 GORT_API extern uint64_t gort__map_hash_secret[4];
 GORT_API __attribute__((noreturn, cold)) void gort__map_throw(const char *msg);
@@ -459,11 +462,13 @@ done:
 
 /* gort_map_iter_next's path for a map that has not grown since the
  * iteration began: the next live slot in visiting order ((i + offset) & 7),
- * by rotating the bucket's live-slot mask. */
+ * by rotating the bucket's live-slot mask. Not while the iterator is inside
+ * an old bucket (check_bucket_ set: it began during a growth that has ended
+ * since), whose evacuation marks only the out-of-line path understands. */
 GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, const size_t es) {
     gort_map *m = it->m_;
     if (GORT__MAP_UNLIKELY(m == NULL || m->oldbuckets != NULL || it->buckets_ != (void *)m->buckets ||
-                           (gort__map_flags(m) & GORT__MAP_F_WRITING)))
+                           it->check_bucket_ != GORT__MAP_NO_CHECK || (gort__map_flags(m) & GORT__MAP_F_WRITING)))
         return gort_map_iter_next(it);
     const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
     const unsigned off = it->offset_;
