@@ -37,7 +37,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 LIBS := $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so
 
-.PHONY: all libs tests test test-release test-asan test-tsan install bench clean sizeclasses check-sizeclasses
+.PHONY: all libs tests test test-release test-asan test-tsan install bench clean sizeclasses check-sizeclasses check-portable
 all: libs
 libs: $(LIBS)
 
@@ -82,6 +82,14 @@ sizeclasses:
 	$(PYTHON) tools/mksizeclasses.py > src/sizeclasses.h
 check-sizeclasses:
 	$(PYTHON) tools/mksizeclasses.py | diff -u src/sizeclasses.h -
+
+# Warnings are errors with clang on x86-64, and every source compiles for
+# aarch64 (needs clang and Debian's libc6-dev-arm64-cross).
+check-portable:
+	$(MAKE) -s --no-print-directory CC=clang CFLAGS=-Werror BUILD=build/check-clang libs
+	@for f in $(wildcard src/*.c); do \
+	  clang --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -isystem /usr/aarch64-linux-gnu/include \
+	    $(BASEFLAGS) -O2 -Werror -c -o /dev/null $$f || exit 1; done; echo "check-portable: ok"
 
 install: libs
 	install -d $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -394,9 +394,6 @@ static ALWAYS_INLINE unsigned first_slot(uint64_t mask) { return gort__map_slot(
 static ALWAYS_INLINE bool is_empty(uint8_t t) { return t <= EMPTY_ONE; }
 static ALWAYS_INLINE bool evacuated(const uint8_t *b) { return b[0] > EMPTY_ONE && b[0] < MIN_TOPHASH; }
 
-static ALWAYS_INLINE uint8_t **overflow_slot(const gort_map *m, uint8_t *b) {
-    return (uint8_t **)(void *)(b + m->bucket_size - sizeof(void *));
-}
 static ALWAYS_INLINE uint8_t *overflow(const gort_map *m, uint8_t *b) {
     uint8_t *o;
     memcpy(&o, b + m->bucket_size - sizeof o, sizeof o);
@@ -1118,7 +1115,9 @@ size_t gort_map_memory(const gort_map *m) {
     for (map_grave *g = m->graveyard; g; g = g->next) n += gort_usable_size(g) + array_memory(m, g->arr, g->nmain, g->nalloc);
     for (uint8_t *blk = m->deferred; blk;) {
         n += gort_usable_size(blk);
-        memcpy(&blk, blk, sizeof blk);
+        uint8_t *next;
+        memcpy(&next, blk, sizeof next); /* the blocks are linked through their first word */
+        blk = next;
     }
     return n;
 }

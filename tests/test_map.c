@@ -281,7 +281,6 @@ static void nil_put_typed(void *arg) {
 }
 
 static gort_map *shared;
-static volatile int stop_flag;
 static void *writer(void *arg) {
     uint64_t base = (uint64_t)(uintptr_t)arg;
     for (uint64_t i = 0;; i++) *(uint64_t *)gort_map_put_u64(shared, base + (i & 1023)) = i;

@@ -180,6 +180,9 @@ GORT_API __attribute__((noreturn, cold)) void gort__map_throw(const char *msg);
 GORT_API void gort__map_reseed(gort_map *m);
 
 #define GORT__MAP_AI static inline __attribute__((always_inline))
+/* The typed layer's functions: a user defines a map type and may use only
+ * some of its functions, without unused-function warnings. */
+#define GORT__MAP_TYPED static inline __attribute__((unused))
 #define GORT__MAP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GORT__MAP_LIKELY(x) __builtin_expect(!!(x), 1)
 /* Bucket bytes for key/elem strides ks/es: tophash[8], 8 keys, 8 elems, padded to 8, overflow pointer. */
@@ -553,19 +556,19 @@ static inline gort_string gort_strn(const char *s, size_t n) {
  */
 #define GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, NEXT)                                   \
     typedef struct name name;                                                             \
-    static inline name *name##_new(size_t hint) {                                         \
+    GORT__MAP_TYPED name *name##_new(size_t hint) {                                         \
         gort_maptype t_ = MAKETYPE;                                                       \
         return (name *)gort_map_new(&t_, hint);                                           \
     }                                                                                     \
-    static inline size_t name##_len(const name *m) {                                      \
+    GORT__MAP_TYPED size_t name##_len(const name *m) {                                      \
         return gort_map_len((const gort_map *)m);                                         \
     }                                                                                     \
-    static inline void name##_clear(name *m) { gort_map_clear((gort_map *)m); }           \
-    static inline void name##_free(name *m) { gort_map_free((gort_map *)m); }             \
-    static inline void name##_iter_init(gort_map_iter *it, name *m) {                     \
+    GORT__MAP_TYPED void name##_clear(name *m) { gort_map_clear((gort_map *)m); }           \
+    GORT__MAP_TYPED void name##_free(name *m) { gort_map_free((gort_map *)m); }             \
+    GORT__MAP_TYPED void name##_iter_init(gort_map_iter *it, name *m) {                     \
         gort_map_iter_init(it, (gort_map *)m);                                            \
     }                                                                                     \
-    static inline bool name##_iter_next(gort_map_iter *it, K *k, V **v) {                 \
+    GORT__MAP_TYPED bool name##_iter_next(gort_map_iter *it, K *k, V **v) {                 \
         if (!NEXT(it)) return false;                                                      \
         if (k) memcpy(k, it->key, sizeof(K));                                             \
         if (v) *v = (V *)it->elem;                                                        \
@@ -576,34 +579,34 @@ static inline gort_string gort_strn(const char *s, size_t n) {
  * above with constant strides (elems over 128 bytes, stored out of line,
  * take the out-of-line functions). */
 #define GORT_MAP_DEFINE_FAST_(name, K, V, KT, SUF, KIND, MAKETYPE)                        \
-    static inline bool name##_iter_next_fast_(gort_map_iter *it) {                        \
+    GORT__MAP_TYPED bool name##_iter_next_fast_(gort_map_iter *it) {                        \
         if (sizeof(V) > 128) return gort_map_iter_next(it);                               \
         return gort__map_iter_next_inl(it, sizeof(KT), sizeof(V));                        \
     }                                                                                     \
     GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE(sizeof(V)), name##_iter_next_fast_)      \
-    static inline KT name##_key_(K k) {                                                   \
+    GORT__MAP_TYPED KT name##_key_(K k) {                                                   \
         KT u_;                                                                            \
         _Static_assert(sizeof(K) == sizeof(KT), "key size must match the fast path");    \
         memcpy(&u_, &k, sizeof u_);                                                       \
         return u_;                                                                        \
     }                                                                                     \
-    static inline V *name##_get(name *m, K k) {                                           \
+    GORT__MAP_TYPED V *name##_get(name *m, K k) {                                           \
         KT u_ = name##_key_(k);                                                           \
         if (sizeof(V) > 128) return (V *)gort_map_get_##SUF((gort_map *)m, u_);           \
         return (V *)gort__map_get_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
     }                                                                                     \
-    static inline bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
-    static inline V *name##_slot(name *m, K k) {                                          \
+    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
+    GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                          \
         KT u_ = name##_key_(k);                                                           \
         if (sizeof(V) > 128) return (V *)gort_map_put_##SUF((gort_map *)m, u_);           \
         return (V *)gort__map_put_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
     }                                                                                     \
-    static inline V *name##_put(name *m, K k, V v) {                                      \
+    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                      \
         V *p_ = name##_slot(m, k);                                                        \
         if (p_) *p_ = v;                                                                  \
         return p_;                                                                        \
     }                                                                                     \
-    static inline bool name##_delete(name *m, K k) {                                      \
+    GORT__MAP_TYPED bool name##_delete(name *m, K k) {                                      \
         KT u_ = name##_key_(k);                                                           \
         if (sizeof(V) > 128) return gort_map_delete_##SUF((gort_map *)m, u_);             \
         return gort__map_delete_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));    \
@@ -619,17 +622,17 @@ static inline gort_string gort_strn(const char *s, size_t n) {
 /* Keys passed by address to the generic path. */
 #define GORT_MAP_DEFINE_BYREF_(name, K, V, MAKETYPE)                                      \
     GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, gort_map_iter_next)                     \
-    static inline V *name##_get(name *m, K k) { return (V *)gort_map_get((gort_map *)m, &k); } \
-    static inline bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
-    static inline V *name##_slot(name *m, K k) {                                          \
+    GORT__MAP_TYPED V *name##_get(name *m, K k) { return (V *)gort_map_get((gort_map *)m, &k); } \
+    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
+    GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                          \
         return (V *)gort_map_put((gort_map *)m, &k);                                      \
     }                                                                                     \
-    static inline V *name##_put(name *m, K k, V v) {                                      \
+    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                      \
         V *p_ = name##_slot(m, k);                                                        \
         if (p_) *p_ = v;                                                                  \
         return p_;                                                                        \
     }                                                                                     \
-    static inline bool name##_delete(name *m, K k) { return gort_map_delete((gort_map *)m, &k); }
+    GORT__MAP_TYPED bool name##_delete(name *m, K k) { return gort_map_delete((gort_map *)m, &k); }
 
 #define GORT_MAP_DEFINE_F64(name, V) GORT_MAP_DEFINE_BYREF_(name, double, V, gort_maptype_f64(sizeof(V)))
 #define GORT_MAP_DEFINE(name, K, V, hashfn, equalfn)                                      \
