@@ -48,6 +48,8 @@ void gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
 
 /* Files an uncached span whose frees have been taken: heap, partial or full. */
 static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
+    GORT_ASSERT_INTERNAL(!atomic_load_explicit(&s->owner, memory_order_relaxed) && s->alloc_cache == 0 &&
+                         s->cache_word == GORT_NO_WORD);
     for (;;) {
         if (s->alloc_count == 0) {
             atomic_fetch_sub_explicit(&c->nspans, 1, memory_order_relaxed);

@@ -161,6 +161,7 @@ static void mcache_thread_exit(void *arg) {
 
 /* Owner only: makes s->alloc_cache non-empty if s has a free slot. */
 bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
+    GORT_ASSERT_INTERNAL(s->alloc_cache == 0 && atomic_load_explicit(&s->owner, memory_order_relaxed) == mc);
     unsigned cls = gort__spc_class(s->spanclass);
     if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
         gort__span_drain_xfree(s, false);
@@ -187,6 +188,8 @@ bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
 /* Takes the rest of an owned span's remote frees and files it on its owner's
  * lists, or gives it back to the page heap when it is empty. Owner only. */
 static void mcache_file_span(gort_mcache *mc, gort_mspan *s) {
+    GORT_ASSERT_INTERNAL(s->list == GORT_LIST_NONE && s->alloc_cache == 0 &&
+                         atomic_load_explicit(&s->owner, memory_order_relaxed) == mc);
     unsigned spc = s->spanclass;
     for (;;) {
         if (s->alloc_count == 0) {

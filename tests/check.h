@@ -9,6 +9,7 @@
  *                          runs fn(arg) in a forked child and checks that it aborts
  *                          (SIGABRT) with the substring on stderr
  *   test_scale()           1 normally, smaller under sanitizers (GORT_TEST_SCALE overrides)
+ *   test_rss_kib()         the process's resident set, from /proc/self/statm
  */
 #ifndef GORT_TESTS_CHECK_H
 #define GORT_TESTS_CHECK_H
@@ -81,6 +82,15 @@ static inline double test_scale(void) {
     const char *s = getenv("GORT_TEST_SCALE");
     if (s) return atof(s);
     return test_sanitized() ? 0.125 : 1.0;
+}
+
+static inline long test_rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    CHECK(f);
+    long size = 0, res = 0;
+    CHECK(fscanf(f, "%ld %ld", &size, &res) == 2);
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Runs fn(arg) in a child; the child must die by SIGABRT and print `want`

@@ -177,32 +177,30 @@ static void free_on_thread(void) {
     CHECK(pthread_create(&t, NULL, free_g_xp, NULL) == 0);
     CHECK(pthread_join(t, NULL) == 0);
 }
-/* another thread frees p twice: the second free finds p's xfree bit set */
-static void double_free_remote_remote(void *arg) {
+/* g_xp: a 64 B object between live neighbours, owned by this thread. */
+static void make_xp(void) {
     g_case_size = 64;
     keep_neighbours(64);
     g_xp = gort_malloc(64);
     keep_neighbours(64);
+}
+/* another thread frees p twice: the second free finds p's xfree bit set */
+static void double_free_remote_remote(void *arg) {
+    make_xp();
     free_on_thread();
     announce(g_xp);
     free_on_thread();
 }
 /* another thread frees p, then its owner frees it: the owner sees the xfree bit */
 static void double_free_remote_local(void *arg) {
-    g_case_size = 64;
-    keep_neighbours(64);
-    g_xp = gort_malloc(64);
-    keep_neighbours(64);
+    make_xp();
     free_on_thread();
     announce(g_xp);
     gort_free(g_xp);
 }
 /* the owner frees p, then another thread does: caught when the owner takes the list */
 static void double_free_local_remote(void *arg) {
-    g_case_size = 64;
-    keep_neighbours(64);
-    g_xp = gort_malloc(64);
-    keep_neighbours(64);
+    make_xp();
     gort_free(g_xp);
     announce(g_xp);
     free_on_thread();

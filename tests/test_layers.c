@@ -26,7 +26,11 @@ static void test_os_states(void) {
     CHECK_EQ(os_prepared(), p0 + n);
     for (size_t i = 0; i < n; i += 512) CHECK(v[i] == 0);
     gort__sys_used(v, n);
-    gort__sys_free(v, n, GORT_OS_READY); /* -> None */
+    gort__sys_fault(v, n); /* Ready -> Reserved: any access would fault now */
+    CHECK_EQ(os_ready(), y0);
+    CHECK_EQ(os_reserved(), r0 + n);
+    gort__sys_free(v, n, GORT_OS_RESERVED); /* -> None */
+    CHECK_EQ(os_reserved(), r0);
     CHECK_EQ(os_ready(), y0);
     char *a = gort__sys_alloc_aligned(64 * 1024, 64 * 1024);
     CHECK(a && ((uintptr_t)a & (64 * 1024 - 1)) == 0);

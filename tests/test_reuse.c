@@ -12,15 +12,6 @@
 #include <gort.h>
 #include "check.h"
 
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    CHECK(f);
-    long size = 0, res = 0;
-    CHECK(fscanf(f, "%ld %ld", &size, &res) == 2);
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 enum { MAXOBJ = 1 << 20 };
 static unsigned char *objs[MAXOBJ];
 
@@ -39,7 +30,7 @@ static long phase(const char *name, size_t total, size_t (*size_fn)(uint64_t *),
         objs[n++] = p;
         bytes += sz;
     }
-    long peak = rss_kib();
+    long peak = test_rss_kib();
     gort_check_heap();
     for (size_t i = 1; i < n; i += 2) {
         CHECK(objs[i][0] == (unsigned char)i);
@@ -88,9 +79,9 @@ int main(void) {
             CHECK(peak <= limit);
         }
     }
-    long before = rss_kib();
+    long before = test_rss_kib();
     size_t released = gort_release_memory();
-    long after = rss_kib();
+    long after = test_rss_kib();
     fprintf(stderr, "gort_release_memory: %zu MiB released; rss %ld -> %ld MiB\n", released >> 20,
             before >> 10, after >> 10);
     /* Everything is free: what stays resident is metadata and the test itself. (A

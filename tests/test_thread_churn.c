@@ -113,15 +113,6 @@ static void drain_handed(void) {
     }
 }
 
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    CHECK(f);
-    long size = 0, res = 0;
-    CHECK(fscanf(f, "%ld %ld", &size, &res) == 2);
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 int main(void) {
     g_seed = test_seed();
     double sc = test_scale();
@@ -164,7 +155,7 @@ int main(void) {
         usleep(2000); /* let detached threads finish exiting */
         drain_handed();
         gort_check_heap();
-        long rss = rss_kib();
+        long rss = test_rss_kib();
         if (r == 1) base = rss;
         if (rss > peak) peak = rss;
         fprintf(stderr, "round %d: %ld threads so far, rss %ld KiB\n", r, id, rss);
