@@ -49,8 +49,21 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n) {
     return 0;
 }
 
-EXPORT void *aligned_alloc(size_t align, size_t n) { return gort_aligned_alloc(align, n); }
-EXPORT void *memalign(size_t align, size_t n) { return gort_aligned_alloc(align, n); }
+/* glibc (2.36, Debian 12) rounds an alignment that is not a power of two up
+ * to one in memalign and aligned_alloc; programs written against it may rely
+ * on that, so the drop-in does the same (gort_aligned_alloc itself says
+ * EINVAL). */
+static void *glibc_memalign(size_t align, size_t n) {
+    if (align > ((size_t)1 << (sizeof(size_t) * 8 - 2))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t a = 1;
+    while (a < align) a <<= 1;
+    return gort_aligned_alloc(a, n);
+}
+EXPORT void *aligned_alloc(size_t align, size_t n) { return glibc_memalign(align, n); }
+EXPORT void *memalign(size_t align, size_t n) { return glibc_memalign(align, n); }
 EXPORT void *valloc(size_t n) { return gort_aligned_alloc(GORT_OS_PAGE, n); }
 
 EXPORT void *pvalloc(size_t n) {
