@@ -5,8 +5,10 @@
  * The defaults are in the initializer, so allocation works before the
  * constructor below has read the environment.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -26,7 +28,15 @@ static uint64_t env_u64(const char *name, uint64_t def) {
     return *end ? def : (uint64_t)x;
 }
 
-static void show_stats_at_exit(void) { gort_stats_print(stderr); }
+/* GORT_SHOW_STATS writes to a copy of stderr taken at start-up: programs
+ * such as coreutils close stderr in their own exit handlers, which run first. */
+static int stats_fd = -1;
+static void show_stats_at_exit(void) {
+    FILE *f = stats_fd >= 0 ? fdopen(stats_fd, "w") : NULL;
+    if (!f) return;
+    gort_stats_print(f);
+    fclose(f);
+}
 
 __attribute__((constructor)) static void options_init(void) {
     gort__options.show_stats = env_u64("GORT_SHOW_STATS", 0) != 0;
@@ -37,5 +47,8 @@ __attribute__((constructor)) static void options_init(void) {
     if (gort__options.scavenge_window == 0) gort__options.scavenge_window = 1;
     if (gort__options.scavenge_window > 64) gort__options.scavenge_window = 64;
     gort__options.retain_min = env_u64("GORT_RETAIN_MIN", 1 << 20);
-    if (gort__options.show_stats) atexit(show_stats_at_exit);
+    if (gort__options.show_stats) {
+        stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+        atexit(show_stats_at_exit);
+    }
 }
