@@ -18,7 +18,12 @@ typedef struct gort_size_class_stats {
     uint64_t frees;     /* cumulative objects freed */
 } gort_size_class_stats;
 
-/* MemStats-style counters (Go's runtime.MemStats names in comments). */
+/* MemStats-style counters (Go's runtime.MemStats names in comments).
+ * As in Go, small-object counts are taken from the thread caches without
+ * stopping threads: a thread takes free slots 64 at a time, and those count
+ * as allocated (mallocs, heap_alloc, heap_objects) from then until it hands
+ * them out or gives its span back, so the figures can run ahead of the
+ * program's own count by up to 64 objects per size class per thread. */
 typedef struct gort_stats {
     uint64_t sys;            /* Sys: bytes obtained from the OS (all states but None) */
     uint64_t heap_sys;       /* HeapSys: bytes of heap arenas mapped */
