@@ -1,17 +1,19 @@
 /*
  * central.c: central span lists, one per span class (Go's mcentral.go).
  *
- * A span is in exactly one place: cached by one thread (list CACHED, owner
- * set), on its class's `partial` list (free slots), on its `full` list, or
- * back in the page heap. Uncached spans' allocation bits belong to the
- * mcentral and change only under its lock.
+ * A span is in exactly one place: owned by one thread (its current span, or
+ * on its partial or full lists: mcache.c), on its class's central `partial`
+ * list (free slots) or `full` list, or back in the page heap. The central
+ * lists hold the spans nobody owns: those of exited threads, until a refill
+ * takes them. Their allocation bits belong to the mcentral and change only
+ * under its lock.
  *
  * Frees from threads that do not own a span go to the span's lock-free list
- * `xfree`. A full span on the central list has xfree state NOTIFY: the first
+ * `xfree`. A full span (owned, or here) has xfree state NOTIFY: the first
  * remote free to reach it flips the state to NOTIFIED and pushes its object on
- * the mcentral's `notify` stack instead, so the next refill of that class
- * finds the span, takes its frees and moves it to `partial` (or returns it to
- * the page heap when it is empty). Partial spans need no notice: a refill
+ * the owner's `notify` stack, or the mcentral's for a span nobody owns, so the
+ * next refill finds the span, takes its frees and moves it to `partial` (or
+ * returns it to the page heap when it is empty). Partial spans need no notice: a refill
  * takes their frees when it picks them. Nothing touches a span after the
  * atomic operation that hands it an object, so a span is never freed under a
  * thread that is still freeing into it.
