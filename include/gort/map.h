@@ -463,21 +463,12 @@ done:
     return found;
 }
 
-/* gort_map_iter_next's path for a map that has not grown since the
- * iteration began: the next live slot in visiting order ((i + offset) & 7),
- * by rotating the bucket's live-slot mask. Not while the iterator is inside
- * an old bucket (check_bucket_ set: it began during a growth that has ended
- * since), whose evacuation marks only the out-of-line path understands. */
-GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, const size_t es) {
-    gort_map *m = it->m_;
-    if (GORT__MAP_UNLIKELY(m == NULL || m->oldbuckets != NULL || it->buckets_ != (void *)m->buckets ||
-                           it->check_bucket_ != GORT__MAP_NO_CHECK || (gort__map_flags(m) & GORT__MAP_F_WRITING)))
-        return gort_map_iter_next(it);
+/* The next bucket's first live slot (the iterator's current bucket has no
+ * more): walks the rest of the chain, then the next buckets in order. */
+GORT__MAP_AI bool gort__map_iter_next_bucket(gort_map_iter *it, uint8_t *b, const size_t ks, const size_t es) {
     const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
     const unsigned off = it->offset_;
     size_t bucket = it->bucket_;
-    uint8_t *b = (uint8_t *)it->bptr_;
-    unsigned i = it->i_;
     for (;;) {
         if (b == NULL) {
             if (bucket == it->start_bucket_ && it->wrapped_) break;
@@ -486,13 +477,12 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
                 bucket = 0;
                 it->wrapped_ = 1;
             }
-            i = 0;
         }
         uint64_t w = gort__map_word(b);
         w = (w >> (8 * off)) | (w << ((64 - 8 * off) & 63)); /* byte j: slot (j + off) & 7 */
-        uint64_t live = gort__map_from(~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS, i);
+        uint64_t live = ~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS;
         if (live) {
-            i = gort__map_slot(live);
+            unsigned i = gort__map_slot(live);
             unsigned offi = (i + off) & 7;
             it->key = b + 8 + offi * ks;
             it->elem = b + eo + offi * es;
@@ -502,11 +492,43 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
             return true;
         }
         b = gort__map_match(w, GORT__MAP_EMPTY_REST) ? NULL : gort__map_overflow(b, bs);
-        i = 0;
     }
     it->key = it->elem = NULL;
     it->m_ = NULL;
     return false;
+}
+
+/* gort_map_iter_next's path for a map that has not grown since the
+ * iteration began: the next live slot in visiting order ((i + offset) & 7),
+ * by rotating the bucket's live-slot mask. Not while the iterator is inside
+ * an old bucket (check_bucket_ set: it began during a growth that has ended
+ * since), whose evacuation marks only the out-of-line path understands.
+ * The common case (another live slot in the current bucket) first, with the
+ * conditions for this path tested in one branch. */
+GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, const size_t es) {
+    gort_map *m = it->m_;
+    if (GORT__MAP_UNLIKELY(m == NULL)) return gort_map_iter_next(it);
+    uintptr_t slow = (uintptr_t)m->oldbuckets | ((uintptr_t)it->buckets_ ^ (uintptr_t)m->buckets) |
+                     (uintptr_t)(it->check_bucket_ ^ GORT__MAP_NO_CHECK) |
+                     (uintptr_t)(gort__map_flags(m) & GORT__MAP_F_WRITING);
+    if (GORT__MAP_UNLIKELY(slow != 0)) return gort_map_iter_next(it);
+    const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
+    uint8_t *b = (uint8_t *)it->bptr_;
+    if (GORT__MAP_LIKELY(b != NULL)) {
+        const unsigned off = it->offset_, i = it->i_;
+        uint64_t w = gort__map_word(b);
+        w = (w >> (8 * off)) | (w << ((64 - 8 * off) & 63)); /* byte j: slot (j + off) & 7 */
+        uint64_t live = gort__map_from(~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS, i);
+        if (GORT__MAP_LIKELY(live != 0)) {
+            unsigned j = gort__map_slot(live), offi = (j + off) & 7;
+            it->key = b + 8 + offi * ks;
+            it->elem = b + eo + offi * es;
+            it->i_ = (uint8_t)(j + 1);
+            return true;
+        }
+        b = gort__map_match(w, GORT__MAP_EMPTY_REST) ? NULL : gort__map_overflow(b, bs);
+    }
+    return gort__map_iter_next_bucket(it, b, ks, es);
 }
 
 /* Ready-made map types for any elem size. */
