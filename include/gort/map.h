@@ -441,18 +441,28 @@ hit:
     } else if (b[i + 1] != GORT__MAP_EMPTY_REST) {
         goto not_last;
     }
-    for (;;) {
-        b[i] = GORT__MAP_EMPTY_REST;
-        if (i == 0) {
-            if (b == borig) break;
-            uint8_t *c = b;
-            for (b = borig; gort__map_overflow(b, bs) != c; b = gort__map_overflow(b, bs)) {
-            }
-            i = 7;
-        } else {
-            i--;
+    {
+        /* in this bucket, without a loop: the EMPTY_ONEs just below slot i
+         * (empty slots below a live one are EMPTY_ONE) up to the highest live
+         * slot p < i, and slot i, become EMPTY_REST (zero bytes) */
+        uint64_t w = gort__map_word(b);
+        uint64_t live = ~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS &
+                        (((uint64_t)1 << (GORT__MAP_SLOTBITS * i)) - 1); /* i <= 7 */
+        if (live) {
+            unsigned p = (unsigned)(63 - __builtin_clzll(live)) / GORT__MAP_SLOTBITS; /* p < i <= 7 */
+            w &= ((uint64_t)1 << (8 * (p + 1))) - 1;
+            memcpy(b, &w, 8);
+            goto not_last;
         }
-        if (b[i] != GORT__MAP_EMPTY_ONE) break;
+        memset(b, GORT__MAP_EMPTY_REST, 8);
+    }
+    /* the whole bucket is empty: on into the previous buckets of the chain */
+    while (b != borig) {
+        uint8_t *c = b;
+        for (b = borig; gort__map_overflow(b, bs) != c; b = gort__map_overflow(b, bs)) {
+        }
+        for (i = 8; i > 0 && b[i - 1] == GORT__MAP_EMPTY_ONE; i--) b[i - 1] = GORT__MAP_EMPTY_REST;
+        if (i > 0) break;
     }
 not_last:
     if (--m->count == 0) gort__map_reseed(m); /* a fresh seed, as Go */
