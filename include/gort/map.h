@@ -483,6 +483,15 @@ GORT__MAP_AI bool gort__map_iter_next_bucket(gort_map_iter *it, uint8_t *b, cons
         if (b == NULL) {
             if (bucket == it->start_bucket_ && it->wrapped_) break;
             b = (uint8_t *)it->buckets_ + bucket * bs;
+            {
+                /* an overflow bucket is a separate block, often out of
+                 * cache: fetched while this bucket's slots are produced */
+                uint8_t *o = gort__map_overflow(b, bs);
+                if (o) {
+                    __builtin_prefetch(o);
+                    __builtin_prefetch(o + bs - 1);
+                }
+            }
             if (++bucket == ((size_t)1 << it->B_)) {
                 bucket = 0;
                 it->wrapped_ = 1;
