@@ -22,6 +22,7 @@ static void *worker(void *vp)
         n[i] = rng_logrange(&r, 64 << 10, 32 << 20);
         p[i] = xmalloc(n[i]);
         for (size_t o = 0; o < n[i]; o += 4096) p[i][o] = (unsigned char)(o >> 12);
+        p[i][n[i] / 2] = (unsigned char)(k >> 8); /* read back at free: must be written */
         p[i][n[i] - 1] = (unsigned char)k;
     }
     for (int i = 0; i < SLOTS; i++) free(p[i]);
