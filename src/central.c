@@ -110,7 +110,6 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
     s = gort__heap_alloc_span(gort_class_to_npages[cls], 1, spc);
     if (!s) return NULL;
     pthread_mutex_lock(&c->lock);
-    c->spanclass = (uint16_t)spc;
     atomic_fetch_add_explicit(&c->nspans, 1, memory_order_relaxed);
     s->list = GORT_LIST_CACHED;
     atomic_store_explicit(&s->owner, mc, memory_order_relaxed);

@@ -295,7 +295,6 @@ typedef struct gort_mheap {
     uint64_t pages_inuse;      /* pages in in-use spans */
     uint64_t pages_total;      /* pages in all arenas */
     uint64_t pages_scav;       /* free pages returned to the OS (incl. never touched) */
-    uint64_t large_allocs, large_frees, large_bytes_inuse;
 } gort_mheap;
 GORT_HIDDEN extern gort_mheap gort__heap;
 
@@ -333,7 +332,6 @@ typedef struct gort_mcentral {
     /* objects whose remote free found their span full: the span must move to
      * partial. Pushed lock-free, taken whole under the lock. */
     _Atomic uintptr_t notify;
-    uint16_t spanclass;
     _Atomic uint64_t nspans;  /* spans of this class, owned or not (changed under the lock, peeked without) */
 } __attribute__((aligned(64))) gort_mcentral;
 GORT_HIDDEN extern gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
