@@ -116,12 +116,17 @@ static void keep_neighbours(size_t n) {
     for (int i = 0; i < 64; i++) neighbours[i] = gort_malloc(n);
 }
 
-static void double_free_small(void *arg) {
-    size_t n = (size_t)(uintptr_t)arg;
+/* An n-byte object between live neighbours, so its span is not simply released. */
+static void *alloc_between_neighbours(size_t n) {
     g_case_size = n;
     keep_neighbours(n);
     void *p = gort_malloc(n);
     keep_neighbours(n);
+    return p;
+}
+
+static void double_free_small(void *arg) {
+    void *p = alloc_between_neighbours((size_t)(uintptr_t)arg);
     gort_free(p);
     announce(p);
     gort_free(p);
@@ -178,12 +183,7 @@ static void free_on_thread(void) {
     CHECK(pthread_join(t, NULL) == 0);
 }
 /* g_xp: a 64 B object between live neighbours, owned by this thread. */
-static void make_xp(void) {
-    g_case_size = 64;
-    keep_neighbours(64);
-    g_xp = gort_malloc(64);
-    keep_neighbours(64);
-}
+static void make_xp(void) { g_xp = alloc_between_neighbours(64); }
 /* another thread frees p twice: the second free finds p's xfree bit set */
 static void double_free_remote_remote(void *arg) {
     make_xp();
@@ -232,10 +232,7 @@ static void free_addr(void *arg) {
 
 static void realloc_freed(void *arg) {
     size_t n = (size_t)(uintptr_t)arg;
-    g_case_size = n;
-    keep_neighbours(n);
-    void *p = gort_malloc(n);
-    keep_neighbours(n);
+    void *p = alloc_between_neighbours(n);
     gort_free(p);
     announce(p);
     void *q = gort_realloc(p, n * 2);
