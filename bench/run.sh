@@ -60,7 +60,9 @@ for src in bench/*.c; do
 done
 
 # 3. the peers
-command -v sqlite3 >/dev/null || apt_install sqlite3 || note "sqlite3 missing and not root: the sqlite workload is skipped"
+case ",${BENCH_ONLY:-sqlite}," in
+    *,sqlite,*) command -v sqlite3 >/dev/null || apt_install sqlite3 || note "sqlite3 missing and not root: the sqlite workload is skipped";;
+esac
 find_peer() {  # find_peer NAME PKG GLOB...: prints the path or nothing
     local name=$1 pkg=$2; shift 2
     local g f
