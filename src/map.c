@@ -1220,6 +1220,7 @@ void gort_map_iter_init(gort_map_iter *it, gort_map *m) {
     it->offset_ = (uint8_t)((r >> m->B) & (BUCKET_CNT - 1));
     it->bucket_ = it->start_bucket_;
     it->check_bucket_ = NO_CHECK;
+    it->fast_ = m->oldbuckets == NULL ? m->buckets : NULL;
     uint8_t f = flags_load(m);
     if ((f & (F_ITERATOR | F_OLDITER)) != (F_ITERATOR | F_OLDITER))
         __atomic_fetch_or(&m->flags, F_ITERATOR | F_OLDITER, __ATOMIC_RELAXED);
@@ -1261,6 +1262,7 @@ bool gort_map_iter_next(gort_map_iter *it) {
                 const unsigned r = 8u * it->offset_;
                 uint64_t live = gort__map_from(~match_empty((w >> r) | (w << ((64 - r) & 63))) & GORT__MAP_ALLSLOTS, i);
                 if (live) {
+                    it->live_ = live & (live - 1); /* for the inline path */
                     i = first_slot(live);
                     unsigned offi = (i + it->offset_) & (BUCKET_CNT - 1);
                     it->key = slot_key(m, key_at(m, b, offi, K_GEN));

@@ -137,7 +137,11 @@ typedef struct gort_map_iter {
     /* private: Go's hiter */
     gort_map *m_;
     void *buckets_;   /* bucket array at init (kept alive by the map) */
+    void *fast_;      /* buckets_ when the map was not growing at init, else NULL:
+                       * the inline path runs while this is the map's array */
     void *bptr_;      /* current bucket */
+    uint64_t live_;   /* inline path: the visiting positions of bptr_ not yet
+                       * visited whose slots were live when it was entered */
     size_t start_bucket_, bucket_, check_bucket_;
     uint8_t B_, offset_, wrapped_, i_;
 } gort_map_iter;
@@ -228,6 +232,15 @@ GORT__MAP_AI uint64_t gort__map_match(uint64_t w, uint8_t top) {
 }
 GORT__MAP_AI uint64_t gort__map_match_empty(uint64_t w) { return gort__map_zero_bytes(w & 0xfefefefefefefefeULL); }
 #endif
+/* mask rotated so that bit position j holds slot (j + off) & 7's bit: the
+ * iterator's visiting order */
+GORT__MAP_AI uint64_t gort__map_rotate(uint64_t mask, unsigned off) {
+#if GORT__MAP_SLOTBITS == 1
+    return ((mask >> off) | (mask << (8 - off))) & 0xff;
+#else
+    return (mask >> (8 * off)) | (mask << ((64 - 8 * off) & 63));
+#endif
+}
 GORT__MAP_AI unsigned gort__map_slot(uint64_t mask) {
     return (unsigned)__builtin_ctzll(mask) / GORT__MAP_SLOTBITS;
 }
@@ -473,12 +486,15 @@ done:
     return found;
 }
 
-/* The next bucket's first live slot (the iterator's current bucket has no
- * more): walks the rest of the chain, then the next buckets in order. */
+/* The iterator's next live slot after bucket b (NULL: before the first
+ * bucket) has none left: walks the rest of b's chain, then the next buckets
+ * in order. On entering a bucket it takes the bucket's live slots in
+ * visiting order ((j + offset) & 7) as one mask, it->live_. */
 GORT__MAP_AI bool gort__map_iter_next_bucket(gort_map_iter *it, uint8_t *b, const size_t ks, const size_t es) {
     const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
     const unsigned off = it->offset_;
     size_t bucket = it->bucket_;
+    if (b != NULL) b = gort__map_match(gort__map_word(b), GORT__MAP_EMPTY_REST) ? NULL : gort__map_overflow(b, bs);
     for (;;) {
         if (b == NULL) {
             if (bucket == it->start_bucket_ && it->wrapped_) break;
@@ -498,16 +514,15 @@ GORT__MAP_AI bool gort__map_iter_next_bucket(gort_map_iter *it, uint8_t *b, cons
             }
         }
         uint64_t w = gort__map_word(b);
-        w = (w >> (8 * off)) | (w << ((64 - 8 * off) & 63)); /* byte j: slot (j + off) & 7 */
-        uint64_t live = ~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS;
+        uint64_t live = gort__map_rotate(~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS, off);
         if (live) {
-            unsigned i = gort__map_slot(live);
-            unsigned offi = (i + off) & 7;
-            it->key = b + 8 + offi * ks;
-            it->elem = b + eo + offi * es;
+            unsigned j = gort__map_slot(live), s = (j + off) & 7;
+            it->key = b + 8 + s * ks;
+            it->elem = b + eo + s * es;
+            it->live_ = live & (live - 1);
             it->bucket_ = bucket;
             it->bptr_ = b;
-            it->i_ = (uint8_t)(i + 1);
+            it->i_ = (uint8_t)(j + 1);
             return true;
         }
         b = gort__map_match(w, GORT__MAP_EMPTY_REST) ? NULL : gort__map_overflow(b, bs);
@@ -517,35 +532,31 @@ GORT__MAP_AI bool gort__map_iter_next_bucket(gort_map_iter *it, uint8_t *b, cons
     return false;
 }
 
-/* gort_map_iter_next's path for a map that has not grown since the
- * iteration began: the next live slot in visiting order ((i + offset) & 7),
- * by rotating the bucket's live-slot mask. Not while the iterator is inside
- * an old bucket (check_bucket_ set: it began during a growth that has ended
- * since), whose evacuation marks only the out-of-line path understands.
- * The common case (another live slot in the current bucket) first, with the
- * conditions for this path tested in one branch. */
+/* gort_map_iter_next's path while the map has not grown since the
+ * iteration began (and was not growing then): the next slot of the current
+ * bucket's live mask (it->live_) that is still live, else the next bucket.
+ * A slot that was empty when the iterator entered its bucket is not
+ * produced: an entry inserted during iteration may or may not be, in Go's
+ * rules. The common case (another live slot in the current bucket) costs
+ * one mask step and one tophash byte. */
 GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, const size_t es) {
     gort_map *m = it->m_;
     if (GORT__MAP_UNLIKELY(m == NULL)) return gort_map_iter_next(it);
-    uintptr_t slow = (uintptr_t)m->oldbuckets | ((uintptr_t)it->buckets_ ^ (uintptr_t)m->buckets) |
-                     (uintptr_t)(it->check_bucket_ ^ GORT__MAP_NO_CHECK) |
-                     (uintptr_t)(gort__map_flags(m) & GORT__MAP_F_WRITING);
-    if (GORT__MAP_UNLIKELY(slow != 0)) return gort_map_iter_next(it);
-    const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
+    if (GORT__MAP_UNLIKELY(((uintptr_t)it->fast_ ^ (uintptr_t)m->buckets) | (gort__map_flags(m) & GORT__MAP_F_WRITING)))
+        return gort_map_iter_next(it);
+    const size_t eo = 8 + 8 * ks;
     uint8_t *b = (uint8_t *)it->bptr_;
-    if (GORT__MAP_LIKELY(b != NULL)) {
-        const unsigned off = it->offset_, i = it->i_;
-        uint64_t w = gort__map_word(b);
-        w = (w >> (8 * off)) | (w << ((64 - 8 * off) & 63)); /* byte j: slot (j + off) & 7 */
-        uint64_t live = gort__map_from(~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS, i);
-        if (GORT__MAP_LIKELY(live != 0)) {
-            unsigned j = gort__map_slot(live), offi = (j + off) & 7;
-            it->key = b + 8 + offi * ks;
-            it->elem = b + eo + offi * es;
+    const unsigned off = it->offset_;
+    for (uint64_t live = it->live_; live; ) {
+        unsigned j = gort__map_slot(live), s = (j + off) & 7;
+        live &= live - 1;
+        if (GORT__MAP_LIKELY(b[s] >= GORT__MAP_MIN_TOPHASH)) { /* not deleted since */
+            it->key = b + 8 + s * ks;
+            it->elem = b + eo + s * es;
+            it->live_ = live;
             it->i_ = (uint8_t)(j + 1);
             return true;
         }
-        b = gort__map_match(w, GORT__MAP_EMPTY_REST) ? NULL : gort__map_overflow(b, bs);
     }
     return gort__map_iter_next_bucket(it, b, ks, es);
 }
