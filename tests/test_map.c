@@ -269,6 +269,63 @@ static void test_iter_delete(void) {
     i64map_free(m);
 }
 
+/* Entries deleted before the iterator reaches them are not produced, also
+ * when they are in the bucket the iterator is in (the inline path caches
+ * that bucket's live slots as a mask on entering it), and mixing the
+ * typed (inline) and generic (out-of-line) steps on one iterator produces
+ * every entry once. */
+static void test_iter_delete_ahead(void) {
+    for (int size = 8; size <= 8000; size *= 10) {
+        for (int trial = 0; trial < 50; trial++) {
+            i64map *m = i64map_new(0);
+            for (int64_t k = 0; k < size; k++) i64map_put(m, k, k);
+            static uint8_t seen[8000];
+            memset(seen, 0, sizeof seen);
+            gort_map_iter it;
+            int64_t k;
+            int n = 0;
+            i64map_iter_init(&it, m);
+            /* produce a random part, then delete every key not produced yet,
+             * among them the rest of the current bucket */
+            int stop = 1 + trial % (size / 2);
+            while (n < stop && i64map_iter_next(&it, &k, NULL)) {
+                CHECK(!seen[k]);
+                seen[k] = 1;
+                n++;
+            }
+            CHECK(n == stop);
+            for (int64_t j = 0; j < size; j++)
+                if (!seen[j]) CHECK(i64map_delete(m, j));
+            CHECK(!i64map_iter_next(&it, NULL, NULL));
+            i64map_free(m);
+        }
+        /* typed and generic steps alternating */
+        i64map *m = i64map_new(0);
+        for (int64_t k = 0; k < size; k++) i64map_put(m, k, k);
+        static uint8_t seen2[8000];
+        memset(seen2, 0, sizeof seen2);
+        gort_map_iter it;
+        int64_t k;
+        int n = 0;
+        i64map_iter_init(&it, m);
+        for (;;) {
+            bool more;
+            if (n % 3 == 1) {
+                more = gort_map_iter_next(&it);
+                if (more) memcpy(&k, it.key, sizeof k);
+            } else {
+                more = i64map_iter_next(&it, &k, NULL);
+            }
+            if (!more) break;
+            CHECK(k >= 0 && k < size && !seen2[k]);
+            seen2[k] = 1;
+            n++;
+        }
+        CHECK(n == size);
+        i64map_free(m);
+    }
+}
+
 /* ---------------------------------------------------------- death tests */
 
 static void nil_put(void *arg) {
@@ -499,6 +556,7 @@ int main(int argc, char **argv) {
     test_float();
     test_iter_random();
     test_iter_delete();
+    test_iter_delete_ahead();
     test_death();
     test_memory();
     test_hash(&rng);
