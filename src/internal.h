@@ -110,7 +110,10 @@ GORT_HIDDEN void *gort__sys_alloc_aligned(size_t n, size_t align); /* the same, 
 GORT_HIDDEN void gort__sys_free(void *v, size_t n, int state); /* state -> None */
 GORT_HIDDEN void *gort__sys_reserve(void *hint, size_t n, bool exact); /* None -> Reserved */
 GORT_HIDDEN bool gort__sys_map(void *v, size_t n);          /* Reserved -> Prepared */
-GORT_HIDDEN void gort__sys_used(void *v, size_t n);         /* Prepared -> Ready */
+/* Prepared -> Ready for the `prepared` bytes of [v, v+n) that were Prepared
+ * (the rest is Ready already); MADV_HUGEPAGE on the whole huge pages inside
+ * [v, v+n), as Go 1.19 */
+GORT_HIDDEN void gort__sys_used(void *v, size_t n, size_t prepared);
 GORT_HIDDEN void gort__sys_unused(void *v, size_t n);       /* Ready -> Prepared (MADV_DONTNEED) */
 GORT_HIDDEN void gort__sys_fault(void *v, size_t n);        /* Ready -> Reserved (debugging) */
 enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };
@@ -320,6 +323,7 @@ typedef struct gort_options {
     uint32_t scavenge_ms;     /* GORT_SCAVENGE_MS: scavenger period (default 100) */
     uint32_t scavenge_window; /* GORT_SCAVENGE_WINDOW: periods a page must stay idle (default 10) */
     uint64_t retain_min;      /* GORT_RETAIN_MIN: free bytes always kept (default 1 MiB) */
+    bool hugepages;           /* GORT_HUGEPAGES=1: Go 1.19's MADV_HUGEPAGE advice on large spans */
 } gort_options;
 GORT_HIDDEN extern gort_options gort__options;
 GORT_HIDDEN size_t gort__heap_check_locked(void);

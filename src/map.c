@@ -12,7 +12,10 @@
  *  - tophash[i] is EMPTY_REST (0: this slot and every later slot of the
  *    bucket and its overflow chain are empty), EMPTY_ONE (1), EVAC_X/Y/EMPTY
  *    (2..4, only in old buckets being evacuated), or >= MIN_TOPHASH (live).
- *  - An empty slot's elem bytes are zero (put returns a zeroed elem).
+ *  - An empty slot's elem bytes are undefined: put zeroes the elem of a new
+ *    key, where the caller's store follows on the same cache line, rather
+ *    than delete (Go's mapdelete_fast* does not clear a pointer-free elem
+ *    either), so a delete writes only the tophash and key lines.
  *  - count > 8 && count > 6.5 * 2^B never holds outside a growth: a put that
  *    would break it starts a growth (doubling), as does a put that finds too
  *    many overflow buckets (same-size growth, to compact the chains).
@@ -887,6 +890,14 @@ again:;
         if (!ie) goto out;
         memcpy(eslot, &ie, sizeof ie);
     }
+    if (!(m->tflags & T_IELEM)) {
+        switch (m->elem_stride) { /* a new key's elem is zero */
+        case 0: break;
+        case 4: memset(eslot, 0, 4); break;
+        case 8: memset(eslot, 0, 8); break;
+        default: memset(eslot, 0, m->elem_stride); break;
+        }
+    }
     store_key(m, kslot, key, kind);
     insb[insi] = top;
     m->count++;
@@ -942,10 +953,6 @@ found:;
     if (UNLIKELY(m->tflags & T_IELEM)) {
         map_release(m, deref_ptr(e));
         memset(e, 0, sizeof(void *));
-    } else if (m->elem_stride == 8) {
-        memset(e, 0, 8);
-    } else {
-        memset(e, 0, m->elem_stride);
     }
     b[i] = EMPTY_ONE;
     /* If the chain now ends in EMPTY_ONEs, turn them into EMPTY_REST. */

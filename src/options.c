@@ -18,6 +18,7 @@ gort_options gort__options = {
     .scavenge_ms = 100,
     .scavenge_window = 10,
     .retain_min = 1 << 20,
+    .hugepages = false,
 };
 
 static uint64_t env_u64(const char *name, uint64_t def) {
@@ -47,6 +48,7 @@ __attribute__((constructor)) static void options_init(void) {
     if (gort__options.scavenge_window == 0) gort__options.scavenge_window = 1;
     if (gort__options.scavenge_window > 64) gort__options.scavenge_window = 64;
     gort__options.retain_min = env_u64("GORT_RETAIN_MIN", 1 << 20);
+    gort__options.hugepages = env_u64("GORT_HUGEPAGES", 0) != 0;
     if (gort__options.show_stats) {
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
         atexit(show_stats_at_exit);

@@ -8,7 +8,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -81,17 +84,70 @@ bool gort__sys_map(void *v, size_t n) {
     return true;
 }
 
-/* Prepared -> Ready. Nothing to do on Linux but the accounting: a page
- * returned with MADV_DONTNEED faults back in as zeroes. */
-void gort__sys_used(void *v, size_t n) {
-    (void)v;
-    os_sub(&gort__os.prepared, n);
-    os_add(&gort__os.ready, n);
+/* Transparent huge pages, as Go 1.19 (mem_linux.go): the size is read once
+ * from sysfs (0, meaning no advice, when unreadable or above 4 MiB). */
+static _Atomic size_t huge_size = 1; /* 1: not read yet */
+static _Atomic bool huge_advised;    /* some range got MADV_HUGEPAGE */
+
+static size_t thp_size(void) { /* GORT_HUGEPAGES=0: the caller gives no advice */
+    size_t h = atomic_load_explicit(&huge_size, memory_order_relaxed);
+    if (h != 1) return h;
+    h = 0;
+    int fd = open("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[32];
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r > 0) {
+            buf[r] = 0;
+            unsigned long long x = strtoull(buf, NULL, 10);
+            if (x >= GORT_OS_PAGE && x <= (4u << 20) && !(x & (x - 1))) h = (size_t)x;
+        }
+    }
+    atomic_store_explicit(&huge_size, h, memory_order_relaxed);
+    return h;
 }
 
-/* Ready -> Prepared: the kernel may drop the pages; they read as zero after. */
+/* Prepared -> Ready for the `prepared` bytes of [v, v+n) that were Prepared:
+ * a page returned with MADV_DONTNEED faults back in as zeroes, so only the
+ * accounting, and Go 1.19's hint: MADV_HUGEPAGE on the whole huge pages
+ * inside the range. Only a span of at least a huge page (a large object)
+ * has one, so small-object spans never change the advice. */
+void gort__sys_used(void *v, size_t n, size_t prepared) {
+    size_t h = gort__options.hugepages ? thp_size() : 0;
+    if (h) {
+        uintptr_t beg = ((uintptr_t)v + h - 1) & ~(uintptr_t)(h - 1), end = ((uintptr_t)v + n) & ~(uintptr_t)(h - 1);
+        if (beg < end) {
+            if (!atomic_load_explicit(&huge_advised, memory_order_relaxed))
+                atomic_store_explicit(&huge_advised, true, memory_order_relaxed);
+            madvise((void *)beg, end - beg, MADV_HUGEPAGE);
+        }
+    }
+    os_sub(&gort__os.prepared, prepared);
+    os_add(&gort__os.ready, prepared);
+}
+
+/* Ready -> Prepared: the kernel may drop the pages; they read as zero after.
+ * As Go 1.19: once any range has had MADV_HUGEPAGE, the huge pages holding
+ * an unaligned head or tail of the range get MADV_NOHUGEPAGE first, so that
+ * khugepaged does not back a released part of a huge page again (turning
+ * one present 4 KiB page into 2 MiB of RSS). Only those two huge pages, to
+ * keep the number of VMAs down; a range of whole huge pages keeps its
+ * advice. */
 void gort__sys_unused(void *v, size_t n) {
     if (((uintptr_t)v | n) & (GORT_OS_PAGE - 1)) gort__throw("sys_unused: range not page-aligned");
+    size_t h = atomic_load_explicit(&huge_advised, memory_order_relaxed) ? thp_size() : 0;
+    if (h) {
+        uintptr_t a = (uintptr_t)v, e = a + n, head = 0, tail = 0;
+        if (a & (h - 1)) head = a & ~(uintptr_t)(h - 1);
+        if (e & (h - 1)) tail = (e - 1) & ~(uintptr_t)(h - 1);
+        if (head && head + h == tail) {
+            madvise((void *)head, 2 * h, MADV_NOHUGEPAGE);
+        } else {
+            if (head) madvise((void *)head, h, MADV_NOHUGEPAGE);
+            if (tail && tail != head) madvise((void *)tail, h, MADV_NOHUGEPAGE);
+        }
+    }
     madvise(v, n, MADV_DONTNEED);
     os_sub(&gort__os.ready, n);
     os_add(&gort__os.prepared, n);

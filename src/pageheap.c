@@ -297,7 +297,7 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     h->pages_inuse += npages;
     h->pages_scav -= scav;
     uintptr_t base = pn_addr((uint64_t)pn);
-    if (scav) gort__sys_used((void *)base, scav * GORT_PAGE_SIZE); /* accounting only; approximate range */
+    if (scav) gort__sys_used((void *)base, npages * GORT_PAGE_SIZE, scav * GORT_PAGE_SIZE);
     s->bitsclass = (uint8_t)bc;
     s->base = base;
     s->npages = npages;
@@ -367,7 +367,7 @@ bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
         update_chunks(end >> 9, (end + extra - 1) >> 9);
         h->pages_inuse += extra;
         h->pages_scav -= scav;
-        if (scav) gort__sys_used((void *)pn_addr(end), scav * GORT_PAGE_SIZE);
+        if (scav) gort__sys_used((void *)pn_addr(end), extra * GORT_PAGE_SIZE, scav * GORT_PAGE_SIZE);
         if (scav < extra) s->needzero = 1;
         set_spans(end, extra, s);
         s->npages = npages;

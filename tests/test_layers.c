@@ -17,7 +17,7 @@ static void test_os_states(void) {
     CHECK(gort__sys_map(v, n)); /* Reserved -> Prepared */
     CHECK_EQ(os_reserved(), r0);
     CHECK_EQ(os_prepared(), p0 + n);
-    gort__sys_used(v, n); /* Prepared -> Ready */
+    gort__sys_used(v, n, n); /* Prepared -> Ready */
     CHECK_EQ(os_prepared(), p0);
     CHECK_EQ(os_ready(), y0 + n);
     memset(v, 0xab, n);
@@ -25,7 +25,7 @@ static void test_os_states(void) {
     CHECK_EQ(os_ready(), y0);
     CHECK_EQ(os_prepared(), p0 + n);
     for (size_t i = 0; i < n; i += 512) CHECK(v[i] == 0);
-    gort__sys_used(v, n);
+    gort__sys_used(v, n, n);
     gort__sys_fault(v, n); /* Ready -> Reserved: any access would fault now */
     CHECK_EQ(os_ready(), y0);
     CHECK_EQ(os_reserved(), r0 + n);
@@ -105,10 +105,85 @@ static void test_metadata_allocators(void) {
     gort__slab_free(&sa, again);
 }
 
+
+/* VmFlags of the mapping holding address a ("hg": MADV_HUGEPAGE, "nh":
+ * MADV_NOHUGEPAGE), from /proc/self/smaps; "" when not found. */
+static void vm_flags(const void *a, char *out, size_t n) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool in = false;
+    out[0] = 0;
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(out, n, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+static bool has_flag(const char *flags, const char *fl) {
+    for (const char *p = flags; (p = strstr(p, fl)) != NULL; p += 2)
+        if ((p == flags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\n' || p[2] == 0)) return true;
+    return false;
+}
+
+/* GORT_HUGEPAGES=1 (Go 1.19's advice): a large span's whole huge pages get
+ * MADV_HUGEPAGE when its pages become Ready; releasing an unaligned part of
+ * a huge page marks that huge page MADV_NOHUGEPAGE; small spans never get
+ * advice. Off by default: no advice at all. */
+static void test_hugepages(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+    unsigned long hp = 0;
+    if (f) {
+        if (fscanf(f, "%lu", &hp) != 1) hp = 0;
+        fclose(f);
+    }
+    char fl[512];
+    /* off (the default): no advice */
+    char *p = gort_malloc(8 << 20);
+    CHECK(p);
+    memset(p, 1, 8 << 20);
+    vm_flags(p + (4 << 20), fl, sizeof fl);
+    CHECK(!has_flag(fl, "hg"));
+    gort_free(p);
+    if (hp != 2 << 20) {
+        fprintf(stderr, "test_hugepages: THP size %lu, not 2 MiB: advice checks skipped\n", hp);
+        return;
+    }
+    gort_release_memory(); /* the pages above go back: the next span takes Prepared pages */
+    gort__options.hugepages = true;
+    char *small = gort_malloc(1000);
+    char *big = gort_malloc(16 << 20);
+    CHECK(small && big);
+    memset(big, 2, 16 << 20);
+    vm_flags(big + (8 << 20), fl, sizeof fl);
+    CHECK(has_flag(fl, "hg"));
+    vm_flags(small, fl, sizeof fl);
+    if (((uintptr_t)small >> 21) != ((uintptr_t)big >> 21) && ((uintptr_t)small >> 21) != (((uintptr_t)big + (16 << 20) - 1) >> 21))
+        CHECK(!has_flag(fl, "hg")); /* a small span's huge page gets no advice */
+    /* release a range that ends inside a huge page: that huge page gets
+     * MADV_NOHUGEPAGE, the whole huge pages keep MADV_HUGEPAGE */
+    uintptr_t hb = ((uintptr_t)big + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1);
+    gort__sys_unused((void *)(hb + (2 << 20)), (3 << 20)); /* [hb+2M, hb+5M): tail in [hb+4M, hb+6M) */
+    vm_flags((void *)(hb + (4 << 20)), fl, sizeof fl);
+    CHECK(has_flag(fl, "nh"));
+    vm_flags((void *)(hb + (2 << 20)), fl, sizeof fl);
+    CHECK(has_flag(fl, "hg"));
+    gort__sys_used((void *)(hb + (2 << 20)), (3 << 20), (3 << 20)); /* back to Ready for the free below */
+    gort_free(big);
+    gort_free(small);
+    gort__options.hugepages = false;
+}
+
 int main(void) {
     test_os_states();
     test_arenas();
     test_metadata_allocators();
+    test_hugepages();
     gort_check_heap();
     printf("test_layers: ok\n");
     return 0;

@@ -409,6 +409,7 @@ GORT__MAP_AI void *gort__map_put_inl(gort_map *m, const void *kp, const int kind
         insb[insi] = top;
         m->count = c;
         elem = insb + eo + insi * es;
+        memset(elem, 0, es); /* a new key's elem is zero (delete leaves it as it was) */
     }
 done:
     f = gort__map_flags(m);
@@ -423,7 +424,7 @@ GORT__MAP_AI bool gort__map_delete_inl(gort_map *m, const void *kp, const int ki
     uint8_t f = gort__map_flags(m);
     if (GORT__MAP_UNLIKELY(m->oldbuckets != NULL || (f & GORT__MAP_F_WRITING)))
         return gort__map_delete_slow(m, kp, kind);
-    const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
+    const size_t bs = GORT__MAP_BSIZE(ks, es);
     uint64_t h = gort__map_khash(m, kp, kind);
     gort__map_set_flags(m, (uint8_t)(f ^ GORT__MAP_F_WRITING));
     uint8_t *borig = m->buckets + (h & (((size_t)1 << m->B) - 1)) * bs, *b = borig;
@@ -445,7 +446,6 @@ GORT__MAP_AI bool gort__map_delete_inl(gort_map *m, const void *kp, const int ki
     goto done;
 hit:
     if (kind == GORT__MAP_K_STR) memset(b + 8 + i * ks, 0, ks);
-    memset(b + eo + i * es, 0, es); /* empty slots keep zeroed elems */
     b[i] = GORT__MAP_EMPTY_ONE;
     /* if the chain now ends in EMPTY_ONEs, turn them into EMPTY_REST */
     if (i == 7) {
