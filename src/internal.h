@@ -29,6 +29,14 @@
 
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
 #define GORT_NOINLINE __attribute__((noinline))
+/* gcc: no interprocedural analysis of the function (so that gcc does not
+ * find it noreturn and turn a tail jump to it into a call); clang has none
+ * to disable here */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GORT_NOIPA __attribute__((noipa))
+#else
+#define GORT_NOIPA
+#endif
 #define GORT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

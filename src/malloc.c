@@ -156,8 +156,8 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
 
 /* Out of line and not noreturn, so that the fast path reaches them by a
  * tail jump and needs no stack frame. */
-static GORT_NOINLINE __attribute__((cold, noipa)) void free_bad(void *p) { bad_pointer("free", p); }
-static GORT_NOINLINE __attribute__((cold, noipa)) void free_double(void *p) { gort__throw_addr("double free", p); }
+static GORT_NOINLINE GORT_NOIPA __attribute__((cold)) void free_bad(void *p) { bad_pointer("free", p); }
+static GORT_NOINLINE GORT_NOIPA __attribute__((cold)) void free_double(void *p) { gort__throw_addr("double free", p); }
 
 void gort_free(void *p) {
     if (!p) return;
