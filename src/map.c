@@ -344,7 +344,7 @@ enum { BUCKET_CNT = 8, MAX_INLINE = 128, IND_HDR = 16 };
 enum { EMPTY_REST = 0, EMPTY_ONE = 1, EVAC_X = 2, EVAC_Y = 3, EVAC_EMPTY = 4, MIN_TOPHASH = 5 };
 /* flags (Go's) */
 enum { F_ITERATOR = GORT__MAP_F_ITERATOR, F_OLDITER = GORT__MAP_F_OLDITER, F_WRITING = GORT__MAP_F_WRITING,
-       F_SAMESIZE = GORT__MAP_F_SAMESIZE };
+       F_SAMESIZE = GORT__MAP_F_SAMESIZE, F_GROWING = GORT__MAP_F_GROWING };
 /* key kinds: the fast paths */
 enum { K_GEN = GORT__MAP_K_GEN, K_32 = GORT__MAP_K_32, K_64 = GORT__MAP_K_64, K_STR = GORT__MAP_K_STR };
 /* type flags */
@@ -497,6 +497,7 @@ static void install_array(gort_map *m, uint8_t *a, unsigned B, size_t nalloc) {
     size_t nmain = (size_t)1 << B;
     m->buckets = a;
     m->B = (uint8_t)B;
+    m->bmask = ((size_t)1 << B) - 1;
     m->next_overflow = nalloc > nmain ? a + nmain * m->bucket_size : NULL;
 }
 
@@ -594,7 +595,7 @@ static void advance_evacuation_mark(gort_map *m, size_t newbit) {
         uint8_t *old = m->oldbuckets;
         bool samesize = flags_load(m) & F_SAMESIZE;
         m->oldbuckets = NULL;
-        flags_store(m, flags_load(m) & (uint8_t)~F_SAMESIZE);
+        flags_store(m, flags_load(m) & (uint8_t)~(F_SAMESIZE | F_GROWING));
         retire_array(m, old, newbit, nalloc_for(m->B - (samesize ? 0u : 1u)));
     }
 }
@@ -742,6 +743,7 @@ static NOINLINE bool hash_grow(gort_map *m) {
     uint8_t nf = f & (uint8_t)~(F_ITERATOR | F_OLDITER);
     if (f & F_ITERATOR) nf |= F_OLDITER;
     if (samesize) nf |= F_SAMESIZE;
+    nf |= F_GROWING;
     flags_store(m, nf);
     m->oldbuckets = m->buckets;
     install_array(m, a, m->B + bigger, nalloc);
@@ -986,15 +988,15 @@ out:
 /* ------------------------------------------------------------ public API */
 
 gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
-    if (t == NULL || t->key_size > ((size_t)1 << 40) || t->elem_size > ((size_t)1 << 40)) {
+    if (t == NULL || t->key_size > UINT32_MAX || t->elem_size > UINT32_MAX) {
         errno = EINVAL;
         return NULL;
     }
     hash_init();
     gort_map *m = alloc_fails() ? NULL : gort_calloc(1, sizeof *m);
     if (!m) return NULL;
-    m->key_size = t->key_size;
-    m->elem_size = t->elem_size;
+    m->key_size = (uint32_t)t->key_size;
+    m->elem_size = (uint32_t)t->elem_size;
     m->hash = t->hash;
     m->equal = t->equal;
     bool bytes_hash = t->hash == NULL, bytes_eq = t->equal == NULL;
@@ -1177,6 +1179,7 @@ void gort_map_clear(gort_map *m) {
             } else { /* out of memory: back to a lazily allocated map */
                 m->buckets = NULL;
                 m->B = 0;
+                m->bmask = 0;
                 m->next_overflow = NULL;
             }
         } else {
@@ -1193,7 +1196,7 @@ void gort_map_clear(gort_map *m) {
     m->noverflow = 0;
     m->count = 0;
     new_seed(m);
-    flags_store(m, flags_load(m) & (uint8_t)~F_SAMESIZE);
+    flags_store(m, flags_load(m) & (uint8_t)~(F_SAMESIZE | F_GROWING));
     end_write(m);
 }
 
@@ -1404,6 +1407,9 @@ static size_t validate_chain(const gort_map *m, uint8_t *b, size_t index, size_t
 
 size_t gort__map_validate(const gort_map *m) {
     if (!m) return 0;
+    if ((m->oldbuckets != NULL) != ((flags_load(m) & F_GROWING) != 0))
+        map_fatal("map validate: flag GROWING does not match oldbuckets");
+    if (m->bmask != ((size_t)1 << m->B) - 1) map_fatal("map validate: bmask is not 2^B - 1");
     size_t live = 0;
     if (m->buckets == NULL) {
         if (m->count != 0) map_fatal("map validate: count without buckets");

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <pthread.h>
 
+#include <errno.h>
+
 #include "check.h"
 #include "map_internal.h"
 
@@ -326,6 +328,23 @@ static void test_iter_delete_ahead(void) {
     }
 }
 
+/* Bad types: NULL, or key/elem sizes gort_map_new cannot hold. */
+static void test_new_invalid(void) {
+    errno = 0;
+    CHECK(gort_map_new(NULL, 0) == NULL && errno == EINVAL);
+    gort_maptype t = {(size_t)UINT32_MAX + 1, 8, NULL, NULL};
+    errno = 0;
+    CHECK(gort_map_new(&t, 0) == NULL && errno == EINVAL);
+    t.key_size = 8;
+    t.elem_size = (size_t)UINT32_MAX + 1;
+    errno = 0;
+    CHECK(gort_map_new(&t, 0) == NULL && errno == EINVAL);
+    t.elem_size = 8;
+    gort_map *m = gort_map_new(&t, 0);
+    CHECK(m != NULL);
+    gort_map_free(m);
+}
+
 /* ---------------------------------------------------------- death tests */
 
 static void nil_put(void *arg) {
@@ -557,6 +576,7 @@ int main(int argc, char **argv) {
     test_iter_random();
     test_iter_delete();
     test_iter_delete_ahead();
+    test_new_invalid();
     test_death();
     test_memory();
     test_hash(&rng);

@@ -77,13 +77,14 @@ struct gort_map {
     uint16_t bucket_size;   /* bytes per bucket */
     uint64_t seed;          /* per-map hash seed (Go's hash0) */
     uint8_t *buckets;       /* 2^B buckets then the preallocated overflow ones; NULL until the first put */
-    uint8_t *oldbuckets;    /* non-NULL while growing: the previous array */
+    size_t bmask;           /* 2^B - 1: a hash's bucket is hash & bmask */
+    uint8_t *oldbuckets;    /* non-NULL while growing (flag GROWING set): the previous array */
     size_t nevacuate;       /* old buckets below this have been evacuated */
-    uint8_t *next_overflow; /* next preallocated overflow bucket of `buckets`, or NULL */
     uint16_t elem_off;      /* 8 + 8 * key_stride */
     uint8_t key_stride, elem_stride; /* bytes per slot (8 when stored out of line) */
+    uint32_t key_size, elem_size;    /* at most UINT32_MAX (gort_map_new checks) */
     uint32_t spare_;
-    size_t key_size, elem_size;
+    uint8_t *next_overflow; /* next preallocated overflow bucket of `buckets`, or NULL */
     uint64_t (*hash)(const void *, uint64_t);
     bool (*equal)(const void *, const void *);
     struct gort__map_grave *graveyard; /* arrays iterators may still read */
@@ -92,7 +93,8 @@ struct gort_map {
 
 /* Creation: hint is the expected number of entries (Go's make(map, hint));
  * with hint <= 8 the first bucket is allocated on the first put. Returns NULL
- * when out of memory. t is copied. */
+ * when out of memory (errno ENOMEM), or for a NULL t or a key or elem size
+ * above UINT32_MAX (errno EINVAL). t is copied. */
 GORT_API gort_map *gort_map_new(const gort_maptype *t, size_t hint);
 /* The elem for key, or NULL. */
 GORT_API void *gort_map_get(gort_map *m, const void *key);
@@ -173,7 +175,10 @@ GORT_API bool gort_equal_f64(const void *a, const void *b);
  * Names starting with gort__ are not API.
  */
 enum { GORT__MAP_K_GEN = 0, GORT__MAP_K_32 = 1, GORT__MAP_K_64 = 2, GORT__MAP_K_STR = 3 };
-enum { GORT__MAP_F_ITERATOR = 1, GORT__MAP_F_OLDITER = 2, GORT__MAP_F_WRITING = 4, GORT__MAP_F_SAMESIZE = 8 };
+/* GROWING mirrors oldbuckets != NULL, so that one test of the flags byte
+ * sends a write in progress or a growth to the out-of-line path */
+enum { GORT__MAP_F_ITERATOR = 1, GORT__MAP_F_OLDITER = 2, GORT__MAP_F_WRITING = 4, GORT__MAP_F_SAMESIZE = 8,
+       GORT__MAP_F_GROWING = 16 };
 enum { GORT__MAP_EMPTY_REST = 0, GORT__MAP_EMPTY_ONE = 1, GORT__MAP_MIN_TOPHASH = 5 };
 /* gort_map_iter.check_bucket_ when the iterator's bucket is in its own array
  * (not an old bucket walked for a new one during a growth) */
@@ -339,11 +344,11 @@ GORT__MAP_AI bool gort__map_delete_slow(gort_map *m, const void *kp, const int k
 /* Go's mapaccess1_fast*: ks = key stride, es = elem stride (both constant). */
 GORT__MAP_AI void *gort__map_get_inl(gort_map *m, const void *kp, const int kind, const size_t ks, const size_t es) {
     if (m == NULL || m->count == 0) return NULL;
-    if (GORT__MAP_UNLIKELY(m->oldbuckets != NULL || (gort__map_flags(m) & GORT__MAP_F_WRITING)))
+    if (GORT__MAP_UNLIKELY(gort__map_flags(m) & (GORT__MAP_F_WRITING | GORT__MAP_F_GROWING)))
         return gort__map_get_slow(m, kp, kind);
     const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
     uint64_t h = gort__map_khash(m, kp, kind);
-    uint8_t *b = m->buckets + (h & (((size_t)1 << m->B) - 1)) * bs;
+    uint8_t *b = m->buckets + (h & m->bmask) * bs;
     const uint8_t top = gort__map_tophash(h);
     do {
         uint64_t w = gort__map_word(b);
@@ -361,13 +366,13 @@ GORT__MAP_AI void *gort__map_get_inl(gort_map *m, const void *kp, const int kind
 GORT__MAP_AI void *gort__map_put_inl(gort_map *m, const void *kp, const int kind, const size_t ks, const size_t es) {
     if (GORT__MAP_UNLIKELY(m == NULL)) return gort__map_put_slow(m, kp, kind);
     uint8_t f = gort__map_flags(m);
-    if (GORT__MAP_UNLIKELY(m->buckets == NULL || m->oldbuckets != NULL || (f & GORT__MAP_F_WRITING)))
+    if (GORT__MAP_UNLIKELY(m->buckets == NULL || (f & (GORT__MAP_F_WRITING | GORT__MAP_F_GROWING))))
         return gort__map_put_slow(m, kp, kind);
     const size_t bs = GORT__MAP_BSIZE(ks, es), eo = 8 + 8 * ks;
     uint64_t h = gort__map_khash(m, kp, kind);
     gort__map_set_flags(m, (uint8_t)(f ^ GORT__MAP_F_WRITING));
     const unsigned B = m->B;
-    uint8_t *b = m->buckets + (h & (((size_t)1 << B) - 1)) * bs, *insb = NULL, *elem;
+    uint8_t *b = m->buckets + (h & m->bmask) * bs, *insb = NULL, *elem;
     unsigned insi = 0;
     const uint8_t top = gort__map_tophash(h);
     for (;;) {
@@ -422,12 +427,12 @@ done:
 GORT__MAP_AI bool gort__map_delete_inl(gort_map *m, const void *kp, const int kind, const size_t ks, const size_t es) {
     if (m == NULL || m->count == 0) return false;
     uint8_t f = gort__map_flags(m);
-    if (GORT__MAP_UNLIKELY(m->oldbuckets != NULL || (f & GORT__MAP_F_WRITING)))
+    if (GORT__MAP_UNLIKELY(f & (GORT__MAP_F_WRITING | GORT__MAP_F_GROWING)))
         return gort__map_delete_slow(m, kp, kind);
     const size_t bs = GORT__MAP_BSIZE(ks, es);
     uint64_t h = gort__map_khash(m, kp, kind);
     gort__map_set_flags(m, (uint8_t)(f ^ GORT__MAP_F_WRITING));
-    uint8_t *borig = m->buckets + (h & (((size_t)1 << m->B) - 1)) * bs, *b = borig;
+    uint8_t *borig = m->buckets + (h & m->bmask) * bs, *b = borig;
     const uint8_t top = gort__map_tophash(h);
     bool found = false;
     unsigned i = 0;
