@@ -5,12 +5,13 @@ memory per entry no worse than Go's)."""
 import json
 import math
 import re
+import statistics
 import sys
 
 raw, meta, json_out, svg_out = sys.argv[1:5]
 WORKLOADS = ["insert", "insert_hint", "hit", "miss", "iterate", "delete", "str_insert", "str_hit"]
 ORDER = ["gort", "go", "absl", "std", "uthash", "stb_ds", "glib"]
-res = {}  # (impl, n, workload) -> value
+runs = {}  # (impl, n, workload) -> [value of each run]
 errors = set()
 for line in open(raw):
     kv = dict(re.findall(r"(\w+)=(\S+)", line))
@@ -18,7 +19,11 @@ for line in open(raw):
         errors.add((kv["impl"], int(kv["n"])))
     elif line.startswith("RESULT"):
         v = float(kv.get("ns_per_op", kv.get("value", "nan")))
-        res[(kv["impl"], int(kv["n"]), kv["workload"])] = v
+        runs.setdefault((kv["impl"], int(kv["n"]), kv["workload"]), []).append(v)
+res = {k: statistics.median(v) for k, v in runs.items()}  # each cell: the median of its runs
+nruns = {}  # impl -> runs per cell (the most any of its cells has)
+for (i, n, w), v in runs.items():
+    nruns[i] = max(nruns.get(i, 0), len(v))
 impls = [i for i in ORDER if any(k[0] == i for k in res)]
 ns = sorted({k[1] for k in res})
 meta_lines = open(meta).read().strip().splitlines()
@@ -30,6 +35,8 @@ def fmt_n(n):
 print("Map benchmark: ns/op (lower is better); mem = bytes per entry (u64->u64, no hint)")
 for l in meta_lines:
     print("  " + l)
+if any(r > 1 for r in nruns.values()):
+    print("  each cell: the median of " + ", ".join(f"{r} run{'s' if r > 1 else ''} of {i}" for i, r in nruns.items()))
 cols = WORKLOADS + ["mem"]
 for n in ns:
     print(f"\nN = {fmt_n(n)}")
@@ -88,7 +95,8 @@ for i in impls:
         print(f"  {i:<8}{math.exp(sum(logs) / len(logs)):8.2f}x")
 
 json.dump({"meta": meta_lines, "workloads": WORKLOADS, "ns": ns, "impls": impls,
-           "results": [{"impl": i, "n": n, "workload": w, "value": v} for (i, n, w), v in sorted(res.items())],
+           "results": [{"impl": i, "n": n, "workload": w, "value": v, "runs": runs[(i, n, w)]}
+                       for (i, n, w), v in sorted(res.items())],
            "errors": [{"impl": i, "n": n} for i, n in sorted(errors)], "goals": goals},
           open(json_out, "w"), indent=1)
 
