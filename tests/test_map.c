@@ -276,20 +276,23 @@ static void test_iter_delete(void) {
  * that bucket's live slots as a mask on entering it), and mixing the
  * typed (inline) and generic (out-of-line) steps on one iterator produces
  * every entry once. */
+static i64map *map_of_range(int size) {
+    i64map *m = i64map_new(0);
+    for (int64_t k = 0; k < size; k++) i64map_put(m, k, k);
+    return m;
+}
 static void test_iter_delete_ahead(void) {
+    static uint8_t seen[8000];
+    gort_map_iter it;
+    int64_t k;
     for (int size = 8; size <= 8000; size *= 10) {
+        /* produce a part, then delete every key not produced yet, among them
+         * the rest of the current bucket */
         for (int trial = 0; trial < 50; trial++) {
-            i64map *m = i64map_new(0);
-            for (int64_t k = 0; k < size; k++) i64map_put(m, k, k);
-            static uint8_t seen[8000];
+            i64map *m = map_of_range(size);
             memset(seen, 0, sizeof seen);
-            gort_map_iter it;
-            int64_t k;
-            int n = 0;
+            int n = 0, stop = 1 + trial % (size / 2);
             i64map_iter_init(&it, m);
-            /* produce a random part, then delete every key not produced yet,
-             * among them the rest of the current bucket */
-            int stop = 1 + trial % (size / 2);
             while (n < stop && i64map_iter_next(&it, &k, NULL)) {
                 CHECK(!seen[k]);
                 seen[k] = 1;
@@ -302,12 +305,8 @@ static void test_iter_delete_ahead(void) {
             i64map_free(m);
         }
         /* typed and generic steps alternating */
-        i64map *m = i64map_new(0);
-        for (int64_t k = 0; k < size; k++) i64map_put(m, k, k);
-        static uint8_t seen2[8000];
-        memset(seen2, 0, sizeof seen2);
-        gort_map_iter it;
-        int64_t k;
+        i64map *m = map_of_range(size);
+        memset(seen, 0, sizeof seen);
         int n = 0;
         i64map_iter_init(&it, m);
         for (;;) {
@@ -319,8 +318,8 @@ static void test_iter_delete_ahead(void) {
                 more = i64map_iter_next(&it, &k, NULL);
             }
             if (!more) break;
-            CHECK(k >= 0 && k < size && !seen2[k]);
-            seen2[k] = 1;
+            CHECK(k >= 0 && k < size && !seen[k]);
+            seen[k] = 1;
             n++;
         }
         CHECK(n == size);
