@@ -111,12 +111,13 @@ static size_t thp_size(void) { /* GORT_HUGEPAGES=0: the caller gives no advice *
 /* Prepared -> Ready for the `prepared` bytes of [v, v+n) that were Prepared:
  * a page returned with MADV_DONTNEED faults back in as zeroes, so only the
  * accounting, and Go 1.19's hint: MADV_HUGEPAGE on the whole huge pages
- * inside the range. Only a span of at least a huge page (a large object)
- * has one, so small-object spans never change the advice. */
+ * inside the range. Only a span that holds a whole huge page (a large
+ * object) gets it, so small-object spans never change the advice. */
 void gort__sys_used(void *v, size_t n, size_t prepared) {
     size_t h = gort__options.hugepages ? thp_size() : 0;
     if (h) {
-        uintptr_t beg = ((uintptr_t)v + h - 1) & ~(uintptr_t)(h - 1), end = ((uintptr_t)v + n) & ~(uintptr_t)(h - 1);
+        uintptr_t beg = ((uintptr_t)v + h - 1) & ~(uintptr_t)(h - 1);
+        uintptr_t end = ((uintptr_t)v + n) & ~(uintptr_t)(h - 1);
         if (beg < end) {
             if (!atomic_load_explicit(&huge_advised, memory_order_relaxed))
                 atomic_store_explicit(&huge_advised, true, memory_order_relaxed);
