@@ -5,6 +5,7 @@
  *   gort/malloc.h  the allocator: gort_malloc, gort_free, ... (and the drop-in malloc)
  *   gort/stats.h   MemStats-style counters and gort_release_memory
  *   gort/map.h     Go's hash map (hmap) for C
+ *   gort/gc.h      collected allocation: gort_new, the garbage collector
  */
 #ifndef GORT_H
 #define GORT_H
@@ -12,5 +13,6 @@
 #include "gort/malloc.h"
 #include "gort/stats.h"
 #include "gort/map.h"
+#include "gort/gc.h"
 
 #endif

@@ -332,7 +332,14 @@ typedef struct gort_options {
     uint32_t scavenge_window; /* GORT_SCAVENGE_WINDOW: periods a page must stay idle (default 10) */
     uint64_t retain_min;      /* GORT_RETAIN_MIN: free bytes always kept (default 1 MiB) */
     bool hugepages;           /* GORT_HUGEPAGES=1: Go 1.19's MADV_HUGEPAGE advice on large spans */
+    /* the collector's (gc.c) */
+    int32_t gc_percent;       /* GORT_GOGC: a number, or "off" (-1); default 100 */
+    int64_t memory_limit;     /* GORT_MEMLIMIT: bytes (B/KiB/MiB/GiB/TiB suffix) or "off"; default INT64_MAX */
+    bool gctrace;             /* GORT_GCTRACE=1: one line per cycle on stderr, as GODEBUG=gctrace=1 */
+    bool gccheckmark;         /* GORT_GCCHECKMARK=1: re-mark after each cycle, abort on a missed object */
+    uint8_t oom;              /* GORT_OOM=abort|null|report (GORT_OOM_*) */
 } gort_options;
+enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };
 GORT_HIDDEN extern gort_options gort__options;
 GORT_HIDDEN size_t gort__heap_check_locked(void);
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -19,6 +20,9 @@ gort_options gort__options = {
     .scavenge_window = 10,
     .retain_min = 1 << 20,
     .hugepages = false,
+    .gc_percent = 100,
+    .memory_limit = INT64_MAX,
+    .oom = GORT_OOM_ABORT,
 };
 
 static uint64_t env_u64(const char *name, uint64_t def) {
@@ -49,6 +53,15 @@ __attribute__((constructor)) static void options_init(void) {
     if (gort__options.scavenge_window > 64) gort__options.scavenge_window = 64;
     gort__options.retain_min = env_u64("GORT_RETAIN_MIN", 1 << 20);
     gort__options.hugepages = env_u64("GORT_HUGEPAGES", 0) != 0;
+    const char *v = getenv("GORT_GOGC");
+    if (v && *v) gort__options.gc_percent = strcmp(v, "off") == 0 ? -1 : (int32_t)strtol(v, NULL, 10);
+    v = getenv("GORT_MEMLIMIT");
+    if (v && *v) gort__options.memory_limit = (int64_t)env_u64("GORT_MEMLIMIT", INT64_MAX);
+    gort__options.gctrace = env_u64("GORT_GCTRACE", 0) != 0;
+    gort__options.gccheckmark = env_u64("GORT_GCCHECKMARK", 0) != 0;
+    v = getenv("GORT_OOM");
+    if (v && strcmp(v, "null") == 0) gort__options.oom = GORT_OOM_NULL;
+    else if (v && strcmp(v, "report") == 0) gort__options.oom = GORT_OOM_REPORT;
     if (gort__options.show_stats) {
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
         atexit(show_stats_at_exit);
