@@ -356,11 +356,14 @@ void gort__heap_free_span(gort_mspan *s) {
 bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
     gort_mheap *h = &gort__heap;
     if (npages <= s->npages) return true;
+    if (npages > ((uint64_t)1 << 34)) return false; /* more than the heap can ever hold */
     pthread_mutex_lock(&h->lock);
     uint64_t pn = addr_pn(s->base), end = pn + s->npages, extra = npages - s->npages;
-    bool ok = true;
-    for (uint64_t slot = end >> 13; slot <= (end + extra - 1) >> 13; slot++)
-        if (slot >= h->nslots || !h->slots[slot]) ok = false;
+    /* The pages after the span must lie in the heap's slots, and every slot
+     * must hold an arena: at most nslots steps, whatever the request. */
+    bool ok = end + extra <= (uint64_t)h->nslots << 13;
+    for (uint64_t slot = end >> 13; ok && slot <= (end + extra - 1) >> 13; slot++)
+        if (!h->slots[slot]) ok = false;
     if (ok && range_apply(end, extra, w_count_used) != 0) ok = false;
     if (ok) {
         uint64_t scav = range_apply(end, extra, w_alloc);
