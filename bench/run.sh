@@ -5,7 +5,8 @@
 #   BENCH_ONLY=a,b             only these workloads (names as in the table)
 #   BENCH_ALLOCS=a,b           only these allocators (glibc,jemalloc,tcmalloc,mimalloc,gort)
 #   BENCH_RUNS=n               runs per workload and allocator (overrides the mode's)
-#   BENCH_SKIP_MAP=1           skip the map benchmark (bench/map/run.sh), which runs last
+#   BENCH_SKIP_MAP=1           skip the map benchmark (bench/map/run.sh), which runs after the allocator's
+#   BENCH_SKIP_GC=1            skip the collector benchmark (bench/gc/run.sh), which runs last
 #   GORT_BENCH_PEERS_DIR=dir   take peer .so files from dir (libjemalloc.so*, libtcmalloc*.so*,
 #                              libmimalloc.so*) instead of the system's
 set -u
@@ -135,5 +136,11 @@ rc=$?
 if [ "${BENCH_SKIP_MAP:-0}" != 1 ]; then
     note "map benchmark (bench/map/run.sh, BENCH=$MODE; BENCH_SKIP_MAP=1 skips it)"
     BENCH=$MODE bash bench/map/run.sh || rc=1
+fi
+
+# 5. the collector benchmark (bench/gc/run.sh, same BENCH mode); BENCH_SKIP_GC=1 skips it
+if [ "${BENCH_SKIP_GC:-0}" != 1 ]; then
+    note "collector benchmark (bench/gc/run.sh, BENCH=$MODE; BENCH_SKIP_GC=1 skips it)"
+    BENCH=$MODE bash bench/gc/run.sh || rc=1
 fi
 exit $rc

@@ -1,0 +1,3 @@
+module gortbench/gc
+
+go 1.19
