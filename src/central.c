@@ -101,7 +101,7 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
         gort__list_remove(&c->partial, s);
         gort__span_drain_xfree(s, false);
         s->list = GORT_LIST_CACHED;
-        atomic_store_explicit(&s->owner, mc, memory_order_relaxed);
+        atomic_store_explicit(&s->owner, gort__owner_tag(mc, spc), memory_order_relaxed);
         pthread_mutex_unlock(&c->lock);
         return s;
     }
@@ -112,7 +112,7 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
     pthread_mutex_lock(&c->lock);
     atomic_fetch_add_explicit(&c->nspans, 1, memory_order_relaxed);
     s->list = GORT_LIST_CACHED;
-    atomic_store_explicit(&s->owner, mc, memory_order_relaxed);
+    atomic_store_explicit(&s->owner, gort__owner_tag(mc, spc), memory_order_relaxed);
     pthread_mutex_unlock(&c->lock);
     return s;
 }

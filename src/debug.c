@@ -48,7 +48,7 @@ void gort__throw_addr(const char *msg, const void *p) {
 }
 
 static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8_t list) {
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != mc || s->list != list || s->spanclass != spc ||
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != gort__owner_tag(mc, spc) || s->list != list || s->spanclass != spc ||
         s->state != GORT_SPAN_IN_USE)
         gort__throw_addr("heap check: owned span not on its owner's list", (void *)s->base);
     unsigned count = 0;

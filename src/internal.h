@@ -208,6 +208,11 @@ typedef struct gort_mspan {
     _Atomic uintptr_t xfree;
     struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
     uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words, after words[] */
+    /* A large collected object's layout (gc.c): its type and element count
+     * (NULL: scanned conservatively, every word). Small objects use the
+     * arena's pointer bitmap instead. */
+    const struct gort_type *largetype;
+    size_t largecount;
     /* The bitmaps, out of line from the objects, a pair of words per 64 slots
      * so that free reads both with one address:
      * alloc (alloc_bits): 1 = allocated.
@@ -265,6 +270,10 @@ typedef struct gort_heap_arena {
      * and of each span with marked objects (for the collector). */
     uint64_t page_in_use[GORT_PAGES_PER_ARENA / 64];
     uint64_t page_marks[GORT_PAGES_PER_ARENA / 64];
+    /* The heap bitmap (gc.c): one bit per 8-byte word of the arena, 1 = the
+     * word of a small collected object holds a pointer. 1 MiB, mapped at the
+     * first scanned object allocated in the arena (NULL before). */
+    uint64_t *_Atomic ptrbits;
     uintptr_t base;
     uint32_t slot;             /* position in the page allocator's dense index */
 } gort_heap_arena;
@@ -341,6 +350,10 @@ typedef struct gort_options {
 } gort_options;
 enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };
 GORT_HIDDEN extern gort_options gort__options;
+/* Sets o from get(name) for every GORT_* variable; a value that is not
+ * accepted is named in one line on errfd and leaves the default. */
+GORT_HIDDEN void gort__options_parse(gort_options *o, const char *(*get)(const char *name), int errfd);
+GORT_HIDDEN extern const bool gort__dropin; /* true in libgort-malloc.so */
 GORT_HIDDEN size_t gort__heap_check_locked(void);
 
 /* ---- central lists (central.c) ---- */
@@ -422,7 +435,22 @@ typedef struct gort_mcache {
     struct gort_mcache *next_all; /* all live mcaches, under mcache_list_lock */
     struct gort_mcache *next_free;
     bool is_empty;            /* the static placeholder of threads without a cache */
+    /* The collector's view of the thread (gc.c). gc_lock is held while the
+     * thread refills a collected span class, and by the collector from
+     * before it stops the world to after it sweeps. */
+    bool gc_skip;             /* not stopped or scanned: a marker thread, or gone after fork */
+    pthread_t thread;
+    pthread_mutex_t gc_lock;
+    _Atomic uintptr_t gc_sp;  /* stack pointer where the thread stopped (its handler's frame) */
+    uintptr_t gc_stack_hi;    /* top of its stack mapping; 0 until the collector looks it up */
 } gort_mcache;
+GORT_HIDDEN extern pthread_mutex_t gort__mcache_list_lock;
+GORT_HIDDEN extern gort_mcache *gort__all_caches; /* under gort__mcache_list_lock */
+/* The calling thread's cache, created if it has none; NULL when out of memory. */
+GORT_HIDDEN gort_mcache *gort__mcache_ensure(void);
+/* The cache registered for the collector on this thread (set at creation,
+ * cleared once the cache is off the list at thread exit). */
+extern __thread gort_mcache *gort__tls_gcself __attribute__((tls_model("initial-exec")));
 
 GORT_HIDDEN extern gort_mcache gort__empty_mcache;
 GORT_HIDDEN extern gort_mspan gort__empty_span;
@@ -437,6 +465,20 @@ GORT_HIDDEN void *gort__mcache_refill(gort_mcache *mc, unsigned spc);
 GORT_HIDDEN void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s);
 GORT_HIDDEN void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree);
 GORT_HIDDEN bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc);
+
+/* ---- the collector (gc.c) ----
+ * Span classes of the collected kinds, [GORT_NUM_CLASSES, 3 * GORT_NUM_CLASSES):
+ * tested with one compare. A thread's collected spans carry its mcache with
+ * bit 0 set in `owner`, so gort_free of a collected object never takes the
+ * owner fast path and is caught in free's slow path. */
+static inline bool gort__spc_is_gc(unsigned spc) { return spc - GORT_NUM_CLASSES < 2u * GORT_NUM_CLASSES; }
+static inline struct gort_mcache *gort__owner_tag(struct gort_mcache *mc, unsigned spc) {
+    return gort__spc_is_gc(spc) ? (struct gort_mcache *)((uintptr_t)mc | 1) : mc;
+}
+GORT_HIDDEN void gort__gc_fork_prepare(void);
+GORT_HIDDEN void gort__gc_fork_parent(void);
+GORT_HIDDEN void gort__gc_fork_child(void);
+GORT_HIDDEN __attribute__((noreturn, cold)) void gort__gc_bad_free(const void *p);
 
 /* ---- malloc.c ---- */
 typedef struct gort_large_stats {

@@ -115,14 +115,20 @@ static inline gort_mspan *object_span(const void *p, uintptr_t *idxp, const char
     if (GORT_UNLIKELY(!s)) bad_pointer(what, p);
     uint64_t prod = (uint64_t)(a - s->base) * s->divmagic;
     uintptr_t idx = (uintptr_t)(prod >> 32);
-    if (GORT_UNLIKELY((uint32_t)prod >= s->divmagic || a >= s->limit)) bad_pointer(what, p);
+    /* idx < nelems: a large object's divmagic is 1, so the low-half test
+     * alone passes an offset that is a multiple of 4 GiB */
+    if (GORT_UNLIKELY((uint32_t)prod >= s->divmagic || a >= s->limit || idx >= s->nelems)) bad_pointer(what, p);
     *idxp = idx;
     return s;
 }
 
 static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
     unsigned spc = s->spanclass, cls = gort__spc_class(spc);
+    if (GORT_UNLIKELY(gort__spc_is_gc(spc))) gort__gc_bad_free(p);
     if (cls == 0) {
+        /* A large object's divmagic is 1: the fast path's low-half test
+         * passes an offset that is a multiple of 4 GiB. */
+        if (GORT_UNLIKELY((uintptr_t)p != s->base)) bad_pointer("free", p);
         atomic_fetch_add_explicit(&gort__large.frees, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
         gort__heap_free_span(s);
@@ -220,6 +226,7 @@ void *gort_realloc(void *p, size_t n) {
     if (!p) return gort_malloc(n);
     uintptr_t idx;
     gort_mspan *s = object_span(p, &idx, "free");
+    if (GORT_UNLIKELY(gort__spc_is_gc(s->spanclass))) gort__gc_bad_free(p);
     size_t have = s->elemsize;
     if (n <= have) {
         /* Shrinking: keep the block unless it would waste more than half. */

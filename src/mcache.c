@@ -21,7 +21,7 @@
  * flight, then hands every span it owns to the mcentrals, and the struct is
  * kept for the next thread. Counters of dead caches are folded into `retired`.
  *
- * Lock: mcache_list_lock guards the list of caches and the free list.
+ * Lock: gort__mcache_list_lock guards the list of caches and the free list.
  */
 #include <errno.h>
 #include <sched.h>
@@ -39,8 +39,10 @@ gort_mcache gort__empty_mcache = {
 
 __thread gort_mcache *gort__tls_mcache __attribute__((tls_model("initial-exec"))) = &gort__empty_mcache;
 
-static pthread_mutex_t mcache_list_lock = PTHREAD_MUTEX_INITIALIZER;
-static gort_mcache *all_caches, *free_caches;
+pthread_mutex_t gort__mcache_list_lock = PTHREAD_MUTEX_INITIALIZER;
+gort_mcache *gort__all_caches;
+static gort_mcache *free_caches;
+__thread gort_mcache *gort__tls_gcself __attribute__((tls_model("initial-exec")));
 static gort_fixalloc cache_alloc = {.size = sizeof(gort_mcache)};
 static uint64_t retired_nmalloc[GORT_NUM_CLASSES], retired_nfree[GORT_NUM_CLASSES];
 
@@ -60,21 +62,23 @@ static void make_key(void) {
 }
 
 static gort_mcache *mcache_create(void) {
-    pthread_mutex_lock(&mcache_list_lock);
+    pthread_mutex_lock(&gort__mcache_list_lock);
     gort_mcache *mc = free_caches;
     if (mc) free_caches = mc->next_free;
     else mc = gort__fixalloc_alloc(&cache_alloc);
     if (!mc) {
-        pthread_mutex_unlock(&mcache_list_lock);
+        pthread_mutex_unlock(&gort__mcache_list_lock);
         return NULL;
     }
     memset(mc, 0, sizeof *mc);
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) mc->alloc[i] = &gort__empty_span;
-    mc->next_all = all_caches;
-    all_caches = mc;
-    pthread_mutex_unlock(&mcache_list_lock);
+    mc->thread = pthread_self();
+    mc->next_all = gort__all_caches;
+    gort__all_caches = mc;
+    pthread_mutex_unlock(&gort__mcache_list_lock);
     /* Publish before pthread_setspecific, which may itself allocate. */
     gort__tls_mcache = mc;
+    gort__tls_gcself = mc;
     pthread_once(&cache_key_once, make_key);
     pthread_setspecific(cache_key, mc);
     return mc;
@@ -121,7 +125,9 @@ static void mcache_destroy(gort_mcache *mc) {
         pending = n > pending ? 0 : pending - n;
         if (pending) sched_yield();
     }
-    /* 2. Every span goes to its mcentral. */
+    /* 2. Every span goes to its mcentral (the collector's spans under
+     *    gc_lock: the collector sweeps them in place while it holds it). */
+    pthread_mutex_lock(&mc->gc_lock);
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mspan *s = mc->alloc[spc];
         if (s != &gort__empty_span) {
@@ -137,8 +143,9 @@ static void mcache_destroy(gort_mcache *mc) {
             gort__central_uncache_span(s);
         }
     }
-    pthread_mutex_lock(&mcache_list_lock);
-    for (gort_mcache **pp = &all_caches; *pp; pp = &(*pp)->next_all) {
+    pthread_mutex_unlock(&mc->gc_lock);
+    pthread_mutex_lock(&gort__mcache_list_lock);
+    for (gort_mcache **pp = &gort__all_caches; *pp; pp = &(*pp)->next_all) {
         if (*pp == mc) {
             *pp = mc->next_all;
             break;
@@ -147,7 +154,7 @@ static void mcache_destroy(gort_mcache *mc) {
     add_counters(retired_nmalloc, retired_nfree, mc);
     mc->next_free = free_caches;
     free_caches = mc;
-    pthread_mutex_unlock(&mcache_list_lock);
+    pthread_mutex_unlock(&gort__mcache_list_lock);
     /* The spans now belong to nobody: the scavenger takes their later
      * cross-thread frees and returns them to the heap when they empty. */
     gort__scavenger_start();
@@ -157,11 +164,13 @@ static void mcache_thread_exit(void *arg) {
     gort_mcache *mc = arg;
     if (gort__tls_mcache == mc) gort__tls_mcache = &gort__empty_mcache;
     mcache_destroy(mc);
+    if (gort__tls_gcself == mc) gort__tls_gcself = NULL;
 }
 
 /* Owner only: makes s->alloc_cache non-empty if s has a free slot. */
 bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
-    GORT_ASSERT_INTERNAL(s->alloc_cache == 0 && atomic_load_explicit(&s->owner, memory_order_relaxed) == mc);
+    GORT_ASSERT_INTERNAL(s->alloc_cache == 0 &&
+                         atomic_load_explicit(&s->owner, memory_order_relaxed) == gort__owner_tag(mc, s->spanclass));
     unsigned cls = gort__spc_class(s->spanclass);
     if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
         gort__span_drain_xfree(s, false);
@@ -189,7 +198,7 @@ bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
  * lists, or gives it back to the page heap when it is empty. Owner only. */
 static void mcache_file_span(gort_mcache *mc, gort_mspan *s) {
     GORT_ASSERT_INTERNAL(s->list == GORT_LIST_NONE && s->alloc_cache == 0 &&
-                         atomic_load_explicit(&s->owner, memory_order_relaxed) == mc);
+                         atomic_load_explicit(&s->owner, memory_order_relaxed) == gort__owner_tag(mc, s->spanclass));
     unsigned spc = s->spanclass;
     for (;;) {
         if (s->alloc_count == 0) {
@@ -297,20 +306,26 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
     return gort__span_take(s, s->alloc_cache);
 }
 
+gort_mcache *gort__mcache_ensure(void) {
+    gort_mcache *mc = gort__tls_mcache;
+    return mc->is_empty ? mcache_create() : mc;
+}
+
 void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree) {
-    pthread_mutex_lock(&mcache_list_lock);
+    pthread_mutex_lock(&gort__mcache_list_lock);
     for (unsigned c = 0; c < GORT_NUM_CLASSES; c++) {
         nmalloc[c] = retired_nmalloc[c];
         nfree[c] = retired_nfree[c];
     }
-    for (gort_mcache *mc = all_caches; mc; mc = mc->next_all) add_counters(nmalloc, nfree, mc);
-    pthread_mutex_unlock(&mcache_list_lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) add_counters(nmalloc, nfree, mc);
+    pthread_mutex_unlock(&gort__mcache_list_lock);
 }
 
 /* ---- fork: every lock is taken before fork and released on both sides ---- */
 
 static void fork_prepare(void) {
-    pthread_mutex_lock(&mcache_list_lock);
+    gort__gc_fork_prepare();
+    pthread_mutex_lock(&gort__mcache_list_lock);
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) pthread_mutex_lock(&gort__central[i].lock);
     pthread_mutex_lock(&gort__heap.lock);
     gort__persistent_lock(true);
@@ -320,7 +335,8 @@ static void fork_parent(void) {
     gort__persistent_lock(false);
     pthread_mutex_unlock(&gort__heap.lock);
     for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) pthread_mutex_unlock(&gort__central[i].lock);
-    pthread_mutex_unlock(&mcache_list_lock);
+    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__gc_fork_parent();
 }
 
 /* In the child only the forking thread survives: the caches of the other
@@ -328,6 +344,7 @@ static void fork_parent(void) {
 static void fork_child(void) {
     fork_parent();
     gort__scavenger_after_fork_child();
+    gort__gc_fork_child();
 }
 
 __attribute__((constructor)) static void mcache_ctor(void) {

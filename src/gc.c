@@ -1,0 +1,1426 @@
+/*
+ * gc.c: the garbage collector (Go's mgc.go, mgcmark.go, mgcwork.go,
+ * mgcsweep.go, mgcpacer.go, mfinal.go), for C programs.
+ *
+ * A non-moving mark-sweep collector over gort's heap. Collected objects live
+ * in spans of the kinds GORT_KIND_GC_NOSCAN (never scanned) and
+ * GORT_KIND_GC_SCAN (scanned: precisely where the arena's pointer bitmap or
+ * a large span's type says, or conservatively, every word, for
+ * gort_gc_alloc). A cycle:
+ *
+ *   1. Take the collector's locks, in the heap's lock order (below), so that
+ *      no stopped thread can hold one: the world then never stops inside the
+ *      allocator's locked code.
+ *   2. Stop the world: SIGPWR to every registered thread; its handler
+ *      records its stack pointer (the kernel has saved its registers in the
+ *      signal frame, on that stack) and waits on a futex. A thread inside
+ *      the lock-free fast path of a collected allocation defers the stop to
+ *      the end of that path (a thread-local flag), so a span's bits are
+ *      never caught half-written.
+ *   3. Mark (tri-colour, as Go): roots are scanned conservatively into work
+ *      buffers (Go's gcWork/workbuf), and marker threads on every core drain
+ *      them, setting gcmark bits with atomic OR; an object is grey while on a
+ *      buffer, black once scanned. Objects above 128 KiB are scanned in
+ *      128 KiB oblets.
+ *   4. Weak references to unmarked objects are cleared; unmarked objects with
+ *      finalizers are queued and marked again (they live one more cycle).
+ *      GORT_GCCHECKMARK=1 then re-marks everything on one thread and aborts
+ *      if an object reachable now was left unmarked.
+ *   5. Sweep every collected span's bitmaps: alloc &= mark, mark = 0 (a word
+ *      operation per 64 objects), fix the span's list; restart the world.
+ *      Spans left empty go back to the page heap after the restart.
+ *
+ * Sweeping in the pause differs from Go's lazy sweep: gort's spans are owned
+ * by threads whose fast path changes their bits without locks, so a lazy
+ * sweep would need a handshake with every owner; the bitmap sweep costs a few
+ * milliseconds for a GiB of small objects (measured in bench/gc).
+ *
+ * Lock order (left before right), extending internal.h's:
+ *     gc_lock -> meta_lock -> mcache_list_lock -> mcache.gc_lock (every cache)
+ *       -> mcentral[collected classes].lock -> mheap.lock
+ * work_lock (the mark queue) is taken only by markers while the world is
+ * stopped, with nothing else.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GORT_SAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GORT_SAN 1
+#endif
+/* Conservative scanning reads stack slots, globals' redzones and other
+ * threads' data: not the program's accesses, so not the sanitizers' business. */
+#define NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
+
+#define GC_SIGNAL SIGPWR
+#define OBLET_BYTES ((size_t)128 << 10) /* Go's maxObletBytes */
+#define WORKBUF_ENTRIES 510             /* a workbuf is 4 KiB: header + 510 pointers */
+#define MAX_MARKERS 16
+#define HEAP_MINIMUM ((uint64_t)4 << 20) /* Go's heapMinimum at GOGC=100 */
+#define FORCE_PERIOD_NS (120ull * 1000000000ull) /* Go's forcegcperiod: 2 minutes */
+
+static inline uint64_t now_ns(int clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline size_t size_to_class(size_t n) {
+    if (n <= GORT_SMALL_SIZE_MAX - 8) return gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV];
+    return gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) / GORT_LARGE_SIZE_DIV];
+}
+
+/* ------------------------------------------------------------------ */
+/* State                                                                */
+
+static pthread_mutex_t gc_lock = PTHREAD_MUTEX_INITIALIZER;   /* one cycle at a time */
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER; /* roots, finalizers, weak handles */
+static pthread_cond_t fin_cond = PTHREAD_COND_INITIALIZER;    /* the finalizer thread waits on it */
+static pthread_once_t gc_once = PTHREAD_ONCE_INIT;
+static _Atomic bool gc_ready;
+
+/* pacing, under gc_lock (read without it by the trigger check) */
+static _Atomic uint64_t heap_live;    /* bytes of collected objects handed to caches since the last mark, plus marked */
+static _Atomic uint64_t heap_trigger; /* collect when heap_live reaches it */
+static uint64_t heap_marked, heap_goal;
+static _Atomic int32_t gc_percent = 100;
+static _Atomic int64_t memory_limit = INT64_MAX;
+static _Atomic uint64_t last_gc_mono;
+static uint64_t globals_bytes, stacks_bytes;
+
+/* statistics, under gc_lock */
+static struct {
+    uint64_t num_gc, num_forced, pause_total, pause_max, pause_ns[256], pause_end[256], last_gc_unix;
+    uint64_t objects_freed, bytes_freed, gc_cpu_ns;
+} stats;
+static _Atomic uint64_t finalizers_run;
+static uint64_t start_mono;
+
+/* thread-local state of the collected-allocation fast path */
+static __thread struct {
+    volatile sig_atomic_t in_alloc; /* inside the lock-free part of a collected allocation */
+    volatile sig_atomic_t deferred; /* a stop request arrived meanwhile */
+} gc_tls __attribute__((tls_model("initial-exec")));
+
+/* ------------------------------------------------------------------ */
+/* The heap bitmap                                                      */
+
+static uint64_t *arena_ptrbits(gort_heap_arena *ha) {
+    uint64_t *b = atomic_load_explicit(&ha->ptrbits, memory_order_acquire);
+    if (b) return b;
+    uint64_t *nb = gort__sys_alloc(GORT_ARENA_BYTES / 64);
+    if (!nb) return NULL;
+    atomic_fetch_add_explicit(&gort__metadata_bytes, GORT_ARENA_BYTES / 64, memory_order_relaxed);
+    uint64_t *expect = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&ha->ptrbits, &expect, nb, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        gort__sys_free(nb, GORT_ARENA_BYTES / 64, GORT_OS_READY);
+        atomic_fetch_sub_explicit(&gort__metadata_bytes, GORT_ARENA_BYTES / 64, memory_order_relaxed);
+        return expect;
+    }
+    return nb;
+}
+
+/* Writes n bits at bit position `at` of bm from src (bit 0 of src[0] first). */
+static void bits_copy(uint64_t *bm, size_t at, const uint64_t *src, size_t n) {
+    for (size_t i = 0; i < n;) {
+        size_t w = (at + i) >> 6, o = (at + i) & 63;
+        size_t take = 64 - o;
+        if (take > n - i) take = n - i;
+        size_t si = i >> 6, so = i & 63;
+        uint64_t v = src[si] >> so;
+        if (so && so + take > 64) v |= src[si + 1] << (64 - so);
+        uint64_t m = take == 64 ? ~0ull : ((1ull << take) - 1);
+        bm[w] = (bm[w] & ~(m << o)) | ((v & m) << o);
+        i += take;
+    }
+}
+static void bits_fill(uint64_t *bm, size_t at, size_t n, bool one) {
+    while (n) {
+        size_t w = at >> 6, o = at & 63, take = 64 - o;
+        if (take > n) take = n;
+        uint64_t m = (take == 64 ? ~0ull : ((1ull << take) - 1)) << o;
+        bm[w] = one ? bm[w] | m : bm[w] & ~m;
+        at += take;
+        n -= take;
+    }
+}
+
+/* Sets the pointer bits of a small object at p of `words` words: count
+ * copies of t's mask, or all ones when t is NULL (conservative). Small
+ * objects never cross an arena (spans of small classes are at most 10 pages
+ * and an arena holds whole spans of its pages). */
+static bool heap_bits_set(uintptr_t p, size_t slotwords, size_t words, const gort_type *t, size_t count) {
+    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    uint64_t *bm = arena_ptrbits(ha);
+    if (!bm) return false;
+    size_t at = (p - ha->base) >> 3;
+    bits_fill(bm, at, slotwords, false);
+    if (!t) {
+        bits_fill(bm, at, words, true);
+        return true;
+    }
+    size_t tw = t->size >> 3;
+    for (size_t i = 0; i < count; i++) bits_copy(bm, at + i * tw, t->ptrmask, t->ptrwords);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Work buffers (Go's workbuf and gcWork)                               */
+
+typedef struct workbuf {
+    struct workbuf *next;
+    size_t n;
+    uintptr_t obj[WORKBUF_ENTRIES];
+} workbuf;
+_Static_assert(sizeof(workbuf) == 4096, "workbuf is a page");
+
+typedef struct gcwork {
+    workbuf *buf;
+    uint64_t marked_bytes;
+    uint64_t scanned_bytes;
+} gcwork;
+
+static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work_cond = PTHREAD_COND_INITIALIZER;
+static workbuf *work_full, *work_empty;
+static _Atomic unsigned work_nwait;
+static unsigned work_nmarkers; /* markers taking part in this drain */
+static bool work_done;
+
+static workbuf *getempty(void) {
+    pthread_mutex_lock(&work_lock);
+    workbuf *b = work_empty;
+    if (b) {
+        work_empty = b->next;
+    } else {
+        /* 64 buffers at a time; kept for later cycles */
+        char *chunk = gort__sys_alloc(64 * sizeof(workbuf));
+        if (!chunk) gort__throw("out of memory for the collector's work buffers");
+        atomic_fetch_add_explicit(&gort__metadata_bytes, 64 * sizeof(workbuf), memory_order_relaxed);
+        for (int i = 1; i < 64; i++) {
+            workbuf *w = (workbuf *)(chunk + i * sizeof(workbuf));
+            w->next = work_empty;
+            work_empty = w;
+        }
+        b = (workbuf *)chunk;
+    }
+    pthread_mutex_unlock(&work_lock);
+    b->n = 0;
+    b->next = NULL;
+    return b;
+}
+
+static void putfull(workbuf *b) {
+    pthread_mutex_lock(&work_lock);
+    b->next = work_full;
+    work_full = b;
+    if (work_nwait) pthread_cond_signal(&work_cond);
+    pthread_mutex_unlock(&work_lock);
+}
+
+static inline void gcw_push(gcwork *w, uintptr_t obj) {
+    workbuf *b = w->buf;
+    if (GORT_UNLIKELY(b->n == WORKBUF_ENTRIES)) {
+        putfull(b);
+        b = w->buf = getempty();
+    }
+    b->obj[b->n++] = obj;
+}
+
+/* ------------------------------------------------------------------ */
+/* Marking                                                              */
+
+static uintptr_t heap_lo, heap_hi; /* the arenas' span of addresses, set in each pause */
+
+/* Greys the object holding address p, if p points into a live collected
+ * object (Go's findObject + greyobject). Conservative: p may point anywhere
+ * inside the object. */
+static inline void mark_ptr(gcwork *w, uintptr_t p) {
+    if (p - heap_lo >= heap_hi - heap_lo) return;
+    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    if (!ha) return;
+    gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
+                                         memory_order_relaxed);
+    if (!s || !gort__spc_is_gc(s->spanclass) || p >= s->limit) return;
+    uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
+    uint64_t bit = 1ull << (idx & 63);
+    if (!(s->words[idx >> 6].alloc & bit)) return; /* a free slot: a stale pointer */
+    _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmark_bits[idx >> 6];
+    if (atomic_load_explicit(mw, memory_order_relaxed) & bit) return;
+    if (atomic_fetch_or_explicit(mw, bit, memory_order_relaxed) & bit) return;
+    w->marked_bytes += s->elemsize;
+    if (s->spanclass >= 2 * GORT_NUM_CLASSES) gcw_push(w, s->base + idx * s->elemsize); /* scan kind */
+}
+
+/* Every aligned word of [lo, hi) is a candidate pointer. */
+NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t hi) {
+    lo = (lo + 7) & ~(uintptr_t)7;
+    for (uintptr_t a = lo; a + 8 <= hi; a += 8) mark_ptr(w, *(const volatile uintptr_t *)a);
+    w->scanned_bytes += hi > lo ? hi - lo : 0;
+}
+
+/* The words of [p, p + n) whose bits (from bit `at` of bm) are set. */
+NO_SANITIZE static void scan_bits(gcwork *w, uintptr_t p, size_t nwords, const uint64_t *bm, size_t at) {
+    size_t i = 0;
+    while (i < nwords) {
+        size_t bw = (at + i) >> 6, o = (at + i) & 63;
+        uint64_t bits = bm[bw] >> o;
+        size_t take = 64 - o;
+        if (take > nwords - i) {
+            take = nwords - i;
+            bits &= (1ull << take) - 1;
+        }
+        while (bits) {
+            size_t k = (size_t)gort__ctz64(bits);
+            bits &= bits - 1;
+            mark_ptr(w, *(const uintptr_t *)(p + (i + k) * 8));
+        }
+        i += take;
+    }
+    w->scanned_bytes += nwords * 8;
+}
+
+/* Scans a grey object (or an oblet of a large one: an address inside it at
+ * a 128 KiB boundary). Go's scanobject. */
+static void scan_object(gcwork *w, uintptr_t b) {
+    gort_mspan *s = gort__span_of(b);
+    if (gort__spc_class(s->spanclass)) {
+        gort_heap_arena *ha = gort__arenas[(b >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+        const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
+        /* NULL: the arena's first scanned object is being allocated and holds
+         * no pointer yet */
+        if (bm) scan_bits(w, b, s->elemsize >> 3, bm, (b - ha->base) >> 3);
+        return;
+    }
+    /* large: split into oblets, queue all but the first */
+    size_t size = s->elemsize;
+    const gort_type *t = s->largetype;
+    if (t) size = t->size * s->largecount;
+    if (b == s->base && size > OBLET_BYTES)
+        for (uintptr_t o = b + OBLET_BYTES; o < s->base + size; o += OBLET_BYTES) gcw_push(w, o);
+    uintptr_t end = b + OBLET_BYTES;
+    if (end > s->base + size || end < b) end = s->base + size;
+    if (!t) {
+        scan_conservative(w, b, end);
+        return;
+    }
+    /* a typed array: each element's mask, from the element holding b */
+    size_t tw = t->size >> 3;
+    size_t first = (b - s->base) / t->size;
+    for (size_t e = first; e < s->largecount; e++) {
+        uintptr_t eb = s->base + e * t->size;
+        if (eb >= end) break;
+        size_t lo = eb < b ? (b - eb) >> 3 : 0;
+        size_t hi = t->ptrwords;
+        if (eb + hi * 8 > end) hi = (end - eb) >> 3;
+        for (size_t i = lo; i < hi && i < tw; i++)
+            if (t->ptrmask[i >> 6] >> (i & 63) & 1) mark_ptr(w, *(const uintptr_t *)(eb + i * 8));
+    }
+    w->scanned_bytes += end - b;
+}
+
+/* Drains the mark queue: local buffer, then the global list, until every
+ * marker is out of work (Go's gcDrain with work.nwait termination). */
+static void drain(gcwork *w) {
+    for (;;) {
+        workbuf *b = w->buf;
+        while (b->n) {
+            uintptr_t obj = b->obj[--b->n];
+            scan_object(w, obj);
+            b = w->buf;
+            /* share work when others wait and this buffer has plenty */
+            if (b->n >= 64 && atomic_load_explicit(&work_nwait, memory_order_relaxed)) {
+                workbuf *nb = getempty();
+                size_t half = b->n / 2;
+                memcpy(nb->obj, b->obj + b->n - half, half * sizeof(uintptr_t));
+                nb->n = half;
+                b->n -= half;
+                putfull(nb);
+            }
+        }
+        pthread_mutex_lock(&work_lock);
+        for (;;) {
+            if (work_full) {
+                workbuf *full = work_full;
+                work_full = full->next;
+                b->next = work_empty; /* the empty local buffer goes back */
+                work_empty = b;
+                w->buf = full;
+                break;
+            }
+            if (work_done) {
+                pthread_mutex_unlock(&work_lock);
+                return;
+            }
+            atomic_fetch_add_explicit(&work_nwait, 1, memory_order_relaxed);
+            if (atomic_load_explicit(&work_nwait, memory_order_relaxed) == work_nmarkers) {
+                work_done = true;
+                pthread_cond_broadcast(&work_cond);
+                pthread_mutex_unlock(&work_lock);
+                return;
+            }
+            pthread_cond_wait(&work_cond, &work_lock);
+            atomic_fetch_sub_explicit(&work_nwait, 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&work_lock);
+    }
+}
+
+/* ---- marker threads ---- */
+static unsigned nworkers; /* helper threads; markers = nworkers + 1 */
+static pthread_mutex_t workers_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t workers_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t workers_gen;
+static unsigned workers_running;
+static uint64_t workers_marked;
+
+static void *marker_main(void *arg) {
+    (void)arg;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&workers_lock);
+        while (workers_gen == seen) pthread_cond_wait(&workers_cond, &workers_lock);
+        seen = workers_gen;
+        pthread_mutex_unlock(&workers_lock);
+        gcwork w = {.buf = getempty()};
+        drain(&w);
+        pthread_mutex_lock(&work_lock);
+        w.buf->next = work_empty;
+        work_empty = w.buf;
+        pthread_mutex_unlock(&work_lock);
+        pthread_mutex_lock(&workers_lock);
+        workers_marked += w.marked_bytes;
+        workers_running--;
+        pthread_cond_broadcast(&workers_cond);
+        pthread_mutex_unlock(&workers_lock);
+    }
+    return NULL;
+}
+
+/* Starts the marker threads (outside every allocator lock: pthread_create
+ * allocates). One per core beyond the collecting thread, at most 15. */
+static void start_workers(void) {
+    if (nworkers) return;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    if (ncpu > MAX_MARKERS) ncpu = MAX_MARKERS;
+    for (long i = 1; i < ncpu; i++) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256 << 10);
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* markers take no signals */
+        int rc = pthread_create(&t, &a, marker_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&a);
+        if (rc != 0) break;
+        nworkers++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Stopping the world                                                   */
+
+static _Atomic uint32_t stop_epoch; /* odd while the world is stopped */
+static _Atomic unsigned stop_acks;
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val) {
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+static void futex_wake_all(_Atomic uint32_t *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+
+/* Parks the calling thread until the world restarts. Its registers are in
+ * the signal frame (or spilled by __builtin_unwind_init), below `here`. */
+static GORT_NOINLINE void stop_self(void) {
+    __builtin_unwind_init();
+    uint32_t e = atomic_load_explicit(&stop_epoch, memory_order_acquire);
+    if (!(e & 1)) return;
+    gort_mcache *mc = gort__tls_gcself;
+    volatile uintptr_t here = 0;
+    if (mc) atomic_store_explicit(&mc->gc_sp, (uintptr_t)&here, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stop_acks, 1, memory_order_release);
+    while (atomic_load_explicit(&stop_epoch, memory_order_acquire) == e) futex_wait(&stop_epoch, e);
+    (void)here;
+}
+
+static void stop_handler(int sig, siginfo_t *si, void *uc) {
+    (void)sig;
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    if (gc_tls.in_alloc) gc_tls.deferred = 1;
+    else stop_self();
+    errno = saved;
+}
+
+/* The end of a collected allocation's fast path: a stop that arrived inside it. */
+static GORT_NOINLINE void stop_deferred(void) {
+    gc_tls.deferred = 0;
+    stop_self();
+}
+
+/* Stops every registered thread but the caller. Returns how many stopped. */
+static unsigned stop_the_world(gort_mcache *self) {
+    atomic_store_explicit(&stop_acks, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stop_epoch, 1, memory_order_acq_rel); /* odd: stopping */
+    unsigned sent = 0;
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) {
+        if (mc == self || mc->gc_skip) continue;
+        atomic_store_explicit(&mc->gc_sp, 0, memory_order_relaxed);
+        int rc = pthread_kill(mc->thread, GC_SIGNAL);
+        if (rc == 0) sent++;
+        else mc->gc_skip = true; /* gone without its destructor (cannot happen with pthreads) */
+    }
+    while (atomic_load_explicit(&stop_acks, memory_order_acquire) < sent) sched_yield();
+    return sent;
+}
+
+static void start_the_world(void) {
+    atomic_fetch_add_explicit(&stop_epoch, 1, memory_order_acq_rel);
+    futex_wake_all(&stop_epoch);
+}
+
+/* ------------------------------------------------------------------ */
+/* Roots                                                                */
+
+/* Stack tops, from /proc/self/maps: the end of the mapping holding each
+ * stopped thread's stack pointer (for a pthread, that mapping also holds its
+ * static TLS and descriptor, above the stack). Read with plain system calls:
+ * the world is stopped and no allocation may happen. */
+static char maps_buf[1 << 16];
+static void lookup_stack_tops(gort_mcache *self, uintptr_t self_sp) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t have = 0;
+    bool eof = false;
+    while (!eof || have) {
+        if (!eof && have < sizeof maps_buf - 1) {
+            ssize_t r = read(fd, maps_buf + have, sizeof maps_buf - 1 - have);
+            if (r <= 0) eof = true;
+            else have += (size_t)r;
+        }
+        char *nl = memchr(maps_buf, '\n', have);
+        if (!nl) {
+            if (eof || have == sizeof maps_buf - 1) break;
+            continue;
+        }
+        /* "lo-hi perms ..." */
+        uintptr_t lo = 0, hi = 0;
+        char *c = maps_buf;
+        while (c < nl && *c != '-') lo = lo * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10), c++;
+        for (c++; c < nl && *c != ' '; c++) hi = hi * 16 + (uintptr_t)(*c <= '9' ? *c - '0' : (*c | 32) - 'a' + 10);
+        for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) {
+            if (mc->gc_skip || mc->gc_stack_hi) continue;
+            uintptr_t sp = mc == self ? self_sp : atomic_load_explicit(&mc->gc_sp, memory_order_relaxed);
+            if (sp >= lo && sp < hi) mc->gc_stack_hi = hi;
+        }
+        size_t used = (size_t)(nl + 1 - maps_buf);
+        memmove(maps_buf, nl + 1, have - used);
+        have -= used;
+    }
+    close(fd);
+}
+
+/* Static TLS: [thread + tls_lo, thread + tls_hi) for every thread, from
+ * the blocks of the modules loaded at start-up, found relative to the
+ * initializing thread's descriptor (glibc lays every thread out alike). */
+static intptr_t tls_lo, tls_hi;
+static int tls_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    uintptr_t self = (uintptr_t)arg;
+    if (!info->dlpi_tls_data) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_TLS) continue;
+        intptr_t lo = (intptr_t)((uintptr_t)info->dlpi_tls_data - self);
+        intptr_t hi = lo + (intptr_t)info->dlpi_phdr[i].p_memsz;
+        if (lo < -(intptr_t)(1 << 20) || hi > (intptr_t)(1 << 20)) continue; /* dynamic TLS: not static */
+        if (tls_lo == tls_hi) tls_lo = lo, tls_hi = hi;
+        if (lo < tls_lo) tls_lo = lo;
+        if (hi > tls_hi) tls_hi = hi;
+    }
+    return 0;
+}
+
+/* gort's own large statics hold no program pointers: skipped when the data
+ * segment holding them is scanned. */
+static struct { uintptr_t lo, hi; } excl[4];
+static unsigned nexcl;
+static void exclude(const void *p, size_t n) {
+    excl[nexcl].lo = (uintptr_t)p;
+    excl[nexcl].hi = (uintptr_t)p + n;
+    nexcl++;
+}
+static void scan_data(gcwork *w, uintptr_t lo, uintptr_t hi) {
+    for (unsigned i = 0; i < nexcl; i++) {
+        if (excl[i].hi <= lo || excl[i].lo >= hi) continue;
+        if (excl[i].lo > lo) scan_data(w, lo, excl[i].lo);
+        if (excl[i].hi < hi) scan_data(w, excl[i].hi, hi);
+        return;
+    }
+    scan_conservative(w, lo, hi);
+    globals_bytes += hi - lo;
+}
+static int data_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    gcwork *w = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        scan_data(w, lo, lo + ph->p_memsz);
+    }
+    return 0;
+}
+
+/* added root ranges, under meta_lock */
+typedef struct { uintptr_t lo, hi; } range;
+static range *roots;
+static size_t nroots, roots_cap;
+
+/* finalizers: an open-addressing table keyed by object, under meta_lock */
+typedef struct {
+    uintptr_t obj; /* 0: empty; 1: deleted */
+    void (*fn)(void *, void *);
+    void *arg;
+} finalizer;
+static finalizer *fins;
+static size_t fins_cap, fins_n, fins_used;
+/* the queue of finalizers to run (roots), under meta_lock */
+static finalizer *finq;
+static size_t finq_n, finq_cap;
+static bool fin_thread_started;
+
+/* weak handles, under meta_lock */
+struct gort_weak {
+    _Atomic uintptr_t obj;  /* what gort_weak_get returns; 0 once cleared */
+    uintptr_t base;         /* the object's start */
+};
+static gort_weak **weaks;
+static size_t nweaks, weaks_cap;
+
+static bool grow_array(void **arr, size_t *cap, size_t elem) {
+    size_t ncap = *cap ? *cap * 2 : 256;
+    void *n = gort__sys_alloc((ncap * elem + GORT_OS_PAGE - 1) & ~(size_t)(GORT_OS_PAGE - 1));
+    if (!n) return false;
+    if (*arr) {
+        memcpy(n, *arr, *cap * elem);
+        gort__sys_free(*arr, (*cap * elem + GORT_OS_PAGE - 1) & ~(size_t)(GORT_OS_PAGE - 1), GORT_OS_READY);
+    }
+    *arr = n;
+    *cap = ncap;
+    return true;
+}
+
+/* The object holding p, if p points into a collected object: its span and
+ * start. */
+static gort_mspan *find_object(uintptr_t p, uintptr_t *base) {
+    gort_mspan *s = gort__span_of(p);
+    if (!s || s->state != GORT_SPAN_IN_USE || !gort__spc_is_gc(s->spanclass) || p >= s->limit) return NULL;
+    uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
+    if (!(s->words[idx >> 6].alloc >> (idx & 63) & 1)) return NULL;
+    *base = s->base + idx * s->elemsize;
+    return s;
+}
+static bool is_marked(uintptr_t obj) {
+    uintptr_t base;
+    gort_mspan *s = find_object(obj, &base);
+    if (!s) return true; /* not a collected object (never freed here) */
+    uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(base - s->base) * s->divmagic) >> 32) : 0;
+    return s->gcmark_bits[idx >> 6] >> (idx & 63) & 1;
+}
+
+/* Every root but the finalizer table's objects. */
+static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
+    globals_bytes = stacks_bytes = 0;
+    /* stacks (with the registers saved on them) and static TLS */
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) {
+        if (mc->gc_skip) continue;
+        uintptr_t sp = mc == self ? self_sp : atomic_load_explicit(&mc->gc_sp, memory_order_relaxed);
+        if (sp && mc->gc_stack_hi > sp) {
+            scan_conservative(w, sp, mc->gc_stack_hi);
+            stacks_bytes += mc->gc_stack_hi - sp;
+        }
+        if (tls_hi > tls_lo)
+            scan_conservative(w, (uintptr_t)mc->thread + (uintptr_t)tls_lo, (uintptr_t)mc->thread + (uintptr_t)tls_hi);
+    }
+    /* data and bss of the executable and every library */
+    dl_iterate_phdr(data_cb, w);
+    /* added ranges */
+    for (size_t i = 0; i < nroots; i++) scan_conservative(w, roots[i].lo, roots[i].hi);
+    /* blocks of gort_malloc_scanned: every span of that kind */
+    for (uint32_t i = 0; i < gort__heap.nslots; i++) {
+        gort_heap_arena *ha = gort__heap.slots[i];
+        if (!ha) continue;
+        for (unsigned wi = 0; wi < GORT_PAGES_PER_ARENA / 64; wi++) {
+            for (uint64_t m = ha->page_in_use[wi]; m; m &= m - 1) {
+                gort_mspan *s = ha->spans[wi * 64 + gort__ctz64(m)];
+                if (!s || gort__spc_kind(s->spanclass) != GORT_KIND_MANUAL_SCAN) continue;
+                for (unsigned k = 0; k < s->nelems; k++) {
+                    if (!(s->words[k >> 6].alloc >> (k & 63) & 1)) continue;
+                    uintptr_t o = s->base + (uintptr_t)k * s->elemsize;
+                    scan_conservative(w, o, o + s->elemsize);
+                }
+            }
+        }
+    }
+    /* finalizers: what the object points to (not the object), and arg; the
+     * queue of finalizers still to run: everything */
+    for (size_t i = 0; i < fins_cap; i++) {
+        if (fins[i].obj <= 1) continue;
+        uintptr_t base;
+        gort_mspan *s = find_object(fins[i].obj, &base);
+        if (s && s->spanclass >= 2 * GORT_NUM_CLASSES) scan_object(w, base);
+        mark_ptr(w, (uintptr_t)fins[i].arg);
+    }
+    for (size_t i = 0; i < finq_n; i++) {
+        mark_ptr(w, finq[i].obj);
+        mark_ptr(w, (uintptr_t)finq[i].arg);
+    }
+}
+
+/* Marks from the roots to the end, on every marker. */
+static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *markers) {
+    work_done = false;
+    atomic_store_explicit(&work_nwait, 0, memory_order_relaxed);
+    work_nmarkers = nworkers + 1;
+    *markers = work_nmarkers;
+    pthread_mutex_lock(&workers_lock);
+    workers_marked = 0;
+    workers_running = nworkers;
+    workers_gen++;
+    pthread_cond_broadcast(&workers_cond);
+    pthread_mutex_unlock(&workers_lock);
+    gcwork w = {.buf = getempty()};
+    mark_roots(&w, self, self_sp);
+    drain(&w);
+    pthread_mutex_lock(&workers_lock);
+    while (workers_running) pthread_cond_wait(&workers_cond, &workers_lock);
+    uint64_t marked = workers_marked + w.marked_bytes;
+    pthread_mutex_unlock(&workers_lock);
+    pthread_mutex_lock(&work_lock);
+    w.buf->next = work_empty;
+    work_empty = w.buf;
+    pthread_mutex_unlock(&work_lock);
+    return marked;
+}
+
+/* One marker only (after the parallel mark: finalizers, checkmark). */
+static uint64_t drain_serial(gcwork *w) {
+    work_done = false;
+    atomic_store_explicit(&work_nwait, 0, memory_order_relaxed);
+    work_nmarkers = 1;
+    drain(w);
+    return w->marked_bytes;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sweeping                                                             */
+
+typedef void (*span_fn)(gort_mspan *s, void *arg);
+static void for_each_gc_span(span_fn fn, void *arg) {
+    for (uint32_t i = 0; i < gort__heap.nslots; i++) {
+        gort_heap_arena *ha = gort__heap.slots[i];
+        if (!ha) continue;
+        for (unsigned wi = 0; wi < GORT_PAGES_PER_ARENA / 64; wi++) {
+            for (uint64_t m = ha->page_in_use[wi]; m; m &= m - 1) {
+                gort_mspan *s = ha->spans[wi * 64 + gort__ctz64(m)];
+                if (s && s->state == GORT_SPAN_IN_USE && gort__spc_is_gc(s->spanclass)) fn(s, arg);
+            }
+        }
+    }
+}
+
+typedef struct {
+    gort_mspan *to_free; /* linked through next: spans to give back after the pause */
+    uint64_t objects, bytes;
+} sweep_state;
+
+static void sweep_span(gort_mspan *s, void *arg) {
+    sweep_state *st = arg;
+    unsigned spc = s->spanclass, cls = gort__spc_class(spc);
+    if (cls == 0) {
+        /* alloc bit 0: being allocated right now (set once the object is whole) */
+        if ((s->words[0].alloc & 1) && !(s->gcmark_bits[0] & 1)) {
+            st->objects++;
+            st->bytes += s->elemsize;
+            s->next = st->to_free;
+            st->to_free = s;
+        }
+        s->gcmark_bits[0] = 0;
+        return;
+    }
+    unsigned freed = 0;
+    for (unsigned w = 0; w < s->nwords; w++) {
+        uint64_t a = s->words[w].alloc, m = s->gcmark_bits[w];
+        uint64_t f = a & ~m;
+        if (f) {
+            s->words[w].alloc = a & m;
+            freed += gort__popcount(f);
+        }
+        s->gcmark_bits[w] = 0;
+    }
+    if (!freed) return;
+    s->alloc_count = (uint16_t)(s->alloc_count - freed);
+    atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], freed, memory_order_relaxed);
+    st->objects += freed;
+    st->bytes += (uint64_t)freed * s->elemsize;
+    gort_mcache *owner = (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+    switch (s->list) {
+    case GORT_LIST_OWNED_FULL:
+        atomic_store_explicit(&s->xfree, GORT_XF_NONE, memory_order_relaxed);
+        gort__list_remove(&owner->full[spc], s);
+        if (s->alloc_count == 0) break;
+        gort__list_push(&owner->partial[spc], s, GORT_LIST_OWNED_PARTIAL);
+        return;
+    case GORT_LIST_OWNED_PARTIAL:
+        if (s->alloc_count) return;
+        gort__list_remove(&owner->partial[spc], s);
+        break;
+    case GORT_LIST_FULL:
+        atomic_store_explicit(&s->xfree, GORT_XF_NONE, memory_order_relaxed);
+        gort__list_remove(&gort__central[spc].full, s);
+        if (s->alloc_count == 0) break;
+        gort__list_push(&gort__central[spc].partial, s, GORT_LIST_PARTIAL);
+        return;
+    case GORT_LIST_PARTIAL:
+        if (s->alloc_count) return;
+        gort__list_remove(&gort__central[spc].partial, s);
+        break;
+    default: /* a thread's current span: it stays there */
+        return;
+    }
+    /* empty: off every list, no owner; freed to the page heap after the pause */
+    atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&gort__central[spc].nspans, 1, memory_order_relaxed);
+    s->next = st->to_free;
+    st->to_free = s;
+}
+
+/* ---- checkmark: the whole mark again, on one thread, compared ---- */
+static uint64_t *saved_marks;
+static size_t saved_n, saved_cap;
+static void save_marks(gort_mspan *s, void *arg) {
+    (void)arg;
+    if (saved_n + s->nwords > saved_cap) {
+        size_t ncap = saved_cap ? saved_cap : 4096;
+        while (ncap < saved_n + s->nwords) ncap *= 2;
+        uint64_t *n = gort__sys_alloc(ncap * 8);
+        if (!n) gort__throw("checkmark: out of memory");
+        if (saved_marks) {
+            memcpy(n, saved_marks, saved_n * 8);
+            gort__sys_free(saved_marks, saved_cap * 8, GORT_OS_READY);
+        }
+        saved_marks = n;
+        saved_cap = ncap;
+    }
+    memcpy(saved_marks + saved_n, s->gcmark_bits, s->nwords * 8);
+    memset(s->gcmark_bits, 0, s->nwords * 8);
+    saved_n += s->nwords;
+}
+static void compare_marks(gort_mspan *s, void *arg) {
+    (void)arg;
+    for (unsigned w = 0; w < s->nwords; w++) {
+        uint64_t missed = s->gcmark_bits[w] & ~saved_marks[saved_n + w];
+        if (missed) {
+            uintptr_t idx = (uintptr_t)w * 64 + gort__ctz64(missed);
+            gort__throw_addr("checkmark: reachable object not marked by the collector",
+                             (void *)(s->base + idx * s->elemsize));
+        }
+        s->gcmark_bits[w] = saved_marks[saved_n + w];
+    }
+    saved_n += s->nwords;
+}
+
+/* ------------------------------------------------------------------ */
+/* The cycle                                                            */
+
+static int ncpu_online = 1;
+
+static void compute_goal(void) {
+    int32_t pct = atomic_load_explicit(&gc_percent, memory_order_relaxed);
+    uint64_t goal = UINT64_MAX;
+    if (pct >= 0) {
+        goal = heap_marked + (heap_marked + stacks_bytes + globals_bytes) * (uint64_t)pct / 100;
+        uint64_t minimum = HEAP_MINIMUM * (uint64_t)pct / 100;
+        if (goal < minimum) goal = minimum;
+    }
+    int64_t limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
+    if (limit != INT64_MAX) {
+        /* what is mapped but not collected objects: manual objects, free
+         * pages kept, metadata */
+        uint64_t mapped = atomic_load_explicit(&gort__os.ready, memory_order_relaxed);
+        uint64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
+        uint64_t nonheap = mapped > live ? mapped - live : 0;
+        uint64_t lgoal = (uint64_t)limit > nonheap + (1 << 20) ? (uint64_t)limit - nonheap - (1 << 20) : 0;
+        if (lgoal < heap_marked) lgoal = heap_marked;
+        if (lgoal < goal) goal = lgoal;
+    }
+    heap_goal = goal;
+    atomic_store_explicit(&heap_trigger, goal, memory_order_relaxed);
+}
+
+static void gc_init(void);
+static void start_finalizer_thread(void);
+
+static GORT_NOINLINE void collect(bool forced) {
+    pthread_once(&gc_once, gc_init);
+    gort_mcache *self = gort__mcache_ensure();
+    if (!self) return;
+    uint64_t cycle = stats.num_gc; /* a racy read: only compared below */
+    pthread_mutex_lock(&gc_lock);
+    if (!forced && stats.num_gc != cycle) { /* another thread collected meanwhile */
+        pthread_mutex_unlock(&gc_lock);
+        return;
+    }
+    start_workers();
+    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+    uint64_t heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    /* 1. the locks */
+    pthread_mutex_lock(&meta_lock);
+    pthread_mutex_lock(&gort__mcache_list_lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_lock(&mc->gc_lock);
+    for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++) pthread_mutex_lock(&gort__central[spc].lock);
+    pthread_mutex_lock(&gort__heap.lock);
+    /* 2. the world */
+    stop_the_world(self);
+    uint64_t t1 = now_ns(CLOCK_MONOTONIC);
+    __builtin_unwind_init();
+    volatile uintptr_t here = 0;
+    uintptr_t self_sp = (uintptr_t)&here;
+    lookup_stack_tops(self, self_sp);
+    heap_lo = UINTPTR_MAX;
+    heap_hi = 0;
+    for (uint32_t i = 0; i < gort__heap.nslots; i++) {
+        gort_heap_arena *ha = gort__heap.slots[i];
+        if (!ha) continue;
+        if (ha->base < heap_lo) heap_lo = ha->base;
+        if (ha->base + GORT_ARENA_BYTES > heap_hi) heap_hi = ha->base + GORT_ARENA_BYTES;
+    }
+    if (heap_hi == 0) heap_lo = 0;
+    /* 3. mark */
+    unsigned markers;
+    uint64_t marked = mark_parallel(self, self_sp, &markers);
+    uint64_t t2 = now_ns(CLOCK_MONOTONIC);
+    /* 4. weak references, then finalizers */
+    for (size_t i = 0; i < nweaks;) {
+        gort_weak *wk = weaks[i];
+        bool handle_live = is_marked((uintptr_t)wk);
+        if (handle_live && atomic_load_explicit(&wk->obj, memory_order_relaxed) && !is_marked(wk->base)) {
+            atomic_store_explicit(&wk->obj, 0, memory_order_relaxed);
+            handle_live = false; /* nothing left to clear */
+        }
+        if (!handle_live) weaks[i] = weaks[--nweaks];
+        else i++;
+    }
+    gcwork w = {.buf = getempty()};
+    size_t queued = 0;
+    for (size_t i = 0; i < fins_cap; i++) {
+        if (fins[i].obj <= 1 || is_marked(fins[i].obj)) continue;
+        if (finq_n == finq_cap && !grow_array((void **)&finq, &finq_cap, sizeof *finq)) break;
+        finq[finq_n++] = fins[i];
+        mark_ptr(&w, fins[i].obj);
+        fins[i].obj = 1; /* deleted */
+        fins_n--;
+        queued++;
+    }
+    marked += drain_serial(&w);
+    if (gort__options.gccheckmark) {
+        saved_n = 0;
+        for_each_gc_span(save_marks, NULL);
+        gcwork cw = {.buf = w.buf};
+        w.buf = NULL;
+        mark_roots(&cw, self, self_sp);
+        for (size_t i = 0; i < finq_n; i++) mark_ptr(&cw, finq[i].obj);
+        drain_serial(&cw);
+        saved_n = 0;
+        for_each_gc_span(compare_marks, NULL);
+        w.buf = cw.buf;
+    }
+    pthread_mutex_lock(&work_lock);
+    w.buf->next = work_empty;
+    work_empty = w.buf;
+    pthread_mutex_unlock(&work_lock);
+    /* 5. sweep */
+    sweep_state ss = {0};
+    for_each_gc_span(sweep_span, &ss);
+    heap_marked = marked;
+    atomic_store_explicit(&heap_live, marked, memory_order_relaxed);
+    compute_goal();
+    start_the_world();
+    uint64_t t3 = now_ns(CLOCK_MONOTONIC);
+    pthread_mutex_unlock(&gort__heap.lock);
+    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;) pthread_mutex_unlock(&gort__central[spc].lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_unlock(&mc->gc_lock);
+    pthread_mutex_unlock(&gort__mcache_list_lock);
+    if (queued) pthread_cond_signal(&fin_cond);
+    bool need_fin_thread = finq_n && !fin_thread_started;
+    pthread_mutex_unlock(&meta_lock);
+    /* empty spans back to the page heap; the counters */
+    for (gort_mspan *s = ss.to_free, *next; s; s = next) {
+        next = s->next;
+        s->next = NULL;
+        if (gort__spc_class(s->spanclass) == 0) {
+            atomic_fetch_add_explicit(&gort__large.frees, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+        } else {
+            s->list = GORT_LIST_NONE;
+        }
+        gort__heap_free_span(s);
+    }
+    if (need_fin_thread) start_finalizer_thread();
+    int64_t limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
+    if (limit != INT64_MAX && atomic_load_explicit(&gort__os.ready, memory_order_relaxed) > (uint64_t)limit)
+        gort_release_memory(); /* the soft limit: give free pages back now */
+    uint64_t t4 = now_ns(CLOCK_MONOTONIC);
+    uint64_t pause = t3 - t0;
+    stats.pause_ns[stats.num_gc % 256] = pause;
+    stats.pause_end[stats.num_gc % 256] = now_ns(CLOCK_REALTIME);
+    stats.num_gc++;
+    stats.num_forced += forced;
+    stats.pause_total += pause;
+    if (pause > stats.pause_max) stats.pause_max = pause;
+    stats.last_gc_unix = stats.pause_end[(stats.num_gc - 1) % 256];
+    stats.objects_freed += ss.objects;
+    stats.bytes_freed += ss.bytes;
+    stats.gc_cpu_ns += (t1 - t0) + (t2 - t1) * markers + (t4 - t2);
+    atomic_store_explicit(&last_gc_mono, t4, memory_order_relaxed);
+    if (gort__options.gctrace) {
+        char line[400];
+        double since = (double)(t0 - start_mono) / 1e9;
+        uint64_t wall = t4 - start_mono;
+        int pct = wall ? (int)(stats.gc_cpu_ns * 100 / (wall * (uint64_t)ncpu_online)) : 0;
+        int n = snprintf(line, sizeof line,
+                         "gc %llu @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %.3f+%.3f/%.3f/%.3f+%.3f ms cpu, "
+                         "%llu->%llu->%llu MB, %llu MB goal, %llu MB stacks, %llu MB globals, %u P%s\n",
+                         (unsigned long long)stats.num_gc, since, pct, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+                         (t4 - t2) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6 * markers, 0.0, 0.0, (t4 - t2) / 1e6,
+                         (unsigned long long)(heap_before >> 20), (unsigned long long)(heap_before >> 20),
+                         (unsigned long long)(marked >> 20), (unsigned long long)(heap_goal >> 20),
+                         (unsigned long long)(stacks_bytes >> 20), (unsigned long long)(globals_bytes >> 20),
+                         markers, forced ? " (forced)" : "");
+        if (n > 0) {
+            ssize_t wr = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+            (void)wr;
+        }
+    }
+    pthread_mutex_unlock(&gc_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Initialization                                                       */
+
+static void gc_init(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = stop_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(GC_SIGNAL, &sa, NULL);
+    dl_iterate_phdr(tls_cb, (void *)pthread_self());
+    exclude((const void *)gort__arenas, sizeof gort__arenas);
+    exclude(&gort__heap, sizeof gort__heap);
+    exclude(gort__central, sizeof gort__central);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    ncpu_online = n > 0 ? (int)n : 1;
+    start_mono = now_ns(CLOCK_MONOTONIC);
+    atomic_store_explicit(&last_gc_mono, start_mono, memory_order_relaxed);
+    atomic_store_explicit(&gc_percent, gort__options.gc_percent, memory_order_relaxed);
+    atomic_store_explicit(&memory_limit, gort__options.memory_limit, memory_order_relaxed);
+    compute_goal();
+    atomic_store_explicit(&gc_ready, true, memory_order_release);
+}
+
+static inline void ensure_init(void) {
+    if (GORT_UNLIKELY(!atomic_load_explicit(&gc_ready, memory_order_acquire))) pthread_once(&gc_once, gc_init);
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                           */
+
+static void *out_of_memory(size_t n) {
+    if (gort__options.oom == GORT_OOM_NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    char line[160];
+    int k = snprintf(line, sizeof line, "gort: out of memory: cannot allocate %zu-byte block (%llu in use)\n", n,
+                     (unsigned long long)atomic_load_explicit(&gort__os.ready, memory_order_relaxed));
+    if (k > 0) {
+        ssize_t wr = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+        (void)wr;
+    }
+    gort__throw("out of memory");
+}
+
+/* Before a collected allocation takes new memory: collect when the heap has
+ * reached its trigger, or 2 minutes after the last cycle. */
+static inline void maybe_collect(void) {
+    uint64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    if (GORT_UNLIKELY(live >= atomic_load_explicit(&heap_trigger, memory_order_relaxed))) {
+        collect(false);
+        return;
+    }
+    if (atomic_load_explicit(&gc_percent, memory_order_relaxed) >= 0 &&
+        (int64_t)(now_ns(CLOCK_MONOTONIC_COARSE) - atomic_load_explicit(&last_gc_mono, memory_order_relaxed)) >
+            (int64_t)FORCE_PERIOD_NS)
+        collect(false);
+}
+
+static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
+    ensure_init();
+    maybe_collect();
+    gort_mcache *mc = gort__mcache_ensure();
+    if (!mc) return NULL;
+    pthread_mutex_lock(&mc->gc_lock);
+    void *p = gort__mcache_refill(mc, spc);
+    if (p) {
+        gort_mspan *s = mc->alloc[spc];
+        atomic_fetch_add_explicit(&heap_live, (uint64_t)(gort__popcount(s->alloc_cache) + 1) * s->elemsize,
+                                  memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&mc->gc_lock);
+    return p;
+}
+
+/* A small object of span class spc: the fast path as malloc's, with the
+ * stop request deferred while the span's bits change. */
+static inline void *alloc_small(unsigned spc) {
+    gc_tls.in_alloc = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    gort_mcache *mc = gort__tls_mcache;
+    gort_mspan *s = mc->alloc[spc];
+    uint64_t c = s->alloc_cache;
+    void *p = c ? gort__span_take(s, c) : NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    gc_tls.in_alloc = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (GORT_UNLIKELY(gc_tls.deferred)) stop_deferred();
+    if (GORT_LIKELY(p)) return p;
+    return alloc_small_slow(spc);
+}
+
+static GORT_NOINLINE void *alloc_large(size_t n, unsigned kind, const gort_type *t, size_t count) {
+    ensure_init();
+    if (n > PTRDIFF_MAX) return NULL;
+    maybe_collect();
+    size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
+    gort_mspan *s = gort__heap_alloc_span(npages, 1, gort__spc_make(0, kind));
+    if (!s) return NULL;
+    s->largetype = t;
+    s->largecount = count;
+    if (s->needzero && kind != GORT_KIND_GC_NOSCAN) memset((void *)s->base, 0, n);
+    atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+    atomic_fetch_add_explicit(&heap_live, s->elemsize, memory_order_relaxed);
+    /* publish: the bits are whole before a collection can find the object */
+    atomic_store_explicit(&s->words[0].xfree, 0, memory_order_relaxed);
+    s->words[0].alloc = 1;
+    return (void *)s->base;
+}
+
+/* An allocation of the collected heap; t NULL: conservative (scan kind) or
+ * noscan. Retries once after a full collection. */
+static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count, bool zero) {
+    for (int attempt = 0;; attempt++) {
+        void *p;
+        if (n <= GORT_MAX_SMALL_SIZE) {
+            size_t cls = size_to_class(n ? n : 1);
+            p = alloc_small((unsigned)gort__spc_make((unsigned)cls, kind));
+            if (p) {
+                if (kind == GORT_KIND_GC_SCAN) {
+                    if (!heap_bits_set((uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
+                        p = NULL; /* the slot is freed by the next cycle */
+                    else memset(p, 0, n);
+                } else if (zero) {
+                    memset(p, 0, n);
+                }
+            }
+        } else {
+            p = alloc_large(n, kind, t, count);
+            if (p && zero && kind == GORT_KIND_GC_NOSCAN) memset(p, 0, n);
+        }
+        if (GORT_LIKELY(p)) return p;
+        if (attempt) return out_of_memory(n);
+        collect(true);
+    }
+}
+
+void *gort_new_typed(const gort_type *t, size_t count) {
+    size_t n;
+    if (!t || __builtin_mul_overflow(t->size, count, &n) || n > PTRDIFF_MAX) return out_of_memory(n = SIZE_MAX);
+    if (t->ptrwords == 0) return gc_alloc(n, GORT_KIND_GC_NOSCAN, NULL, 0, true);
+    if (t->size & 7 || t->ptrwords > t->size / 8 || !t->ptrmask)
+        gort__throw("gort_new_typed: a type with pointers must be a whole number of 8-byte words");
+    return gc_alloc(n, GORT_KIND_GC_SCAN, t, count, true);
+}
+
+void *gort_gc_alloc(size_t n) { return gc_alloc(n, GORT_KIND_GC_SCAN, NULL, 0, true); }
+void *gort_gc_alloc_noscan(size_t n) { return gc_alloc(n, GORT_KIND_GC_NOSCAN, NULL, 0, false); }
+
+void *gort_malloc_scanned(size_t n) {
+    ensure_init();
+    if (n <= GORT_MAX_SMALL_SIZE) {
+        unsigned spc = (unsigned)gort__spc_make((unsigned)size_to_class(n), GORT_KIND_MANUAL_SCAN);
+        gort_mcache *mc = gort__tls_mcache;
+        gort_mspan *s = mc->alloc[spc];
+        uint64_t c = s->alloc_cache;
+        if (GORT_LIKELY(c)) return gort__span_take(s, c);
+        return gort__mcache_refill(mc, spc);
+    }
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    gort_mspan *s = gort__heap_alloc_span((n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT, 1,
+                                          gort__spc_make(0, GORT_KIND_MANUAL_SCAN));
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+    s->words[0].alloc = 1;
+    return (void *)s->base;
+}
+
+void gort__gc_bad_free(const void *p) { gort__throw_addr("free of a collected object (the collector frees it)", p); }
+
+/* ------------------------------------------------------------------ */
+/* The API                                                              */
+
+void gort_gc(void) { collect(true); }
+
+int gort_set_gc_percent(int percent) {
+    ensure_init();
+    pthread_mutex_lock(&gc_lock);
+    int old = atomic_exchange_explicit(&gc_percent, percent < 0 ? -1 : percent, memory_order_relaxed);
+    compute_goal();
+    pthread_mutex_unlock(&gc_lock);
+    return old;
+}
+
+int64_t gort_set_memory_limit(int64_t limit) {
+    ensure_init();
+    if (limit < 0) return atomic_load_explicit(&memory_limit, memory_order_relaxed);
+    pthread_mutex_lock(&gc_lock);
+    int64_t old = atomic_exchange_explicit(&memory_limit, limit, memory_order_relaxed);
+    compute_goal();
+    pthread_mutex_unlock(&gc_lock);
+    return old;
+}
+
+void gort_gc_register_thread(void) {
+    ensure_init();
+    gort__mcache_ensure();
+}
+
+void gort_gc_add_roots(void *start, size_t len) {
+    ensure_init();
+    pthread_mutex_lock(&meta_lock);
+    if (nroots == roots_cap && !grow_array((void **)&roots, &roots_cap, sizeof *roots)) {
+        pthread_mutex_unlock(&meta_lock);
+        gort__throw("gort_gc_add_roots: out of memory");
+    }
+    roots[nroots].lo = (uintptr_t)start;
+    roots[nroots].hi = (uintptr_t)start + len;
+    nroots++;
+    pthread_mutex_unlock(&meta_lock);
+}
+
+void gort_gc_remove_roots(void *start) {
+    pthread_mutex_lock(&meta_lock);
+    for (size_t i = 0; i < nroots; i++) {
+        if (roots[i].lo == (uintptr_t)start) {
+            roots[i] = roots[--nroots];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&meta_lock);
+}
+
+static size_t fin_hash(uintptr_t obj, size_t cap) { return (size_t)((obj >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); }
+
+static bool fins_grow(void) {
+    size_t ncap = fins_cap ? fins_cap * 2 : 256;
+    finalizer *n = gort__sys_alloc(ncap * sizeof *n);
+    if (!n) return false;
+    for (size_t i = 0; i < fins_cap; i++) {
+        if (fins[i].obj <= 1) continue;
+        size_t h = fin_hash(fins[i].obj, ncap);
+        while (n[h].obj) h = (h + 1) & (ncap - 1);
+        n[h] = fins[i];
+    }
+    if (fins) gort__sys_free(fins, fins_cap * sizeof *fins, GORT_OS_READY);
+    fins = n;
+    fins_cap = ncap;
+    fins_used = fins_n;
+    return true;
+}
+
+void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
+    ensure_init();
+    uintptr_t base;
+    gort_mspan *s = find_object((uintptr_t)obj, &base);
+    if (!s || base != (uintptr_t)obj)
+        gort__throw_addr("gort_set_finalizer: pointer not at the beginning of a collected object", obj);
+    pthread_mutex_lock(&meta_lock);
+    size_t h = fins_cap ? fin_hash(base, fins_cap) : 0;
+    if (fins_cap) {
+        for (size_t i = h;; i = (i + 1) & (fins_cap - 1)) {
+            if (fins[i].obj == 0) break;
+            if (fins[i].obj == base) {
+                if (fn) {
+                    pthread_mutex_unlock(&meta_lock);
+                    gort__throw_addr("gort_set_finalizer: finalizer already set", obj);
+                }
+                fins[i].obj = 1;
+                fins_n--;
+                pthread_mutex_unlock(&meta_lock);
+                return;
+            }
+        }
+    }
+    if (!fn) {
+        pthread_mutex_unlock(&meta_lock);
+        return;
+    }
+    if ((fins_used + 1) * 4 > fins_cap * 3 && !fins_grow()) {
+        pthread_mutex_unlock(&meta_lock);
+        gort__throw("gort_set_finalizer: out of memory");
+    }
+    h = fin_hash(base, fins_cap);
+    while (fins[h].obj > 1) h = (h + 1) & (fins_cap - 1);
+    if (fins[h].obj == 0) fins_used++;
+    fins[h] = (finalizer){base, fn, arg};
+    fins_n++;
+    pthread_mutex_unlock(&meta_lock);
+}
+
+static void *finalizer_main(void *arg) {
+    (void)arg;
+    gort_gc_register_thread();
+    pthread_mutex_lock(&meta_lock);
+    for (;;) {
+        while (finq_n == 0) pthread_cond_wait(&fin_cond, &meta_lock);
+        finalizer f = finq[--finq_n];
+        /* f.obj stays reachable from this stack while fn runs */
+        pthread_mutex_unlock(&meta_lock);
+        f.fn((void *)f.obj, f.arg);
+        atomic_fetch_add_explicit(&finalizers_run, 1, memory_order_relaxed);
+        f.obj = 0;
+        __asm__ volatile("" ::"m"(f));
+        pthread_mutex_lock(&meta_lock);
+    }
+    return NULL;
+}
+
+static void start_finalizer_thread(void) {
+    pthread_mutex_lock(&meta_lock);
+    bool start = !fin_thread_started;
+    fin_thread_started = true;
+    pthread_mutex_unlock(&meta_lock);
+    if (!start) return;
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, finalizer_main, NULL) != 0) {
+        pthread_mutex_lock(&meta_lock);
+        fin_thread_started = false;
+        pthread_mutex_unlock(&meta_lock);
+    }
+    pthread_attr_destroy(&a);
+}
+
+gort_weak *gort_weak_make(void *obj) {
+    ensure_init();
+    if (!obj) return NULL;
+    uintptr_t base;
+    if (!find_object((uintptr_t)obj, &base)) gort__throw_addr("gort_weak_make: not a collected object", obj);
+    gort_weak *w = gort_gc_alloc_noscan(sizeof *w);
+    if (!w) return NULL;
+    atomic_store_explicit(&w->obj, (uintptr_t)obj, memory_order_relaxed);
+    w->base = base;
+    pthread_mutex_lock(&meta_lock);
+    if (nweaks == weaks_cap && !grow_array((void **)&weaks, &weaks_cap, sizeof *weaks)) {
+        pthread_mutex_unlock(&meta_lock);
+        gort__throw("gort_weak_make: out of memory");
+    }
+    weaks[nweaks++] = w;
+    pthread_mutex_unlock(&meta_lock);
+    return w;
+}
+
+void *gort_weak_get(gort_weak *w) { return w ? (void *)atomic_load_explicit(&w->obj, memory_order_relaxed) : NULL; }
+
+void gort_gc_stats(gort_gc_stats_t *st) {
+    ensure_init();
+    pthread_mutex_lock(&gc_lock);
+    memset(st, 0, sizeof *st);
+    st->num_gc = stats.num_gc;
+    st->pause_total_ns = stats.pause_total;
+    st->pause_max_ns = stats.pause_max;
+    memcpy(st->pause_ns, stats.pause_ns, sizeof st->pause_ns);
+    memcpy(st->pause_end_ns, stats.pause_end, sizeof st->pause_end_ns);
+    st->heap_live = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    st->heap_marked = heap_marked;
+    st->heap_goal = heap_goal;
+    st->last_gc_ns = stats.last_gc_unix;
+    uint64_t wall = now_ns(CLOCK_MONOTONIC) - start_mono;
+    st->gc_cpu_fraction = wall ? (double)stats.gc_cpu_ns / ((double)wall * ncpu_online) : 0;
+    st->num_forced_gc = stats.num_forced;
+    st->objects_freed = stats.objects_freed;
+    st->bytes_freed = stats.bytes_freed;
+    st->finalizers_run = atomic_load_explicit(&finalizers_run, memory_order_relaxed);
+    st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
+    st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
+    pthread_mutex_unlock(&gc_lock);
+}
+
+/* ---- fork ---- */
+void gort__gc_fork_prepare(void) {
+    pthread_mutex_lock(&gc_lock);
+    pthread_mutex_lock(&meta_lock);
+}
+void gort__gc_fork_parent(void) {
+    pthread_mutex_unlock(&meta_lock);
+    pthread_mutex_unlock(&gc_lock);
+}
+/* Only the forking thread lives on: the others' caches are never stopped
+ * or scanned again; the markers and the finalizer thread start anew. */
+void gort__gc_fork_child(void) {
+    pthread_mutex_lock(&gort__mcache_list_lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all)
+        if (mc != gort__tls_gcself) mc->gc_skip = true;
+    pthread_mutex_unlock(&gort__mcache_list_lock);
+    nworkers = 0;
+    workers_running = 0;
+    pthread_mutex_init(&workers_lock, NULL);
+    pthread_cond_init(&workers_cond, NULL);
+    pthread_mutex_init(&work_lock, NULL);
+    pthread_cond_init(&work_cond, NULL);
+    pthread_cond_init(&fin_cond, NULL);
+    fin_thread_started = false;
+}
