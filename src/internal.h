@@ -353,7 +353,7 @@ GORT_HIDDEN extern gort_options gort__options;
 /* Sets o from get(name) for every GORT_* variable; a value that is not
  * accepted is named in one line on errfd and leaves the default. */
 GORT_HIDDEN void gort__options_parse(gort_options *o, const char *(*get)(const char *name), int errfd);
-GORT_HIDDEN extern const bool gort__dropin; /* true in libgort-malloc.so */
+GORT_HIDDEN extern bool gort__dropin; /* true in libgort-malloc.so */
 GORT_HIDDEN size_t gort__heap_check_locked(void);
 
 /* ---- central lists (central.c) ---- */

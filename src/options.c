@@ -3,19 +3,31 @@
  * (Go's runtime1.go parsedebugvars). Documented in README.md.
  *
  * The defaults are in the initializer, so allocation works before the
- * constructor below has read the environment.
+ * constructor below has read the environment (the scavenger stays off until
+ * then). Parsing is strict: a value that is not one of the accepted
+ * spellings, or is out of range, is rejected with one line on stderr naming
+ * the variable, and the default is kept. Booleans take 0/1, on/off,
+ * true/false, yes/no (any case); numbers are decimal (a leading zero does not
+ * make octal); sizes take an optional B, KiB, MiB, GiB or TiB suffix (Go's
+ * GOMEMLIMIT spellings). An empty value is the same as an unset one.
+ *
+ * The environment is read in a constructor, before main and before any
+ * thread of the program: getenv never runs later, nor under a lock.
  */
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 gort_options gort__options = {
     .show_stats = false,
-    .scavenger = true,
+    .scavenger = false, /* until options_init: no thread before the environment is read */
     .scavenge_ms = 100,
     .scavenge_window = 10,
     .retain_min = 1 << 20,
@@ -25,12 +37,141 @@ gort_options gort__options = {
     .oom = GORT_OOM_ABORT,
 };
 
-static uint64_t env_u64(const char *name, uint64_t def) {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    char *end;
-    unsigned long long x = strtoull(v, &end, 0);
-    return *end ? def : (uint64_t)x;
+/* The drop-in (preload.c) defines this as true: it starts no thread unless
+ * asked. The API library keeps its background scavenger by default. */
+__attribute__((weak)) GORT_HIDDEN bool gort__dropin = false; /* not const: gcc folds a weak const */
+
+/* One line on stderr with write(2): no stdio, no allocation. */
+static void complain(int fd, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n > sizeof buf - 2) n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    if (fd >= 0 && write(fd, buf, (size_t)n) < 0) return;
+}
+
+static bool parse_bool(const char *v, bool *out) {
+    static const char *const yes[] = {"1", "on", "true", "yes"}, *const no[] = {"0", "off", "false", "no"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return *out = true, true;
+        if (strcasecmp(v, no[i]) == 0) return *out = false, true;
+    }
+    return false;
+}
+
+/* Decimal digits only, at most max; an optional size suffix when `size`. */
+static bool parse_u64(const char *v, uint64_t max, bool size, uint64_t *out) {
+    uint64_t x = 0;
+    const char *p = v;
+    if (*p < '0' || *p > '9') return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (x > (UINT64_MAX - 9) / 10) return false;
+        x = x * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p && size) {
+        static const char *const suffix[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+        int k = 0;
+        while (k < 5 && strcmp(p, suffix[k]) != 0) k++;
+        if (k == 5) return false;
+        if (k && x > (UINT64_MAX >> (10 * k))) return false;
+        x <<= 10 * k;
+        p += strlen(p);
+    }
+    if (*p || x > max) return false;
+    *out = x;
+    return true;
+}
+
+enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM };
+typedef struct opt {
+    const char *name;
+    enum kind kind;
+    size_t off;       /* field offset in gort_options */
+    uint64_t lo, hi;  /* numbers: accepted range */
+    const char *what; /* the accepted spellings, for the message */
+} opt;
+
+#define F(f) offsetof(gort_options, f)
+static const opt table[] = {
+    {"GORT_SHOW_STATS", K_BOOL, F(show_stats), 0, 1, NULL},
+    {"GORT_SCAVENGER", K_BOOL, F(scavenger), 0, 1, NULL},
+    {"GORT_SCAVENGE_MS", K_U32, F(scavenge_ms), 1, 3600000, NULL},
+    {"GORT_SCAVENGE_WINDOW", K_U32, F(scavenge_window), 1, 64, NULL},
+    {"GORT_RETAIN_MIN", K_SIZE, F(retain_min), 0, (uint64_t)1 << 46, NULL},
+    {"GORT_HUGEPAGES", K_BOOL, F(hugepages), 0, 1, NULL},
+    {"GORT_GOGC", K_GOGC, F(gc_percent), 0, INT32_MAX, "a number from 0 to 2147483647, or off"},
+    {"GORT_MEMLIMIT", K_MEMLIMIT, F(memory_limit), 0, INT64_MAX,
+     "bytes, with an optional B, KiB, MiB, GiB or TiB suffix, up to 2^63-1, or off"},
+    {"GORT_GCTRACE", K_BOOL, F(gctrace), 0, 1, NULL},
+    {"GORT_GCCHECKMARK", K_BOOL, F(gccheckmark), 0, 1, NULL},
+    {"GORT_OOM", K_OOM, F(oom), 0, 2, "abort, null or report"},
+};
+#undef F
+
+/* Sets one option from its value; false (option unchanged) if the value is
+ * not accepted. */
+static bool set_option(gort_options *o, const opt *d, const char *v) {
+    char *f = (char *)o + d->off;
+    uint64_t x;
+    bool b;
+    switch (d->kind) {
+    case K_BOOL:
+        if (!parse_bool(v, &b)) return false;
+        *(bool *)f = b;
+        return true;
+    case K_U32:
+        if (!parse_u64(v, d->hi, false, &x) || x < d->lo) return false;
+        *(uint32_t *)f = (uint32_t)x;
+        return true;
+    case K_U64:
+    case K_SIZE:
+        if (!parse_u64(v, d->hi, d->kind == K_SIZE, &x) || x < d->lo) return false;
+        *(uint64_t *)f = x;
+        return true;
+    case K_GOGC:
+        if (strcmp(v, "off") == 0) x = (uint64_t)-1;
+        else if (!parse_u64(v, d->hi, false, &x)) return false;
+        *(int32_t *)f = (int32_t)x;
+        return true;
+    case K_MEMLIMIT:
+        if (strcmp(v, "off") == 0) x = INT64_MAX;
+        else if (!parse_u64(v, d->hi, true, &x)) return false;
+        *(int64_t *)f = (int64_t)x;
+        return true;
+    case K_OOM:
+        if (strcmp(v, "abort") == 0) *(uint8_t *)f = GORT_OOM_ABORT;
+        else if (strcmp(v, "null") == 0) *(uint8_t *)f = GORT_OOM_NULL;
+        else if (strcmp(v, "report") == 0) *(uint8_t *)f = GORT_OOM_REPORT;
+        else return false;
+        return true;
+    }
+    return false;
+}
+
+static void describe(const opt *d, char *buf, size_t cap) {
+    if (d->what) snprintf(buf, cap, "%s", d->what);
+    else if (d->kind == K_BOOL) snprintf(buf, cap, "0/1, on/off, true/false or yes/no");
+    else if (d->kind == K_SIZE)
+        snprintf(buf, cap, "bytes from %llu to %llu, with an optional B, KiB, MiB, GiB or TiB suffix",
+                 (unsigned long long)d->lo, (unsigned long long)d->hi);
+    else snprintf(buf, cap, "a decimal number from %llu to %llu", (unsigned long long)d->lo, (unsigned long long)d->hi);
+}
+
+void gort__options_parse(gort_options *o, const char *(*get)(const char *name), int errfd) {
+    o->scavenger = !gort__dropin;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const opt *d = &table[i];
+        const char *v = get(d->name);
+        if (!v || !*v) continue; /* empty: as if unset (as Go's GOGC="") */
+        if (set_option(o, d, v)) continue;
+        char accepted[160];
+        describe(d, accepted, sizeof accepted);
+        complain(errfd, "gort: %s=\"%.64s\" ignored: expected %s; keeping the default", d->name, v, accepted);
+    }
 }
 
 /* GORT_SHOW_STATS writes to a copy of stderr taken at start-up: programs
@@ -39,29 +180,22 @@ static int stats_fd = -1;
 static void show_stats_at_exit(void) {
     FILE *f = stats_fd >= 0 ? fdopen(stats_fd, "w") : NULL;
     if (!f) return;
+    char name[256] = "?";
+    int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = read(fd, name, sizeof name - 1);
+        close(fd);
+        if (r > 0) name[r - (name[r - 1] == '\n')] = 0;
+    }
+    fprintf(f, "gort: statistics of %s (pid %ld) at exit\n", name, (long)getpid());
     gort_stats_print(f);
     fclose(f);
 }
 
+static const char *env_get(const char *name) { return getenv(name); }
+
 __attribute__((constructor)) static void options_init(void) {
-    gort__options.show_stats = env_u64("GORT_SHOW_STATS", 0) != 0;
-    gort__options.scavenger = env_u64("GORT_SCAVENGER", 1) != 0;
-    gort__options.scavenge_ms = (uint32_t)env_u64("GORT_SCAVENGE_MS", 100);
-    if (gort__options.scavenge_ms == 0) gort__options.scavenge_ms = 1;
-    gort__options.scavenge_window = (uint32_t)env_u64("GORT_SCAVENGE_WINDOW", 10);
-    if (gort__options.scavenge_window == 0) gort__options.scavenge_window = 1;
-    if (gort__options.scavenge_window > 64) gort__options.scavenge_window = 64;
-    gort__options.retain_min = env_u64("GORT_RETAIN_MIN", 1 << 20);
-    gort__options.hugepages = env_u64("GORT_HUGEPAGES", 0) != 0;
-    const char *v = getenv("GORT_GOGC");
-    if (v && *v) gort__options.gc_percent = strcmp(v, "off") == 0 ? -1 : (int32_t)strtol(v, NULL, 10);
-    v = getenv("GORT_MEMLIMIT");
-    if (v && *v) gort__options.memory_limit = (int64_t)env_u64("GORT_MEMLIMIT", INT64_MAX);
-    gort__options.gctrace = env_u64("GORT_GCTRACE", 0) != 0;
-    gort__options.gccheckmark = env_u64("GORT_GCCHECKMARK", 0) != 0;
-    v = getenv("GORT_OOM");
-    if (v && strcmp(v, "null") == 0) gort__options.oom = GORT_OOM_NULL;
-    else if (v && strcmp(v, "report") == 0) gort__options.oom = GORT_OOM_REPORT;
+    gort__options_parse(&gort__options, env_get, 2);
     if (gort__options.show_stats) {
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
         atexit(show_stats_at_exit);

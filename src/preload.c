@@ -19,6 +19,9 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* options.c: the drop-in starts no thread unless asked (GORT_SCAVENGER=1). */
+bool gort__dropin = true;
+
 EXPORT void *malloc(size_t n) { return gort_malloc(n); }
 EXPORT void free(void *p) { gort_free(p); }
 void cfree(void *p);

@@ -247,6 +247,27 @@ static void realloc_foreign(void *arg) {
     (void)q;
 }
 
+/* An interior pointer at a multiple of 4 GiB inside a large object: the
+ * offset's low 32 bits are zero. (main skips these cases, with a line, when
+ * the OS refuses the 4 GiB + 64 KiB object.) */
+#define BIG_OBJECT (((size_t)4 << 30) + (64 << 10))
+static unsigned char *big_object(void) {
+    unsigned char *p = gort_malloc(BIG_OBJECT);
+    CHECK(p);
+    return p;
+}
+static void free_interior_4g(void *arg) {
+    unsigned char *p = big_object() + ((size_t)4 << 30);
+    announce(p);
+    gort_free(p);
+}
+static void realloc_interior_4g(void *arg) {
+    unsigned char *p = big_object() + ((size_t)4 << 30);
+    announce(p);
+    void *q = gort_realloc(p, 100);
+    (void)q;
+}
+
 static void realloc_interior(void *arg) {
     unsigned char *p = gort_malloc(256);
     announce(p + 32);
@@ -291,6 +312,14 @@ int main(void) {
     run_case("realloc freed 200000 B", realloc_freed, ARG(200000));
     run_case("realloc stack address", realloc_foreign, NULL);
     run_case("realloc interior pointer", realloc_interior, NULL);
+    void *big = gort_malloc(BIG_OBJECT);
+    if (big) {
+        gort_free(big);
+        run_case("free interior +4 GiB of 4 GiB + 64 KiB", free_interior_4g, NULL);
+        run_case("realloc interior +4 GiB of 4 GiB + 64 KiB", realloc_interior_4g, NULL);
+    } else {
+        printf("skip free/realloc interior +4 GiB: the OS refused a 4 GiB object\n");
+    }
     run_case("double free: other thread twice", double_free_remote_remote, NULL);
     run_case("double free: other thread, then owner", double_free_remote_local, NULL);
     g_allow_late = 1;
