@@ -1318,20 +1318,68 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
     pthread_mutex_unlock(&meta_lock);
 }
 
+/* Zeroes the general and vector registers this code may leave values in: a
+ * finalized object's address must not linger in one (to be saved in the
+ * signal frame on this thread's stack, a root, while it waits) after its
+ * finalizer ran. */
+static GORT_NOINLINE void clear_registers(void) {
+#if defined(__x86_64__)
+    __asm__ volatile("xor %%ebx, %%ebx\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\t"
+                     "xor %%r14d, %%r14d\n\txor %%r15d, %%r15d\n\txor %%eax, %%eax\n\t"
+                     "xor %%ecx, %%ecx\n\txor %%edx, %%edx\n\txor %%esi, %%esi\n\txor %%edi, %%edi\n\t"
+                     "xor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
+                     "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+                     "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+                     "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+                     "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
+                     ::: "rbx", "r12", "r13", "r14", "r15", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10",
+                       "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                       "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+#elif defined(__aarch64__)
+    __asm__ volatile("mov x19, xzr\n\tmov x20, xzr\n\tmov x21, xzr\n\tmov x22, xzr\n\tmov x23, xzr\n\t"
+                     "mov x24, xzr\n\tmov x25, xzr\n\tmov x26, xzr\n\tmov x27, xzr\n\tmov x28, xzr\n\t"
+                     "movi v0.16b, #0\n\tmovi v1.16b, #0\n\tmovi v2.16b, #0\n\tmovi v3.16b, #0"
+                     ::: "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "v0", "v1", "v2", "v3");
+#endif
+}
+
+/* Zeroes the stack below the caller's frame, where the finalizers' frames
+ * were: the frames of the next wait would otherwise cover stale addresses. */
+static GORT_NOINLINE void clear_stack_below(void) {
+    volatile char buf[32 << 10];
+    memset((char *)buf, 0, sizeof buf);
+    __asm__ volatile("" ::"r"(buf) : "memory");
+}
+
+/* Runs the finalizer at the queue's end, if any; in a frame of its own, so
+ * that nothing of it stays on the stack the loop waits on. */
+static GORT_NOINLINE bool run_one_finalizer(void) {
+    pthread_mutex_lock(&meta_lock);
+    if (finq_n == 0) {
+        pthread_mutex_unlock(&meta_lock);
+        return false;
+    }
+    finalizer f = finq[--finq_n];
+    finq[finq_n].obj = 0;
+    pthread_mutex_unlock(&meta_lock);
+    f.fn((void *)f.obj, f.arg); /* f.obj stays reachable from this frame meanwhile */
+    atomic_fetch_add_explicit(&finalizers_run, 1, memory_order_relaxed);
+    memset(&f, 0, sizeof f);
+    __asm__ volatile("" ::"m"(f));
+    return true;
+}
+
 static void *finalizer_main(void *arg) {
     (void)arg;
     gort_gc_register_thread();
-    pthread_mutex_lock(&meta_lock);
     for (;;) {
-        while (finq_n == 0) pthread_cond_wait(&fin_cond, &meta_lock);
-        finalizer f = finq[--finq_n];
-        /* f.obj stays reachable from this stack while fn runs */
-        pthread_mutex_unlock(&meta_lock);
-        f.fn((void *)f.obj, f.arg);
-        atomic_fetch_add_explicit(&finalizers_run, 1, memory_order_relaxed);
-        f.obj = 0;
-        __asm__ volatile("" ::"m"(f));
+        while (run_one_finalizer()) {
+        }
+        clear_stack_below();
+        clear_registers();
         pthread_mutex_lock(&meta_lock);
+        while (finq_n == 0) pthread_cond_wait(&fin_cond, &meta_lock);
+        pthread_mutex_unlock(&meta_lock);
     }
     return NULL;
 }

@@ -240,7 +240,8 @@ void *gort_realloc(void *p, size_t n) {
             return p;
         }
     }
-    void *q = gort_malloc(n);
+    /* a gort_malloc_scanned block stays scanned */
+    void *q = gort__spc_kind(s->spanclass) == GORT_KIND_MANUAL_SCAN ? gort_malloc_scanned(n) : gort_malloc(n);
     if (!q) return NULL;
     memcpy(q, p, n < have ? n : have);
     gort_free(p);
