@@ -7,9 +7,9 @@ the programs and finds the peers, then calls this:
       [--only binarytrees,live] [--impls gort,boehm] [--out bench/results]
 
 It runs each workload under each implementation (gort, Boehm GC, Go, malloc/free
-on mimalloc), N runs each, interleaved, every run under `timeout`, and measures
-each process from outside: wall time, CPU time (user + sys, every thread) and
-peak RSS (wait4's rusage).  The programs print their collector statistics
+on mimalloc), N runs each, interleaved, every run under gcrun (gcrun.c: a
+timeout, and wait4's rusage), which measures each process from outside: wall
+time, CPU time (user + sys, every thread) and peak RSS.  The programs print their collector statistics
 (RESULT / GC / PAUSES_NS lines, see impl.h).  It prints one table of medians
 with gort's ratio to each peer and the project's goal lines, then writes
 gc.json.  See bench/README.md, "The collector benchmark".
@@ -72,35 +72,35 @@ def command(impl, wl, args, bindir, mimalloc):
     return [os.path.join(bindir, f"{wl}-gort")] + a, {}
 
 
-def run_once(argv, extra_env, timeout, outpath, errpath):
-    """Runs argv under `timeout`; returns the record (status, wall, cpu, rss, parsed output)."""
+def run_once(argv, extra_env, timeout, outpath, errpath, bindir):
+    """Runs argv under gcrun (timeout, wait4); returns the record (status,
+    wall, cpu, peak RSS, parsed output)."""
     env = dict(os.environ)
     env.update(extra_env)
-    full = ["timeout", "-k", "10", str(timeout)] + argv
+    full = [os.path.join(bindir, "gcrun"), str(timeout), "--"] + argv
     fa = [(os.POSIX_SPAWN_OPEN, 1, outpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
           (os.POSIX_SPAWN_OPEN, 2, errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
-    t0 = _now()
     try:
-        pid = os.posix_spawnp(full[0], full, env, file_actions=fa)
+        pid = os.posix_spawn(full[0], full, env, file_actions=fa)
     except OSError as e:
         return {"status": f"spawn failed: {e}"}
-    # wait4's rusage of `timeout` covers the child it waited for: CPU time is
-    # the sum, peak RSS the maximum (timeout's own is far smaller).
-    _, st, ru = os.wait4(pid, 0)
-    wall = _now() - t0
-    code = os.waitstatus_to_exitcode(st)
-    if code == 0:
+    os.waitpid(pid, 0)
+    m, errlines = {}, []
+    with open(errpath, errors="replace") as f:
+        for line in f:
+            if line.startswith("GCRUN "):
+                m = parse_kv(line)
+            elif line.strip():
+                errlines.append(line.strip())
+    st = str(m.get("status", "gcrun failed"))
+    if st == "exit:0":
         status = "ok"
-    elif code in (124, 137):
+    elif st == "timeout":
         status = f"timeout ({timeout} s)"
-    elif code > 128:
-        status = f"signal {code - 128}"
-    elif code < 0:
-        status = f"signal {-code}"
     else:
-        status = f"exit {code}"
-    rec = {"status": status, "wall": wall, "cpu": ru.ru_utime + ru.ru_stime,
-           "user": ru.ru_utime, "sys": ru.ru_stime, "maxrss_kb": ru.ru_maxrss}
+        status = st.replace(":", " ")
+    rec = {"status": status, "wall": m.get("wall"), "cpu": (m.get("user") or 0) + (m.get("sys") or 0),
+           "user": m.get("user"), "sys": m.get("sys"), "maxrss_kb": m.get("maxrss_kb")}
     res, gc, pauses = {}, {}, []
     with open(outpath, errors="replace") as f:
         for line in f:
@@ -114,15 +114,8 @@ def run_once(argv, extra_env, timeout, outpath, errpath):
         status = rec["status"] = "no RESULT/GC line"
     rec.update(result=res, gc=gc, pauses_ns=pauses)
     if status != "ok":
-        with open(errpath, errors="replace") as f:
-            lines = [x.strip() for x in f if x.strip()]
-        rec["stderr"] = " | ".join(lines[-3:])[:300]
+        rec["stderr"] = " | ".join(errlines[-3:])[:300]
     return rec
-
-
-def _now():
-    import time
-    return time.monotonic()
 
 
 def median_or_none(xs):
@@ -226,7 +219,7 @@ def main():
                     continue
                 argv, env = command(impl, wl, cfg, args.bindir, args.mimalloc)
                 base = os.path.join(logdir, f"{wl}-{impl}-{r + 1}")
-                rec = run_once(argv, env, cfg["timeout"], base + ".out", base + ".err")
+                rec = run_once(argv, env, cfg["timeout"], base + ".out", base + ".err", args.bindir)
                 rec["argv"] = argv
                 rec["env"] = env
                 d["runs"].append(rec)
@@ -250,10 +243,10 @@ def main():
             argv, env = command("gort", "binarytrees", cfg, args.bindir, args.mimalloc)
             env["GORT_GCTRACE"] = "1"
             log(f"GORT_GCTRACE=1 {' '.join(argv)} 2>{args.gctrace_log}")
-            rec = run_once(argv, env, cfg["timeout"], os.path.join(logdir, "gctrace.out"), args.gctrace_log)
+            rec = run_once(argv, env, cfg["timeout"], os.path.join(logdir, "gctrace.out"), args.gctrace_log, args.bindir)
             with open(args.gctrace_log, errors="replace") as f:
-                n = sum(1 for _ in f)
-            trace_note = (f"GORT_GCTRACE=1 lines of one gort binarytrees run ({n} lines, run {rec['status']}): "
+                n = sum(1 for line in f if line.startswith("gc "))
+            trace_note = (f"GORT_GCTRACE=1 lines of one gort binarytrees run ({n} 'gc' lines, run {rec['status']}): "
                           f"{args.gctrace_log}")
 
     warnings = []

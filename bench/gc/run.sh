@@ -9,6 +9,8 @@
 #   GCBENCH_IMPLS=a,b          only these implementations (gort, boehm, go, mimalloc)
 #   GCBENCH_LIB_BUILD=dir      the gort build to link (default build/release, made with
 #                              `make MODE=release BUILD=dir dir/libgort.a`)
+#   GCBENCH_LIB=file.a         link this prebuilt libgort.a instead (no make), e.g. one built
+#                              from a clean export of a commit; GCBENCH_COMMIT=label names it
 # Writes the table to stdout, bench/results/gc.json, and the GORT_GCTRACE=1
 # lines of one gort binary-trees run to bench/results/gc-gctrace.log.
 # A variant that fails to build or run is reported as failed; the rest run.
@@ -45,6 +47,7 @@ command -v python3 >/dev/null 2>&1 || { note "python3 is needed for the report";
 
 ERR=()
 CFLAGS="-std=c11 -O2 -Wall -Wextra"
+gcc $CFLAGS -o "$B/gcrun" bench/gc/gcrun.c || { note "failed to build bench/gc/gcrun.c"; exit 1; }
 build() {  # build IMPL LOG command...: on failure the implementation is reported as failed
     local impl=$1 logf=$2; shift 2
     if ! "$@" >>"$logf" 2>&1; then
@@ -57,13 +60,21 @@ build() {  # build IMPL LOG command...: on failure the implementation is reporte
 }
 
 # 2. gort: libgort.a, then the three programs
-note "building gort ($LIBB/libgort.a)"
 : >"$B/build-gort.log"
-if build gort "$B/build-gort.log" make -s MODE=release BUILD="$LIBB" "$LIBB/libgort.a"; then
+if [ -n "${GCBENCH_LIB:-}" ]; then
+    LIBA=$GCBENCH_LIB
+    note "linking gort from $LIBA"
+    [ -f "$LIBA" ] || echo "error: GCBENCH_LIB=$LIBA: no such file" >"$B/build-gort.log"
+else
+    LIBA=$LIBB/libgort.a
+    note "building gort ($LIBA)"
+    make -s MODE=release BUILD="$LIBB" "$LIBA" >>"$B/build-gort.log" 2>&1 || LIBA=/nonexistent  # not a stale one
+fi
+if build gort "$B/build-gort.log" test -f "$LIBA"; then
     for w in binarytrees gcbench live; do
         rm -f "$B/$w-gort"
         build gort "$B/build-gort.log" gcc $CFLAGS -DIMPL_GORT -Iinclude -o "$B/$w-gort" bench/gc/$w.c \
-            "$LIBB/libgort.a" -pthread -ldl -lm || break
+            "$LIBA" -pthread -ldl -lm || break
     done
 fi
 
@@ -109,7 +120,7 @@ if [ "${GORT_BENCH_LOCK_HELD:-0}" = 1 ] || lock_held_above; then LOCK=(); fi
 
 TRACE=$OUT/gc-gctrace.log
 rm -f "$TRACE"
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src include 2>/dev/null || echo "+dirty")
+COMMIT=${GCBENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src include 2>/dev/null || echo "+uncommitted-src")}
 note "mode=$MODE; progress below, table at the end"
 "${LOCK[@]}" python3 bench/gc/run.py --bindir "$B" --mode "$MODE" --runs "${BENCH_RUNS:-0}" \
     --mimalloc "$MIMALLOC" --only "${GCBENCH_ONLY:-}" --impls "${GCBENCH_IMPLS:-}" --out "$OUT" \
