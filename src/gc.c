@@ -173,6 +173,21 @@ static bool heap_bits_set(uintptr_t p, size_t slotwords, size_t words, const gor
     uint64_t *bm = arena_ptrbits(ha);
     if (!bm) return false;
     size_t at = (p - ha->base) >> 3;
+    if (slotwords <= 64 && (!t || (count * (t->size >> 3) <= 64))) {
+        /* the common case: the slot's bits fit two bitmap words */
+        uint64_t pattern;
+        if (!t) {
+            pattern = words >= 64 ? ~0ull : (1ull << words) - 1;
+        } else {
+            pattern = 0;
+            for (size_t i = 0, tw = t->size >> 3; i < count; i++) pattern |= t->ptrmask[0] << (i * tw);
+        }
+        uint64_t slotmask = slotwords == 64 ? ~0ull : (1ull << slotwords) - 1;
+        size_t w = at >> 6, o = at & 63;
+        bm[w] = (bm[w] & ~(slotmask << o)) | (pattern << o);
+        if (o + slotwords > 64) bm[w + 1] = (bm[w + 1] & ~(slotmask >> (64 - o))) | (pattern >> (64 - o));
+        return true;
+    }
     bits_fill(bm, at, slotwords, false);
     if (!t) {
         bits_fill(bm, at, words, true);
@@ -251,6 +266,19 @@ static inline void gcw_push(gcwork *w, uintptr_t obj) {
 
 static uintptr_t heap_lo, heap_hi; /* the arenas' span of addresses, set in each pause */
 
+/* Sets bit i of *w atomically; returns its old value (LOCK BTS on x86-64:
+ * gcc makes fetch_or with a used result a compare-and-swap loop). */
+static inline bool atomic_test_and_set_bit(_Atomic uint64_t *w, unsigned i) {
+#if defined(__x86_64__)
+    bool old;
+    __asm__ volatile("lock btsq %2, %0" : "+m"(*(uint64_t *)w), "=@ccc"(old) : "r"((uint64_t)i) : "memory");
+    return old;
+#else
+    uint64_t bit = 1ull << i;
+    return atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit;
+#endif
+}
+
 /* Greys the object holding address p, if p points into a live collected
  * object (Go's findObject + greyobject). Conservative: p may point anywhere
  * inside the object. */
@@ -266,9 +294,12 @@ static inline void mark_ptr(gcwork *w, uintptr_t p) {
     if (!(s->words[idx >> 6].alloc & bit)) return; /* a free slot: a stale pointer */
     _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmark_bits[idx >> 6];
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit) return;
-    if (atomic_fetch_or_explicit(mw, bit, memory_order_relaxed) & bit) return;
+    if (atomic_test_and_set_bit(mw, idx & 63)) return;
     w->marked_bytes += s->elemsize;
-    if (s->spanclass >= 2 * GORT_NUM_CLASSES) gcw_push(w, s->base + idx * s->elemsize); /* scan kind */
+    /* scan kind: queue it with its size class in the top bits (work entries
+     * are addresses below 2^48), so that scanning needs no span lookup */
+    if (s->spanclass >= 2 * GORT_NUM_CLASSES)
+        gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)gort__spc_class(s->spanclass) << 48);
 }
 
 /* Every aligned word of [lo, hi) is a candidate pointer. */
@@ -299,18 +330,21 @@ NO_SANITIZE static void scan_bits(gcwork *w, uintptr_t p, size_t nwords, const u
     w->scanned_bytes += nwords * 8;
 }
 
-/* Scans a grey object (or an oblet of a large one: an address inside it at
- * a 128 KiB boundary). Go's scanobject. */
-static void scan_object(gcwork *w, uintptr_t b) {
-    gort_mspan *s = gort__span_of(b);
-    if (gort__spc_class(s->spanclass)) {
+/* Scans a grey object: a work entry, the object's address with its size
+ * class in bits 48 and up (0: a large object, or an oblet of one, at a
+ * 128 KiB boundary inside it). Go's scanobject. */
+static void scan_object(gcwork *w, uintptr_t e) {
+    uintptr_t b = e & (((uintptr_t)1 << 48) - 1);
+    unsigned cls = (unsigned)(e >> 48);
+    if (cls) {
         gort_heap_arena *ha = gort__arenas[(b >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
         const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
         /* NULL: the arena's first scanned object is being allocated and holds
          * no pointer yet */
-        if (bm) scan_bits(w, b, s->elemsize >> 3, bm, (b - ha->base) >> 3);
+        if (bm) scan_bits(w, b, gort_class_to_size[cls] >> 3, bm, (b - ha->base) >> 3);
         return;
     }
+    gort_mspan *s = gort__span_of(b);
     /* large: split into oblets, queue all but the first */
     size_t size = s->elemsize;
     const gort_type *t = s->largetype;
@@ -326,8 +360,8 @@ static void scan_object(gcwork *w, uintptr_t b) {
     /* a typed array: each element's mask, from the element holding b */
     size_t tw = t->size >> 3;
     size_t first = (b - s->base) / t->size;
-    for (size_t e = first; e < s->largecount; e++) {
-        uintptr_t eb = s->base + e * t->size;
+    for (size_t el = first; el < s->largecount; el++) {
+        uintptr_t eb = s->base + el * t->size;
         if (eb >= end) break;
         size_t lo = eb < b ? (b - eb) >> 3 : 0;
         size_t hi = t->ptrwords;
@@ -340,11 +374,24 @@ static void scan_object(gcwork *w, uintptr_t b) {
 
 /* Drains the mark queue: local buffer, then the global list, until every
  * marker is out of work (Go's gcDrain with work.nwait termination). */
+#define PREFETCH_RING 8
 static void drain(gcwork *w) {
+    /* Objects taken from the buffer wait in a small ring after a prefetch,
+     * so that scanning one overlaps the cache misses of the next few (the
+     * loads of an object's words were most of the mark time). */
+    uintptr_t ring[PREFETCH_RING];
+    unsigned rn = 0, rh = 0;
     for (;;) {
         workbuf *b = w->buf;
-        while (b->n) {
-            uintptr_t obj = b->obj[--b->n];
+        while (b->n || rn) {
+            while (rn < PREFETCH_RING && b->n) {
+                uintptr_t e = b->obj[--b->n];
+                __builtin_prefetch((const void *)(e & (((uintptr_t)1 << 48) - 1)));
+                ring[(rh + rn++) % PREFETCH_RING] = e;
+            }
+            uintptr_t obj = ring[rh];
+            rh = (rh + 1) % PREFETCH_RING;
+            rn--;
             scan_object(w, obj);
             b = w->buf;
             /* share work when others wait and this buffer has plenty */
@@ -691,7 +738,8 @@ static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
         if (fins[i].obj <= 1) continue;
         uintptr_t base;
         gort_mspan *s = find_object(fins[i].obj, &base);
-        if (s && s->spanclass >= 2 * GORT_NUM_CLASSES) scan_object(w, base);
+        if (s && s->spanclass >= 2 * GORT_NUM_CLASSES)
+            scan_object(w, base | (uintptr_t)gort__spc_class(s->spanclass) << 48);
         mark_ptr(w, (uintptr_t)fins[i].arg);
     }
     for (size_t i = 0; i < finq_n; i++) {
@@ -1140,6 +1188,20 @@ static GORT_NOINLINE void *alloc_large(size_t n, unsigned kind, const gort_type 
     return (void *)s->base;
 }
 
+/* Zeroes n bytes rounded up to 8 (within the slot: class sizes are
+ * multiples of 8); small objects without a call. */
+static inline void zero_small(void *p, size_t n) {
+    uint64_t *q = p;
+    switch ((n + 7) >> 3) {
+    case 4: q[3] = 0; /* fall through */
+    case 3: q[2] = 0; /* fall through */
+    case 2: q[1] = 0; /* fall through */
+    case 1: q[0] = 0; /* fall through */
+    case 0: return;
+    default: memset(p, 0, n);
+    }
+}
+
 /* An allocation of the collected heap; t NULL: conservative (scan kind) or
  * noscan. Retries once after a full collection. */
 static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count, bool zero) {
@@ -1149,13 +1211,10 @@ static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count,
             size_t cls = size_to_class(n ? n : 1);
             p = alloc_small((unsigned)gort__spc_make((unsigned)cls, kind));
             if (p) {
-                if (kind == GORT_KIND_GC_SCAN) {
-                    if (!heap_bits_set((uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
-                        p = NULL; /* the slot is freed by the next cycle */
-                    else memset(p, 0, n);
-                } else if (zero) {
-                    memset(p, 0, n);
-                }
+                if (kind == GORT_KIND_GC_SCAN &&
+                    !heap_bits_set((uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
+                    p = NULL; /* the slot is freed by the next cycle */
+                else if (zero) zero_small(p, n);
             }
         } else {
             p = alloc_large(n, kind, t, count);
