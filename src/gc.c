@@ -217,9 +217,17 @@ typedef struct gcwork {
 static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_cond = PTHREAD_COND_INITIALIZER;
 static workbuf *work_full, *work_empty;
-static _Atomic unsigned work_nwait;
-static unsigned work_nmarkers; /* markers taking part in this drain */
+static _Atomic unsigned work_nwait; /* markers of this drain waiting for work */
+static unsigned work_nmarkers;      /* markers taking part in this drain */
 static bool work_done;
+/* Marker threads join a drain only once it has shared work (a full
+ * buffer): waking them costs more than a small heap's whole mark. */
+static pthread_cond_t join_cond = PTHREAD_COND_INITIALIZER;
+static bool work_open;       /* a parallel drain that markers may join */
+static unsigned work_idle;   /* marker threads waiting to join */
+static unsigned work_joined; /* marker threads in the drain */
+static uint64_t work_joined_marked;
+static pthread_cond_t joined_cond = PTHREAD_COND_INITIALIZER;
 
 static workbuf *getempty(void) {
     pthread_mutex_lock(&work_lock);
@@ -249,6 +257,7 @@ static void putfull(workbuf *b) {
     b->next = work_full;
     work_full = b;
     if (work_nwait) pthread_cond_signal(&work_cond);
+    else if (work_open && !work_done && work_idle) pthread_cond_signal(&join_cond);
     pthread_mutex_unlock(&work_lock);
 }
 
@@ -433,32 +442,25 @@ static void drain(gcwork *w) {
 }
 
 /* ---- marker threads ---- */
-static unsigned nworkers; /* helper threads; markers = nworkers + 1 */
-static pthread_mutex_t workers_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t workers_cond = PTHREAD_COND_INITIALIZER;
-static uint64_t workers_gen;
-static unsigned workers_running;
-static uint64_t workers_marked;
+static unsigned nworkers; /* marker threads besides the collecting one */
 
 static void *marker_main(void *arg) {
     (void)arg;
-    uint64_t seen = 0;
+    pthread_mutex_lock(&work_lock);
     for (;;) {
-        pthread_mutex_lock(&workers_lock);
-        while (workers_gen == seen) pthread_cond_wait(&workers_cond, &workers_lock);
-        seen = workers_gen;
-        pthread_mutex_unlock(&workers_lock);
+        work_idle++;
+        while (!(work_open && !work_done && work_full)) pthread_cond_wait(&join_cond, &work_lock);
+        work_idle--;
+        work_nmarkers++;
+        work_joined++;
+        pthread_mutex_unlock(&work_lock);
         gcwork w = {.buf = getempty()};
         drain(&w);
         pthread_mutex_lock(&work_lock);
         w.buf->next = work_empty;
         work_empty = w.buf;
-        pthread_mutex_unlock(&work_lock);
-        pthread_mutex_lock(&workers_lock);
-        workers_marked += w.marked_bytes;
-        workers_running--;
-        pthread_cond_broadcast(&workers_cond);
-        pthread_mutex_unlock(&workers_lock);
+        work_joined_marked += w.marked_bytes;
+        if (--work_joined == 0) pthread_cond_signal(&joined_cond);
     }
     return NULL;
 }
@@ -748,26 +750,24 @@ static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
     }
 }
 
-/* Marks from the roots to the end, on every marker. */
+/* Marks from the roots to the end: the collecting thread, joined by the
+ * marker threads as work is shared. */
 static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *markers) {
+    pthread_mutex_lock(&work_lock);
     work_done = false;
     atomic_store_explicit(&work_nwait, 0, memory_order_relaxed);
-    work_nmarkers = nworkers + 1;
-    *markers = work_nmarkers;
-    pthread_mutex_lock(&workers_lock);
-    workers_marked = 0;
-    workers_running = nworkers;
-    workers_gen++;
-    pthread_cond_broadcast(&workers_cond);
-    pthread_mutex_unlock(&workers_lock);
+    work_nmarkers = 1;
+    work_joined_marked = 0;
+    work_open = true;
+    pthread_mutex_unlock(&work_lock);
     gcwork w = {.buf = getempty()};
     mark_roots(&w, self, self_sp);
     drain(&w);
-    pthread_mutex_lock(&workers_lock);
-    while (workers_running) pthread_cond_wait(&workers_cond, &workers_lock);
-    uint64_t marked = workers_marked + w.marked_bytes;
-    pthread_mutex_unlock(&workers_lock);
     pthread_mutex_lock(&work_lock);
+    work_open = false;
+    while (work_joined) pthread_cond_wait(&joined_cond, &work_lock);
+    *markers = work_nmarkers;
+    uint64_t marked = work_joined_marked + w.marked_bytes;
     w.buf->next = work_empty;
     work_empty = w.buf;
     pthread_mutex_unlock(&work_lock);
@@ -776,7 +776,7 @@ static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *ma
 
 /* One marker only (after the parallel mark: finalizers, checkmark). */
 static uint64_t drain_serial(gcwork *w) {
-    work_done = false;
+    work_done = false; /* work_open is false: no marker joins */
     atomic_store_explicit(&work_nwait, 0, memory_order_relaxed);
     work_nmarkers = 1;
     drain(w);
@@ -1506,6 +1506,42 @@ void gort_gc_stats(gort_gc_stats_t *st) {
     pthread_mutex_unlock(&gc_lock);
 }
 
+void gort__gc_stats_print(FILE *out, bool json) {
+    if (!atomic_load_explicit(&gc_ready, memory_order_acquire)) return;
+    gort_gc_stats_t st;
+    gort_gc_stats(&st);
+    uint64_t n = st.num_gc < 256 ? st.num_gc : 256;
+#define GC_FIELDS(X)                                                                                        \
+    X(num_gc, "NumGC") X(num_forced_gc, "NumForcedGC") X(pause_total_ns, "PauseTotalNs")                     \
+    X(pause_max_ns, "PauseMaxNs") X(heap_live, "GCHeapLive") X(heap_marked, "GCHeapMarked")                  \
+    X(heap_goal, "NextGC") X(last_gc_ns, "LastGC") X(objects_freed, "GCObjectsFreed")                        \
+    X(bytes_freed, "GCBytesFreed") X(finalizers_run, "FinalizersRun")
+    if (json) {
+        fprintf(out, ",\"gc\":{");
+#define J(f, name) fprintf(out, "\"%s\":%llu,", #f, (unsigned long long)st.f);
+        GC_FIELDS(J)
+#undef J
+        fprintf(out, "\"gc_percent\":%lld,\"memory_limit\":%lld,\"gc_cpu_fraction\":%.6f,\"pause_ns\":[",
+                (long long)st.gc_percent, (long long)st.memory_limit, st.gc_cpu_fraction);
+        for (uint64_t i = 0; i < n; i++)
+            fprintf(out, "%s%llu", i ? "," : "", (unsigned long long)st.pause_ns[(st.num_gc - n + i) % 256]);
+        fprintf(out, "],\"pause_end_ns\":[");
+        for (uint64_t i = 0; i < n; i++)
+            fprintf(out, "%s%llu", i ? "," : "", (unsigned long long)st.pause_end_ns[(st.num_gc - n + i) % 256]);
+        fprintf(out, "]}");
+        return;
+    }
+    fprintf(out, "collector\n");
+#define P(f, name) fprintf(out, "  %-14s %llu\n", name, (unsigned long long)st.f);
+    GC_FIELDS(P)
+#undef P
+    fprintf(out, "  %-14s %lld\n  %-14s %lld\n  %-14s %.4f\n  %-14s", "GOGC", (long long)st.gc_percent, "MemoryLimit",
+            (long long)st.memory_limit, "GCCPUFraction", st.gc_cpu_fraction, "PauseNs");
+    for (uint64_t i = n > 8 ? n - 8 : 0; i < n; i++)
+        fprintf(out, " %llu", (unsigned long long)st.pause_ns[(st.num_gc - n + i) % 256]);
+    fprintf(out, "%s\n", n ? " (latest last)" : "");
+}
+
 /* ---- fork ---- */
 void gort__gc_fork_prepare(void) {
     pthread_mutex_lock(&gc_lock);
@@ -1523,11 +1559,11 @@ void gort__gc_fork_child(void) {
         if (mc != gort__tls_gcself) mc->gc_skip = true;
     pthread_mutex_unlock(&gort__mcache_list_lock);
     nworkers = 0;
-    workers_running = 0;
-    pthread_mutex_init(&workers_lock, NULL);
-    pthread_cond_init(&workers_cond, NULL);
+    work_idle = work_joined = 0;
     pthread_mutex_init(&work_lock, NULL);
     pthread_cond_init(&work_cond, NULL);
+    pthread_cond_init(&join_cond, NULL);
+    pthread_cond_init(&joined_cond, NULL);
     pthread_cond_init(&fin_cond, NULL);
     fin_thread_started = false;
 }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gort.h"
 #include "sizeclasses.h"
@@ -326,11 +327,21 @@ GORT_HIDDEN void gort__heap_free_span(gort_mspan *s);
 GORT_HIDDEN bool gort__heap_grow_span(gort_mspan *s, size_t npages);
 GORT_HIDDEN size_t gort__heap_release_free_locked(void);
 GORT_HIDDEN uint64_t gort__heap_scavenge_locked(uint64_t max_pages);
+GORT_HIDDEN uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run);
 GORT_HIDDEN uint64_t gort__scavenge_overage_locked(void);
 
 /* ---- scavenger (scavenger.c) ---- */
-/* Starts the background scavenger once (no-op when disabled or running). */
+/* Starts the background scavenger once (no-op when disabled or running).
+ * Only where the caller holds no allocator lock: creating a thread allocates. */
 GORT_HIDDEN void gort__scavenger_start(void);
+/* The page heap's hooks: before a span allocation takes mheap.lock (no lock
+ * held), and after a span free (mheap.lock held). They run the scavenger's
+ * periods inline when no thread does, and start the thread when wanted. */
+GORT_HIDDEN void gort__scavenge_on_alloc(void);
+GORT_HIDDEN void gort__scavenge_on_free_locked(void);
+/* Aborts with msg if this thread holds mheap.lock, an mcentral lock or the
+ * mcache list lock (before anything that may call back into malloc). */
+GORT_HIDDEN void gort__assert_no_locks(const char *msg);
 GORT_HIDDEN void gort__scavenger_after_fork_child(void);
 
 /* ---- options (options.c): read once from the environment ---- */
@@ -370,6 +381,14 @@ GORT_HIDDEN extern gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 
 GORT_HIDDEN gort_mspan *gort__central_cache_span(unsigned spc, struct gort_mcache *mc);
 GORT_HIDDEN void gort__central_uncache_span(gort_mspan *s);
+/* A free by a thread that does not own s, of slot idx (its xfree bit set by
+ * the caller): if nobody owns s and its mcentral's lock is free, frees the
+ * slot under the lock and gives s back to the heap when it empties; false
+ * (nothing done) otherwise. */
+GORT_HIDDEN bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p);
+/* The lock-free free of an object of an unowned span of class spc is done:
+ * the class is drained by whoever next finds its lock free. */
+GORT_HIDDEN void gort__central_unowned_pushed(unsigned spc);
 GORT_HIDDEN void gort__central_drain_all(void);
 GORT_HIDDEN size_t gort__central_check_locked(unsigned spc);
 
@@ -479,6 +498,9 @@ GORT_HIDDEN void gort__gc_fork_prepare(void);
 GORT_HIDDEN void gort__gc_fork_parent(void);
 GORT_HIDDEN void gort__gc_fork_child(void);
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__gc_bad_free(const void *p);
+/* The collector's statistics after gort_stats_print's (json: as a "gc"
+ * member); nothing when the program never used the collector. */
+GORT_HIDDEN void gort__gc_stats_print(FILE *out, bool json);
 
 /* ---- malloc.c ---- */
 typedef struct gort_large_stats {

@@ -75,6 +75,7 @@ void gort_stats_print(FILE *out) {
         fprintf(out, "  %5u %8s %14" PRIu64 " %14" PRIu64 " %14" PRIu64 "\n", c, size, b->mallocs, b->frees,
                 b->mallocs > b->frees ? b->mallocs - b->frees : 0);
     }
+    gort__gc_stats_print(out, false);
 }
 
 void gort_stats_print_json(FILE *out) {
@@ -88,5 +89,7 @@ void gort_stats_print_json(FILE *out) {
     for (unsigned c = 0; c < GORT_NUM_CLASSES; c++)
         fprintf(out, "%s{\"class\":%u,\"size\":%u,\"mallocs\":%" PRIu64 ",\"frees\":%" PRIu64 "}", c ? "," : "", c,
                 st.by_size[c].size, st.by_size[c].mallocs, st.by_size[c].frees);
-    fprintf(out, "]}\n");
+    fprintf(out, "]");
+    gort__gc_stats_print(out, true);
+    fprintf(out, "}\n");
 }
