@@ -326,6 +326,7 @@ void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree) {
 static void fork_prepare(void) {
     gort__gc_fork_prepare();
     pthread_mutex_lock(&gort__mcache_list_lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_lock(&mc->gc_lock);
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) pthread_mutex_lock(&gort__central[i].lock);
     pthread_mutex_lock(&gort__heap.lock);
     gort__persistent_lock(true);
@@ -335,6 +336,7 @@ static void fork_parent(void) {
     gort__persistent_lock(false);
     pthread_mutex_unlock(&gort__heap.lock);
     for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) pthread_mutex_unlock(&gort__central[i].lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_unlock(&mc->gc_lock);
     pthread_mutex_unlock(&gort__mcache_list_lock);
     gort__gc_fork_parent();
 }
