@@ -1082,6 +1082,11 @@ static GORT_NOINLINE void collect(bool forced) {
 static void gc_init(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
+    struct sigaction old;
+    if (sigaction(GC_SIGNAL, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ? old.sa_sigaction != NULL
+                                                                            : old.sa_handler != SIG_DFL &&
+                                                                                  old.sa_handler != SIG_IGN))
+        gort__throw("the collector needs SIGPWR, and the program has a handler for it");
     sa.sa_sigaction = stop_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
