@@ -60,6 +60,12 @@ $(BUILD)/libgort-malloc.so: $(CORE_OBJS) $(PRELOAD_OBJ)
 $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Itests $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
 
+# test_gc_dlopen loads tests/lib_gc_dlopen.c as a shared library (its statics must be roots);
+# the test finds it next to its own binary.
+$(BUILD)/tests/lib_gc_dlopen.so: tests/lib_gc_dlopen.c | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $<
+$(BUILD)/tests/test_gc_dlopen: $(BUILD)/tests/lib_gc_dlopen.so
+
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)

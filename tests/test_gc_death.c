@@ -1,0 +1,177 @@
+/*
+ * test_gc_death: misuses of collected objects are fatal, with "gort: fatal error:" and the
+ * address on stderr (each case in a forked child that must die by SIGABRT):
+ *   gort_free of a collected object: from gort_new, gort_new_array (large), gort_gc_alloc,
+ *   gort_gc_alloc_noscan (small and large), an interior pointer into one, and an object
+ *   the collector has already freed; gort_realloc of a collected object;
+ *   gort_set_finalizer twice on the same object.
+ * The parent then checks that its own collector still works.
+ */
+#include <stdint.h>
+#include <gort.h>
+#include "check.h"
+
+#define NOINLINE __attribute__((noinline))
+
+typedef struct Node {
+    struct Node *next;
+    uint64_t v;
+} Node;
+GORT_TYPE(Node, next);
+
+static void *g_keep[4];
+
+/* The child writes the address it misuses, so the parent can look for it. */
+static void announce(const void *p) {
+    fprintf(stderr, "ADDR=%llx\n", (unsigned long long)(uintptr_t)p);
+    fflush(stderr);
+}
+
+static void free_new(void *arg) {
+    Node *n = gort_new(Node);
+    g_keep[0] = n;
+    announce(n);
+    gort_free(n);
+}
+static void free_new_array_large(void *arg) {
+    Node *a = gort_new_array(Node, 20000); /* 320 KiB */
+    g_keep[0] = a;
+    announce(a);
+    gort_free(a);
+}
+static void free_gc_alloc(void *arg) {
+    void *p = gort_gc_alloc((size_t)(uintptr_t)arg);
+    g_keep[0] = p;
+    announce(p);
+    gort_free(p);
+}
+static void free_gc_alloc_noscan(void *arg) {
+    void *p = gort_gc_alloc_noscan((size_t)(uintptr_t)arg);
+    g_keep[0] = p;
+    announce(p);
+    gort_free(p);
+}
+static void free_interior(void *arg) {
+    char *p = gort_gc_alloc(256);
+    g_keep[0] = p;
+    announce(p + 64);
+    gort_free(p + 64);
+}
+static void realloc_collected(void *arg) {
+    void *p = gort_gc_alloc(100);
+    g_keep[0] = p;
+    announce(p);
+    void *q = gort_realloc(p, 1000);
+    (void)q;
+}
+
+/* an object the collector has freed: its address is kept hidden (not a root) */
+static uintptr_t g_hidden;
+static gort_weak *g_w;
+NOINLINE static void make_garbage(void) {
+    Node *n = gort_new(Node);
+    g_w = gort_weak_make(n);
+    g_hidden = (uintptr_t)n ^ 0xA5A5000000000000ULL;
+    for (int i = 0; i < 64; i++) g_keep[i % 4] = gort_new(Node); /* live neighbours */
+}
+NOINLINE static void clobber_stack(void) {
+    volatile uintptr_t buf[8192];
+    for (size_t i = 0; i < 8192; i++) buf[i] = 0;
+    __asm__ volatile("" : : "r"(buf) : "memory");
+}
+static void free_collected(void *arg) {
+    make_garbage();
+    clobber_stack();
+    for (int i = 0; i < 4 && gort_weak_get(g_w); i++) gort_gc();
+    if (gort_weak_get(g_w)) {
+        fprintf(stderr, "(the object was not collected: case not exercised)\n");
+        _exit(0);
+    }
+    void *p = (void *)(g_hidden ^ 0xA5A5000000000000ULL);
+    announce(p);
+    gort_free(p);
+}
+
+static void fin(void *obj, void *arg) {}
+static void finalizer_twice(void *arg) {
+    Node *n = gort_new(Node);
+    g_keep[0] = n;
+    gort_set_finalizer(n, fin, NULL);
+    announce(n);
+    gort_set_finalizer(n, fin, NULL);
+}
+
+static int g_failed;
+static void run_case(const char *name, void (*fn)(void *), void *arg) {
+    int pipefd[2];
+    CHECK(pipe(pipefd) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        dup2(pipefd[1], 2);
+        alarm(30);
+        fn(arg);
+        fprintf(stderr, "(returned normally)\n");
+        gort_gc();
+        _exit(0);
+    }
+    close(pipefd[1]);
+    static char buf[16384];
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(pipefd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
+    buf[len] = 0;
+    close(pipefd[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    char addr[32] = "";
+    const char *a = strstr(buf, "ADDR=");
+    if (a) sscanf(a + 5, "%31[0-9a-f]", addr);
+    const char *msg = a ? strchr(a, '\n') : buf;
+    if (!msg) msg = buf;
+    int died = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    int has_msg = strstr(msg, "gort: fatal error:") != NULL;
+    int has_addr = addr[0] && (strstr(msg, addr) != NULL);
+    if (!died || !has_msg || !has_addr) {
+        printf("FAIL %-40s (%s%s%s) stderr:\n%s\n", name, died ? "" : "no SIGABRT; ",
+               has_msg ? "" : "no 'gort: fatal error:'; ", has_addr ? "" : "address not named", buf);
+        g_failed++;
+    } else {
+        printf("ok   %s\n", name);
+    }
+}
+
+#define ARG(x) ((void *)(uintptr_t)(x))
+
+int main(void) {
+    test_seed();
+    /* the children inherit a started collector and a heap in use (the heap's very first
+     * object is a case of its own: test_gc_unreachable) */
+    for (int i = 0; i < 4; i++) g_keep[i] = gort_new(Node);
+    gort_gc();
+    run_case("gort_free(gort_new)", free_new, NULL);
+    run_case("gort_free(gort_new_array, 320 KiB)", free_new_array_large, NULL);
+    run_case("gort_free(gort_gc_alloc 48 B)", free_gc_alloc, ARG(48));
+    run_case("gort_free(gort_gc_alloc 100 KiB)", free_gc_alloc, ARG(100000));
+    run_case("gort_free(gort_gc_alloc_noscan 16 B)", free_gc_alloc_noscan, ARG(16));
+    run_case("gort_free(gort_gc_alloc_noscan 1 MiB)", free_gc_alloc_noscan, ARG(1 << 20));
+    run_case("gort_free(interior of gort_gc_alloc)", free_interior, NULL);
+    run_case("gort_free(object already collected)", free_collected, NULL);
+    run_case("gort_realloc(gort_gc_alloc)", realloc_collected, NULL);
+    run_case("gort_set_finalizer twice", finalizer_twice, NULL);
+    /* the parent's collector is untouched */
+    Node *n = gort_new(Node);
+    n->v = 42;
+    gort_gc();
+    CHECK(n->v == 42);
+    gort_check_heap();
+    if (g_failed) {
+        fprintf(stderr, "test_gc_death: %d case(s) failed\n", g_failed);
+        return 1;
+    }
+    printf("test_gc_death: ok\n");
+    return 0;
+}
