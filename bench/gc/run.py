@@ -25,11 +25,11 @@ import sys
 
 # Arguments of each workload per mode, and the per-process timeout (s).
 MODES = {
-    "quick": dict(runs=1, timeout=120, args={
+    "quick": dict(runs=1, timeout=180, args={
         "binarytrees": ["18"], "gcbench": ["18", "16", "500000", "4", "16"], "live": ["128", "2"]}),
-    "default": dict(runs=3, timeout=300, args={
+    "default": dict(runs=3, timeout=600, args={
         "binarytrees": ["21"], "gcbench": ["20", "18", "2000000", "4", "20"], "live": ["1024", "2"]}),
-    "long": dict(runs=5, timeout=900, args={
+    "long": dict(runs=5, timeout=1200, args={
         "binarytrees": ["21"], "gcbench": ["20", "18", "2000000", "4", "20"], "live": ["1024", "4"]}),
 }
 
