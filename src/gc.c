@@ -43,6 +43,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
@@ -112,12 +113,14 @@ static struct {
     uint64_t objects_freed, bytes_freed, gc_cpu_ns;
 } stats;
 static _Atomic uint64_t finalizers_run;
+static _Atomic uint64_t gc_cycles; /* stats.num_gc, for reading without gc_lock */
 static uint64_t start_mono;
 
 /* thread-local state of the collected-allocation fast path */
 static __thread struct {
     volatile sig_atomic_t in_alloc; /* inside the lock-free part of a collected allocation */
     volatile sig_atomic_t deferred; /* a stop request arrived meanwhile */
+    volatile sig_atomic_t stops;    /* times this thread has stopped for a collection */
 } gc_tls __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------ */
@@ -509,6 +512,7 @@ static GORT_NOINLINE void stop_self(void) {
     gort_mcache *mc = gort__tls_gcself;
     volatile uintptr_t here = 0;
     if (mc) atomic_store_explicit(&mc->gc_sp, (uintptr_t)&here, memory_order_relaxed);
+    gc_tls.stops++;
     atomic_fetch_add_explicit(&stop_acks, 1, memory_order_release);
     while (atomic_load_explicit(&stop_epoch, memory_order_acquire) == e) futex_wait(&stop_epoch, e);
     (void)here;
@@ -936,9 +940,9 @@ static GORT_NOINLINE void collect(bool forced) {
     pthread_once(&gc_once, gc_init);
     gort_mcache *self = gort__mcache_ensure();
     if (!self) return;
-    uint64_t cycle = stats.num_gc; /* a racy read: only compared below */
+    uint64_t cycle = atomic_load_explicit(&gc_cycles, memory_order_relaxed);
     pthread_mutex_lock(&gc_lock);
-    if (!forced && stats.num_gc != cycle) { /* another thread collected meanwhile */
+    if (!forced && atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
         pthread_mutex_unlock(&gc_lock);
         return;
     }
@@ -1046,6 +1050,7 @@ static GORT_NOINLINE void collect(bool forced) {
     stats.pause_ns[stats.num_gc % 256] = pause;
     stats.pause_end[stats.num_gc % 256] = now_ns(CLOCK_REALTIME);
     stats.num_gc++;
+    atomic_store_explicit(&gc_cycles, stats.num_gc, memory_order_relaxed);
     stats.num_forced += forced;
     stats.pause_total += pause;
     if (pause > stats.pause_max) stats.pause_max = pause;
@@ -1547,6 +1552,63 @@ void gort__gc_stats_print(FILE *out, bool json) {
     fprintf(out, "%s\n", n ? " (latest last)" : "");
 }
 
+/* ---- sleeping through collections ----
+ * Linux never restarts nanosleep and clock_nanosleep after a signal handler
+ * ran: they fail with EINTR and the time left. A collection is not the
+ * program's signal, so these wrappers (they take the place of libc's, for
+ * the program and for sleep and usleep) sleep on when the only interruption
+ * was a stop for a collection. A sleep interrupted by the program's own
+ * signal still returns EINTR, unless a collection stopped the same thread
+ * during the same sleep. */
+typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
+static clock_nanosleep_fn real_clock_nanosleep(void) {
+    static _Atomic(clock_nanosleep_fn) fn;
+    clock_nanosleep_fn f = atomic_load_explicit(&fn, memory_order_acquire);
+    if (!f) {
+        f = (clock_nanosleep_fn)dlsym(RTLD_NEXT, "clock_nanosleep");
+        if (!f) gort__throw("dlsym(clock_nanosleep) failed");
+        atomic_store_explicit(&fn, f, memory_order_release);
+    }
+    return f;
+}
+
+GORT_API int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem) {
+    struct timespec left = *req, r;
+    for (;;) {
+        sig_atomic_t before = gc_tls.stops;
+        int e = real_clock_nanosleep()(clk, flags, &left, &r);
+        if (e != EINTR || gc_tls.stops == before) {
+            if (e == EINTR && rem && !(flags & TIMER_ABSTIME)) *rem = r;
+            return e;
+        }
+        if (!(flags & TIMER_ABSTIME)) left = r;
+    }
+}
+
+GORT_API int nanosleep(const struct timespec *req, struct timespec *rem) {
+    if (req->tv_nsec < 0 || req->tv_nsec >= 1000000000 || req->tv_sec < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int e = clock_nanosleep(CLOCK_REALTIME, 0, req, rem);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+GORT_API int usleep(useconds_t us) {
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    return nanosleep(&ts, NULL);
+}
+
+GORT_API unsigned sleep(unsigned secs) {
+    struct timespec ts = {(time_t)secs, 0}, rem = {0, 0};
+    if (nanosleep(&ts, &rem) == 0) return 0;
+    return (unsigned)rem.tv_sec + (rem.tv_nsec != 0);
+}
+
 /* ---- fork ---- */
 void gort__gc_fork_prepare(void) {
     pthread_mutex_lock(&gc_lock);
@@ -1572,3 +1634,23 @@ void gort__gc_fork_child(void) {
     pthread_cond_init(&fin_cond, NULL);
     fin_thread_started = false;
 }
+
+/* ------------------------------------------------------------------ */
+/* For channels (chan.c): the threads gort knows of, and whether the    */
+/* collector is in use.                                                 */
+
+/* Registered threads that the collector stops (marker threads and caches
+ * left behind by fork are not counted). */
+GORT_HIDDEN int gort__gc_count_threads(void);
+int gort__gc_count_threads(void) {
+    int n = 0;
+    pthread_mutex_lock(&gort__mcache_list_lock);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all)
+        if (!mc->gc_skip) n++;
+    pthread_mutex_unlock(&gort__mcache_list_lock);
+    return n;
+}
+/* Whether the collector has been set up (a collected allocation, a root
+ * registration or a collection happened). */
+GORT_HIDDEN bool gort__gc_in_use(void);
+bool gort__gc_in_use(void) { return atomic_load_explicit(&gc_ready, memory_order_acquire); }
