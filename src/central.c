@@ -94,6 +94,11 @@ static void process_notify_locked(gort_mcentral *c) {
 
 gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
     gort_mcentral *c = &gort__central[spc];
+#if GORT_DEBUG >= 2
+    /* A refill under an allocator lock: malloc re-entered from code that
+     * must not run under one (thread creation, dlsym, stdio). */
+    gort__assert_no_locks("allocator re-entered while holding one of its locks");
+#endif
     pthread_mutex_lock(&c->lock);
     if (atomic_load_explicit(&c->notify, memory_order_relaxed)) process_notify_locked(c);
     gort_mspan *s = c->partial;
@@ -128,21 +133,84 @@ void gort__central_uncache_span(gort_mspan *s) {
     pthread_mutex_unlock(&c->lock);
 }
 
+/* A free into a span nobody owns (its owner thread exited) is done under
+ * the mcentral lock when the lock is free, so that the span goes back to the
+ * heap when it empties rather than when some thread next drains the class:
+ * without a scavenger thread nobody else would. Under the lock owner == NULL
+ * is stable, and the span is on this mcentral's partial or full list. When
+ * the lock is busy the free takes the lock-free path and flags the class
+ * (gort__central_unowned_pushed): whoever next finds the lock free drains
+ * it. */
+static _Atomic unsigned char unowned_pending[GORT_NUM_SPANCLASSES];
+
+static void drain_class_locked(gort_mcentral *c) {
+    process_notify_locked(c);
+    for (gort_mspan *s = c->partial, *next; s; s = next) {
+        next = s->next;
+        if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
+            gort__list_remove(&c->partial, s);
+            gort__span_drain_xfree(s, false);
+            file_span_locked(c, s);
+        }
+    }
+}
+
+static void drain_pending(unsigned spc) {
+    gort_mcentral *c = &gort__central[spc];
+    while (atomic_load_explicit(&unowned_pending[spc], memory_order_acquire) && pthread_mutex_trylock(&c->lock) == 0) {
+        atomic_store_explicit(&unowned_pending[spc], 0, memory_order_relaxed);
+        drain_class_locked(c);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+void gort__central_unowned_pushed(unsigned spc) {
+    atomic_store_explicit(&unowned_pending[spc], 1, memory_order_release);
+    drain_pending(spc);
+}
+
+bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p) {
+    unsigned spc = s->spanclass;
+    gort_mcentral *c = &gort__central[spc];
+    if (pthread_mutex_trylock(&c->lock) != 0) return false;
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed)) {
+        pthread_mutex_unlock(&c->lock);
+        return false;
+    }
+    if (atomic_load_explicit(&c->notify, memory_order_relaxed)) process_notify_locked(c);
+    if (s->list == GORT_LIST_FULL) {
+        /* Full no more: withdraw the NOTIFY (a NOTIFIED one has a notice on
+         * its way: leave the free to the lock-free path). */
+        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
+        if ((x & GORT_XF_MASK) != GORT_XF_NOTIFY ||
+            !atomic_compare_exchange_strong_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK,
+                                                     memory_order_acq_rel, memory_order_relaxed)) {
+            pthread_mutex_unlock(&c->lock);
+            return false;
+        }
+        gort__list_remove(&c->full, s);
+        gort__list_push(&c->partial, s, GORT_LIST_PARTIAL);
+    }
+    if (s->list != GORT_LIST_PARTIAL) gort__throw_addr("central: unowned span on no list", p);
+    gort__span_free_slot_owned(s, idx, p);
+    gort__span_clear_xfree_bit(s, idx);
+    if (s->alloc_count == 0 || (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK)) {
+        gort__list_remove(&c->partial, s);
+        gort__span_drain_xfree(s, false);
+        file_span_locked(c, s);
+    }
+    pthread_mutex_unlock(&c->lock);
+    drain_pending(spc);
+    return true;
+}
+
 /* Takes every pending free of every class: empty spans go back to the heap. */
 void gort__central_drain_all(void) {
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mcentral *c = &gort__central[spc];
         if (!atomic_load_explicit(&c->nspans, memory_order_relaxed)) continue; /* a class never used: nothing to drain */
         pthread_mutex_lock(&c->lock);
-        process_notify_locked(c);
-        for (gort_mspan *s = c->partial, *next; s; s = next) {
-            next = s->next;
-            if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
-                gort__list_remove(&c->partial, s);
-                gort__span_drain_xfree(s, false);
-                file_span_locked(c, s);
-            }
-        }
+        drain_class_locked(c);
         pthread_mutex_unlock(&c->lock);
     }
 }

@@ -338,6 +338,8 @@ GORT_HIDDEN void gort__scavenger_start(void);
  * held), and after a span free (mheap.lock held). They run the scavenger's
  * periods inline when no thread does, and start the thread when wanted. */
 GORT_HIDDEN void gort__scavenge_on_alloc(void);
+/* Starts the thread if wanted; only where no lock at all is held. */
+GORT_HIDDEN void gort__scavenger_poll(void);
 GORT_HIDDEN void gort__scavenge_on_free_locked(void);
 /* Aborts with msg if this thread holds mheap.lock, an mcentral lock or the
  * mcache list lock (before anything that may call back into malloc). */

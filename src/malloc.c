@@ -74,6 +74,7 @@ static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
     }
     size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
     if (npages == 0) npages = 1;
+    gort__scavenger_poll();
     gort_mspan *s = gort__heap_alloc_span(npages, align_pages, gort__spc_make(0, GORT_KIND_MANUAL));
     if (!s) {
         errno = ENOMEM;
@@ -132,6 +133,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
         atomic_fetch_add_explicit(&gort__large.frees, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
         gort__heap_free_span(s);
+        gort__scavenger_poll();
         return;
     }
     uintptr_t idx = (uintptr_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmagic) >> 32);
@@ -140,6 +142,9 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
         gort__throw_addr("double free", p);
     if (mc->is_empty) atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], 1, memory_order_relaxed);
     else gort__stat_add(&mc->nfree[spc], 1);
+    /* A span nobody owns: freed under its mcentral's lock (central.c). */
+    bool unowned = !atomic_load_explicit(&s->owner, memory_order_relaxed);
+    if (GORT_UNLIKELY(unowned) && gort__central_free_unowned(s, idx, p)) return;
     uintptr_t old = atomic_load_explicit(&s->xfree, memory_order_relaxed);
     for (;;) {
         if ((old & GORT_XF_MASK) == GORT_XF_NOTIFY) {
@@ -149,13 +154,16 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
                  * neither lets go of it before this notice arrives. */
                 gort_mcache *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
                 gort__stack_push(owner ? &owner->notify : &gort__central[spc].notify, p);
+                if (GORT_UNLIKELY(unowned)) gort__central_unowned_pushed(spc);
                 return;
             }
         } else {
             *(uintptr_t *)p = old & ~(uintptr_t)GORT_XF_MASK;
             if (atomic_compare_exchange_weak_explicit(&s->xfree, &old, (uintptr_t)p | (old & GORT_XF_MASK),
-                                                      memory_order_release, memory_order_relaxed))
+                                                      memory_order_release, memory_order_relaxed)) {
+                if (GORT_UNLIKELY(unowned)) gort__central_unowned_pushed(spc);
                 return;
+            }
         }
     }
 }

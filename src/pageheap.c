@@ -262,6 +262,7 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
     unsigned nelems = cls ? gort_class_to_nelems[cls] : 1;
     unsigned bc = bitsclass_for(nelems);
     uint64_t want = npages + (align_pages > 1 ? align_pages - 1 : 0);
+    gort__scavenge_on_alloc();
     pthread_mutex_lock(&h->lock);
     int64_t pn = sums[0] ? pages_find(want) : -1;
     if (pn < 0) {
@@ -348,9 +349,10 @@ void gort__heap_free_span(gort_mspan *s) {
     h->pages_inuse -= s->npages;
     s->state = GORT_SPAN_DEAD;
     gort__slab_free(&h->spanalloc[s->bitsclass], s);
-    bool kick = h->pages_total - h->pages_inuse - h->pages_scav > (gort__options.retain_min >> GORT_PAGE_SHIFT);
+    /* The caller may hold an mcentral lock: the scavenger thread, if wanted,
+     * is started by the next span allocation. */
+    gort__scavenge_on_free_locked();
     pthread_mutex_unlock(&h->lock);
-    if (kick) gort__scavenger_start();
 }
 
 bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
@@ -411,6 +413,63 @@ uint64_t gort__heap_scavenge_locked(uint64_t max_pages) {
             }
         }
     }
+    return released;
+}
+
+/* Releases every free run of at least min_run pages (within a chunk) that
+ * holds dirty pages, already released pages included, and runs that touch
+ * across chunk boundaries as one: one madvise per run, since each is a TLB
+ * shootdown on a multi-threaded program. Returns the dirty pages released. */
+static void release_range(uintptr_t lo, uintptr_t hi) {
+    if (lo != hi) gort__sys_unused((void *)lo, hi - lo);
+}
+
+uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run) {
+    gort_mheap *h = &gort__heap;
+    uint64_t released = 0;
+    uintptr_t lo = 0, hi = 0; /* the pending range, grown downwards */
+    size_t clean = 0;
+    for (uint32_t slot = h->nslots; slot-- > 0;) {
+        gort_heap_arena *ha = h->slots[slot];
+        if (!ha) continue;
+        for (unsigned c = GORT_CHUNKS_PER_ARENA; c-- > 0;) {
+            bool any = false;
+            for (unsigned w = 0; w < GORT_CHUNK_WORDS; w++) any |= (ha->palloc[c][w] | ha->scav[c][w]) != ~(uint64_t)0;
+            if (!any) continue;
+            /* this chunk's runs, highest first */
+            unsigned runs[GORT_CHUNK_PAGES / 2][2], nr = 0;
+            for (unsigned pos = 0; pos < GORT_CHUNK_PAGES;) {
+                unsigned fs = next_bit(ha->palloc[c], pos, 0);
+                if (fs >= GORT_CHUNK_PAGES) break;
+                unsigned fe = next_bit(ha->palloc[c], fs, 1);
+                pos = fe;
+                if (fe - fs < min_run) continue;
+                uint64_t dirty = 0;
+                for (unsigned p = fs; p < fe; p++) dirty += !(ha->scav[c][p >> 6] >> (p & 63) & 1);
+                if (!dirty) continue;
+                for (unsigned p = fs; p < fe; p++) ha->scav[c][p >> 6] |= (uint64_t)1 << (p & 63);
+                h->pages_scav += dirty;
+                released += dirty;
+                clean += (size_t)(fe - fs - dirty) << GORT_PAGE_SHIFT;
+                runs[nr][0] = fs;
+                runs[nr][1] = fe;
+                nr++;
+            }
+            while (nr-- > 0) {
+                uintptr_t a = ha->base + ((uintptr_t)(c * GORT_CHUNK_PAGES + runs[nr][0]) << GORT_PAGE_SHIFT);
+                uintptr_t e = ha->base + ((uintptr_t)(c * GORT_CHUNK_PAGES + runs[nr][1]) << GORT_PAGE_SHIFT);
+                if (e != lo) {
+                    release_range(lo, hi);
+                    hi = e;
+                }
+                lo = a;
+            }
+        }
+    }
+    release_range(lo, hi);
+    /* sys_unused moved whole runs Ready -> Prepared: their pages released
+     * before were Prepared already */
+    if (clean) gort__sys_used(NULL, 0, clean);
     return released;
 }
 

@@ -1,36 +1,157 @@
 /*
- * scavenger.c: the background scavenger (Go's mgcscavenge.go).
+ * scavenger.c: returning idle free pages to the OS (Go's mgcscavenge.go).
  *
  * Free pages stay backed ("dirty") so that a busy program reuses them
  * without page faults; the scavenger gives back, with MADV_DONTNEED, the free
  * pages that have stayed idle. Every period (GORT_SCAVENGE_MS, 100 ms) it
- * samples the free dirty pages beyond the retained goal (in-use pages + 10%,
- * and at least GORT_RETAIN_MIN bytes; Go retains 10% over its heap goal), and
- * releases the smallest of the last GORT_SCAVENGE_WINDOW samples (10: one
- * second): memory that a program cycles through within a second is never
- * part of that minimum, so it is not returned only to be faulted back.
+ * samples the free dirty pages beyond the retained goal (GORT_RETAIN_MIN
+ * bytes), and releases the smallest of the last GORT_SCAVENGE_WINDOW samples
+ * (10: one second): memory that a program cycles through within a second is
+ * never part of that minimum, so it is not returned only to be faulted back.
+ * At most 64 MiB per period, in 16 MiB steps so the heap lock is never held
+ * long.
+ *
+ * Two ways to run the periods:
+ *
+ * - A background thread (GORT_SCAVENGER=1; the API library's default). It
+ *   also takes the pending cross-thread frees of spans nobody owns
+ *   (gort__central_drain_all), which may empty them into the heap. It starts
+ *   once a span free has left more than GORT_RETAIN_MIN free dirty bytes, at
+ *   the next large gort_malloc or gort_free, or when a thread exits and
+ *   leaves its spans to the mcentrals: always where the caller holds no lock
+ *   at all. Creating a thread allocates (glibc's pthread_create calls calloc,
+ *   and under the drop-in that calloc is gort's). Until it starts, the
+ *   periods run inline.
+ *
+ * - Inline, without a thread (GORT_SCAVENGER=0; the drop-in's default, as
+ *   jemalloc's decay without its background thread): the page heap's
+ *   allocation and free paths run a period when one is due (a coarse clock
+ *   read per span, no system call). A program that goes idle right after
+ *   freeing would keep its memory that way, so a span free also gives back at
+ *   once what the heap has shrunk below its lowest in-use level of the
+ *   window ("the heap is shrinking": the program has let go of memory it had
+ *   held for the whole window), in batches of at least 1 MiB.
  *
  * Go paces its scavenger to 1% of CPU; gort's is bounded by the window
- * instead, and gives back at most 64 MiB per period, in 16 MiB steps so the
- * heap lock is never held long. Each period it also takes the pending
- * cross-thread frees of spans nobody owns (gort__central_drain_all), which
- * may empty them into the heap. The thread starts on the first span free
- * that leaves more than GORT_RETAIN_MIN free dirty bytes, or when a thread
- * exits and leaves its spans to the mcentrals (a single-threaded program
- * that never frees never gets one); GORT_SCAVENGER=0 turns it off, and then only
- * growth (inline scavenging) and gort_release_memory() give memory back.
+ * instead. *Differs from Go*, which retains 10% over its GC's heap goal.
  */
+#define _GNU_SOURCE
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
-static _Atomic int scav_started;
+static _Atomic int scav_started; /* the thread was created */
+static _Atomic int scav_wanted;  /* a span free found dirty pages beyond the goal */
 
+/* ---- one period (both modes), under mheap.lock ---- */
+static struct {
+    uint64_t over[64];  /* overage samples */
+    uint64_t inuse[64]; /* in-use page samples */
+    unsigned n;         /* samples taken */
+} win;
+static _Atomic uint64_t next_tick_ms; /* inline mode: when the next period is due */
+
+#define STEP_PAGES ((16u << 20) >> GORT_PAGE_SHIFT)
+#define CAP_PAGES ((64u << 20) >> GORT_PAGE_SHIFT)
+
+/* Samples the overage and returns the pages to release this period (the
+ * smallest overage of the window, at most CAP_PAGES). */
+static uint64_t period_sample_locked(void) {
+    uint64_t over = gort__scavenge_overage_locked();
+    unsigned w = gort__options.scavenge_window;
+    win.over[win.n % w] = over;
+    win.inuse[win.n % w] = gort__heap.pages_inuse;
+    win.n++;
+    if (win.n < w) return 0; /* not a whole window seen yet */
+    uint64_t idle = over;
+    for (unsigned i = 0; i < w; i++)
+        if (win.over[i] < idle) idle = win.over[i];
+    return idle > CAP_PAGES ? CAP_PAGES : idle;
+}
+
+static void period_released_locked(uint64_t got) {
+    for (unsigned i = 0; i < 64; i++) win.over[i] = win.over[i] > got ? win.over[i] - got : 0;
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool thread_mode(void) { return atomic_load_explicit(&scav_started, memory_order_relaxed) != 0; }
+
+/* A period is due (inline mode): claims it. */
+static bool tick_due(void) {
+    if (thread_mode()) return false;
+    uint64_t now = now_ms(), due = atomic_load_explicit(&next_tick_ms, memory_order_relaxed);
+    if (now < due) return false;
+    return atomic_compare_exchange_strong_explicit(&next_tick_ms, &due, now + gort__options.scavenge_ms,
+                                                   memory_order_relaxed, memory_order_relaxed);
+}
+
+static void inline_period_locked(void) {
+    uint64_t idle = period_sample_locked();
+    if (idle) period_released_locked(gort__heap_scavenge_locked(idle < STEP_PAGES ? idle : STEP_PAGES));
+}
+
+/* Starts the thread if a span free wanted it (GORT_SCAVENGER=1). Called by
+ * gort_malloc's and gort_free's large-object paths, where no lock at all is
+ * held (the collector's allocation paths hold its per-thread lock around the
+ * page heap, and a thread created there left that lock held in a child of
+ * fork), and at thread exit. Until then the periods run inline. */
+void gort__scavenger_poll(void) {
+    if (atomic_load_explicit(&scav_wanted, memory_order_relaxed) && gort__options.scavenger && !thread_mode())
+        gort__scavenger_start();
+}
+
+/* Before mheap.lock is taken, with no allocator lock held (page heap
+ * allocation). */
+void gort__scavenge_on_alloc(void) {
+    if (!tick_due()) return;
+    gort__central_drain_all(); /* unowned spans emptied by other threads go back first */
+    pthread_mutex_lock(&gort__heap.lock);
+    inline_period_locked();
+    pthread_mutex_unlock(&gort__heap.lock);
+}
+
+#define SHRINK_PAGES ((1u << 20) >> GORT_PAGE_SHIFT)
+static uint64_t last_check; /* the overage after the last shrink check */
+
+/* A span has just gone back to the heap; mheap.lock held (and maybe an
+ * mcentral lock: nothing here may allocate or take another lock). */
+void gort__scavenge_on_free_locked(void) {
+    gort_mheap *h = &gort__heap;
+    uint64_t over = gort__scavenge_overage_locked();
+    if (over && !atomic_load_explicit(&scav_wanted, memory_order_relaxed))
+        atomic_store_explicit(&scav_wanted, 1, memory_order_relaxed);
+    if (thread_mode()) return;
+    if (tick_due()) inline_period_locked();
+    /* Shrinking below the lowest in-use level of the window: give back now,
+     * each time another MiB is dirty, the free runs of 1 MiB or more (whole
+     * runs, so that a run released in pieces is one madvise: each is a TLB
+     * shootdown across the program's CPUs). */
+    if (over < last_check + SHRINK_PAGES) {
+        if (over < last_check) last_check = over;
+        return;
+    }
+    unsigned w = gort__options.scavenge_window, k = win.n < w ? win.n : w;
+    if (k == 0) return;
+    uint64_t floor = UINT64_MAX;
+    for (unsigned i = 0; i < k; i++)
+        if (win.inuse[i] < floor) floor = win.inuse[i];
+    if (h->pages_inuse + SHRINK_PAGES > floor) return;
+    uint64_t got = gort__heap_scavenge_runs_locked(SHRINK_PAGES);
+    period_released_locked(got);
+    last_check = over > got ? over - got : 0;
+}
+
+/* ---- the background thread ---- */
 static void *scavenger_main(void *arg) {
     (void)arg;
-    uint64_t window[64] = {0};
-    unsigned n = 0;
     for (;;) {
         struct timespec ts = {gort__options.scavenge_ms / 1000, (long)(gort__options.scavenge_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -39,18 +160,10 @@ static void *scavenger_main(void *arg) {
          * the heap even if no thread allocates from their class again. */
         gort__central_drain_all();
         pthread_mutex_lock(&gort__heap.lock);
-        uint64_t over = gort__scavenge_overage_locked();
-        unsigned w = gort__options.scavenge_window;
-        window[n++ % w] = over;
-        uint64_t idle = over;
-        for (unsigned i = 0; i < w && i < n; i++)
-            if (window[i] < idle) idle = window[i];
-        if (n < w) idle = 0; /* not a whole window seen yet */
-        uint64_t cap = (64u << 20) >> GORT_PAGE_SHIFT, step = (16u << 20) >> GORT_PAGE_SHIFT;
-        if (idle > cap) idle = cap;
+        uint64_t idle = period_sample_locked();
         while (idle > 0) {
-            uint64_t got = gort__heap_scavenge_locked(idle < step ? idle : step);
-            for (unsigned i = 0; i < w; i++) window[i] = window[i] > got ? window[i] - got : 0;
+            uint64_t got = gort__heap_scavenge_locked(idle < STEP_PAGES ? idle : STEP_PAGES);
+            period_released_locked(got);
             if (got == 0) break;
             idle -= got < idle ? got : idle;
             pthread_mutex_unlock(&gort__heap.lock);
@@ -61,8 +174,29 @@ static void *scavenger_main(void *arg) {
     return NULL;
 }
 
+/* Does this thread hold an allocator lock? (glibc records a mutex's owner
+ * for every mutex type.) */
+static bool owned(pthread_mutex_t *m, pid_t tid) {
+#ifdef __GLIBC__
+    return m->__data.__owner == tid;
+#else
+    (void)m;
+    (void)tid;
+    return false;
+#endif
+}
+
+void gort__assert_no_locks(const char *what) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    bool held = owned(&gort__heap.lock, tid) || owned(&gort__mcache_list_lock, tid);
+    for (unsigned i = 0; !held && i < GORT_NUM_SPANCLASSES; i++) held = owned(&gort__central[i].lock, tid);
+    if (held) gort__throw(what);
+}
+
 void gort__scavenger_start(void) {
     if (!gort__options.scavenger || atomic_load_explicit(&scav_started, memory_order_relaxed)) return;
+    /* Creating a thread allocates: never under an allocator lock. */
+    gort__assert_no_locks("scavenger thread created under an allocator lock");
     if (atomic_exchange(&scav_started, 1)) return;
     /* The thread takes no signals meant for the program. */
     sigset_t all, old;
