@@ -6,6 +6,8 @@
  *   gort/stats.h   MemStats-style counters and gort_release_memory
  *   gort/map.h     Go's hash map (hmap) for C
  *   gort/gc.h      collected allocation: gort_new, the garbage collector
+ *   gort/chan.h    Go's channels, select and time.After for threads
+ *   gort/slice.h   Go's slices (make, append, copy, re-slicing) in the collected heap
  */
 #ifndef GORT_H
 #define GORT_H
@@ -14,5 +16,7 @@
 #include "gort/stats.h"
 #include "gort/map.h"
 #include "gort/gc.h"
+#include "gort/chan.h"
+#include "gort/slice.h"
 
 #endif
