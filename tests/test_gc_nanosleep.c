@@ -1,0 +1,131 @@
+/*
+ * test_gc_nanosleep: a thread sleeping in nanosleep() (and clock_nanosleep(), usleep())
+ * while the main thread collects every few milliseconds. The collector stops threads with
+ * a signal, and Linux never restarts these calls after a signal handler ran (signal(7)):
+ * unless the collector avoids interrupting them, they return early with EINTR. The test
+ * requires that each call sleeps its whole time and returns 0, and prints precisely what
+ * each call returned, after how long, and how many collections had run meanwhile. The
+ * sleeping thread's collected objects (locals) must also survive intact.
+ * GORT_TEST_TSAN: also run in the TSan build.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <gort.h>
+#include "check.h"
+
+#define NOINLINE __attribute__((noinline))
+
+static uint64_t g_seed;
+
+typedef struct Node {
+    struct Node *next;
+    uint64_t id, check;
+} Node;
+GORT_TYPE(Node, next);
+
+static inline uint64_t mix(uint64_t x) {
+    x = (x + g_seed) * 0x9E3779B97F4A7C15ULL;
+    return x ^ (x >> 31);
+}
+NOINLINE static Node *build_list(long n, uint64_t base) {
+    Node *h = NULL;
+    for (long i = n - 1; i >= 0; i--) {
+        Node *x = gort_new(Node);
+        CHECK(x);
+        x->next = h;
+        x->id = base + (uint64_t)i;
+        x->check = mix(x->id);
+        h = x;
+    }
+    return h;
+}
+NOINLINE static int list_ok(const Node *h, long n, uint64_t base) {
+    for (long i = 0; i < n; i++, h = h->next)
+        if (!h || h->id != base + (uint64_t)i || h->check != mix(base + (uint64_t)i)) return 0;
+    return h == NULL;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t num_gc(void) {
+    gort_gc_stats_t st;
+    gort_gc_stats(&st);
+    return st.num_gc;
+}
+
+enum { CALLS = 3 };
+static const char *const names[CALLS] = {"nanosleep", "clock_nanosleep", "usleep"};
+static const double want_s = 0.5;
+static atomic_int g_started, g_done;
+static long g_ret[CALLS];
+static int g_err[CALLS];
+static double g_took[CALLS];
+static uint64_t g_gcs[CALLS];
+static atomic_int g_bad_list;
+
+static void *sleeper(void *arg) {
+    Node *volatile mine = build_list(2000, 5000);
+    for (int c = 0; c < CALLS; c++) {
+        uint64_t gc0 = num_gc();
+        atomic_store(&g_started, c + 1);
+        double t0 = now();
+        errno = 0;
+        struct timespec req = {0, (long)(want_s * 1e9)}, rem = {0, 0};
+        long r;
+        if (c == 0) r = nanosleep(&req, &rem);
+        else if (c == 1) r = clock_nanosleep(CLOCK_MONOTONIC, 0, &req, &rem);
+        else r = usleep((useconds_t)(want_s * 1e6));
+        g_err[c] = c == 1 ? (int)r : errno;
+        g_ret[c] = r;
+        g_took[c] = now() - t0;
+        g_gcs[c] = num_gc() - gc0;
+        atomic_store(&g_done, c + 1);
+    }
+    if (!list_ok(mine, 2000, 5000)) atomic_store(&g_bad_list, 1);
+    return NULL;
+}
+
+int main(void) {
+    g_seed = test_seed();
+    gort_gc();
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, sleeper, NULL) == 0);
+    alarm(120);
+    for (int c = 0; c < CALLS; c++) {
+        while (atomic_load(&g_started) < c + 1) usleep(100);
+        usleep(5000);
+        while (atomic_load(&g_done) < c + 1) {
+            build_list(1000, 1);
+            gort_gc();
+            usleep(5000);
+        }
+    }
+    CHECK(pthread_join(t, NULL) == 0);
+    int fails = 0;
+    for (int c = 0; c < CALLS; c++) {
+        int ok = g_ret[c] == 0 && g_took[c] >= want_s * 0.99;
+        printf("%s %s(%.3f s): returned %ld%s%s after %.3f s, %llu collections meanwhile\n",
+               ok ? "ok  " : "FAIL", names[c], want_s, g_ret[c], g_ret[c] ? ", error " : "",
+               g_ret[c] ? strerror(g_err[c]) : "", g_took[c], (unsigned long long)g_gcs[c]);
+        fails += !ok;
+    }
+    if (atomic_load(&g_bad_list)) {
+        fprintf(stderr, "the sleeping thread's list was corrupted or freed\n");
+        return 1;
+    }
+    gort_check_heap();
+    if (fails) {
+        fprintf(stderr, "test_gc_nanosleep: %d sleeping call(s) cut short by collections\n", fails);
+        return 1;
+    }
+    printf("test_gc_nanosleep: ok\n");
+    return 0;
+}
+/* GORT_TEST_TSAN */
