@@ -124,6 +124,7 @@ GORT_HIDDEN bool gort__sys_map(void *v, size_t n);          /* Reserved -> Prepa
  * [v, v+n), as Go 1.19 */
 GORT_HIDDEN void gort__sys_used(void *v, size_t n, size_t prepared);
 GORT_HIDDEN void gort__sys_unused(void *v, size_t n);       /* Ready -> Prepared (MADV_DONTNEED) */
+GORT_HIDDEN void gort__sys_zero(void *v, size_t n);         /* Ready: MADV_DONTNEED, reads as zero */
 GORT_HIDDEN void gort__sys_fault(void *v, size_t n);        /* Ready -> Reserved (debugging) */
 enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };
 
@@ -322,6 +323,9 @@ GORT_HIDDEN extern gort_mheap gort__heap;
 /* Allocates a span of npages (aligned to align_pages, a power of two) for
  * span class spc; NULL with errno = ENOMEM when the OS refuses memory. */
 GORT_HIDDEN gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned spc);
+/* The same for a large object that must read as zero (calloc): clears only
+ * the pages used before (memset, or MADV_DONTNEED for long runs). */
+GORT_HIDDEN gort_mspan *gort__heap_alloc_span_zeroed(size_t npages, size_t align_pages, unsigned spc);
 GORT_HIDDEN void gort__heap_free_span(gort_mspan *s);
 /* Grows a large span in place to npages if the pages after it are free. */
 GORT_HIDDEN bool gort__heap_grow_span(gort_mspan *s, size_t npages);

@@ -67,7 +67,7 @@ static inline void *malloc_small(size_t cls) {
     return gort__span_take(s, c);
 }
 
-static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
+static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zero) {
     if (n > PTRDIFF_MAX) {
         errno = ENOMEM;
         return NULL;
@@ -75,7 +75,8 @@ static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
     size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
     if (npages == 0) npages = 1;
     gort__scavenger_poll();
-    gort_mspan *s = gort__heap_alloc_span(npages, align_pages, gort__spc_make(0, GORT_KIND_MANUAL));
+    gort_mspan *s = (zero ? gort__heap_alloc_span_zeroed : gort__heap_alloc_span)(npages, align_pages,
+                                                                                 gort__spc_make(0, GORT_KIND_MANUAL));
     if (!s) {
         errno = ENOMEM;
         return NULL;
@@ -84,6 +85,8 @@ static GORT_NOINLINE void *malloc_large(size_t n, size_t align_pages) {
     atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
     return (void *)s->base;
 }
+
+static void *malloc_large(size_t n, size_t align_pages) { return malloc_large_z(n, align_pages, false); }
 
 void *gort_malloc(size_t n) {
     if (GORT_LIKELY(n <= GORT_MAX_SMALL_SIZE)) return malloc_small(size_to_class(n));
@@ -222,12 +225,8 @@ void *gort_calloc(size_t n, size_t size) {
         if (p) memset(p, 0, total);
         return p;
     }
-    void *p = malloc_large(total, 1);
-    if (p) {
-        gort_mspan *s = gort__span_of((uintptr_t)p);
-        if (s->needzero) memset(p, 0, total);
-    }
-    return p;
+    /* only the pages used before are cleared (pageheap.c) */
+    return malloc_large_z(total, 1, true);
 }
 
 void *gort_realloc(void *p, size_t n) {

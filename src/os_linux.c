@@ -154,6 +154,13 @@ void gort__sys_unused(void *v, size_t n) {
     os_add(&gort__os.prepared, n);
 }
 
+/* Ready stays Ready: the pages are dropped and read as zero after (calloc of
+ * a block that was used before). */
+void gort__sys_zero(void *v, size_t n) {
+    if (((uintptr_t)v | n) & (GORT_OS_PAGE - 1)) gort__throw("sys_zero: range not page-aligned");
+    madvise(v, n, MADV_DONTNEED);
+}
+
 /* Ready -> Reserved: any access faults (a debugging aid). */
 void gort__sys_fault(void *v, size_t n) {
     mmap(v, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);

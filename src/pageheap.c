@@ -252,7 +252,72 @@ static unsigned bitsclass_for(unsigned nelems) {
     return k;
 }
 
+/* Dirty runs of a new span that must read as zero (calloc): collected under
+ * the lock from the scav bits before allocation clears them, zeroed after. */
+#define ZRUNS 16
+typedef struct zruns {
+    unsigned n;
+    struct { uintptr_t addr; size_t bytes; } r[ZRUNS];
+} zruns;
+
+/* Collects the runs of pages in [pn, pn+n) that are not scavenged (dirty);
+ * beyond ZRUNS runs the last one grows to cover the rest (over-zeroing is
+ * correct). */
+static void collect_dirty(uint64_t pn, uint64_t n, zruns *z) {
+    z->n = 0;
+    uint64_t end = pn + n, run = UINT64_MAX;
+    for (uint64_t p = pn; p <= end; p++) {
+        bool dirty = false;
+        if (p < end) {
+            uint64_t ci = p >> 9;
+            unsigned bit = p & 511;
+            uint64_t sc = chunk_scav(ci)[bit >> 6];
+            if ((bit & 63) == 0 && p + 64 <= end && sc == ~(uint64_t)0 && run == UINT64_MAX) {
+                p += 63; /* a whole scavenged word */
+                continue;
+            }
+            dirty = !(sc >> (bit & 63) & 1);
+        }
+        if (dirty && run == UINT64_MAX) run = p;
+        if (!dirty && run != UINT64_MAX) {
+            uintptr_t a = pn_addr(run);
+            size_t bytes = (size_t)(p - run) << GORT_PAGE_SHIFT;
+            if (z->n == ZRUNS) z->r[ZRUNS - 1].bytes = a + bytes - z->r[ZRUNS - 1].addr;
+            else z->r[z->n++] = (typeof(z->r[0])){a, bytes};
+            run = UINT64_MAX;
+        }
+    }
+}
+
+static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, zruns *z);
+
 gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned spc) {
+    return alloc_span(npages, align_pages, spc, NULL);
+}
+
+/* Dirty runs this long or longer are given back (MADV_DONTNEED: they read as
+ * zero and cost no memory until touched) rather than cleared with memset.
+ * Measured with bench/zeroing.c on the 2-core AMD EPYC VM: memset of
+ * resident memory 10.9 ms for 64 MiB, 22.7 ms for 128 MiB, 39.9 ms for
+ * 256 MiB; madvise 17.0, 31.2, 39.8 ms (page faults and TLB flushes are dear
+ * on that VM; on bare metal the crossover is lower). */
+#define ZERO_MADVISE_MIN ((size_t)256 << 20)
+
+/* A large span whose memory reads as zero (calloc): only the pages that were
+ * used before are cleared; pages never touched, or given back, are zero. */
+gort_mspan *gort__heap_alloc_span_zeroed(size_t npages, size_t align_pages, unsigned spc) {
+    zruns z;
+    gort_mspan *s = alloc_span(npages, align_pages, spc, &z);
+    if (!s) return NULL;
+    for (unsigned i = 0; i < z.n; i++) {
+        if (z.r[i].bytes >= ZERO_MADVISE_MIN) gort__sys_zero((void *)z.r[i].addr, z.r[i].bytes);
+        else memset((void *)z.r[i].addr, 0, z.r[i].bytes);
+    }
+    s->needzero = 0;
+    return s;
+}
+
+static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, zruns *z) {
     gort_mheap *h = &gort__heap;
     if (npages == 0 || npages > ((uint64_t)1 << 34) || align_pages > ((uint64_t)1 << 34)) {
         errno = ENOMEM;
@@ -293,6 +358,7 @@ gort_mspan *gort__heap_alloc_span(size_t npages, size_t align_pages, unsigned sp
         errno = ENOMEM;
         return NULL;
     }
+    if (z) collect_dirty((uint64_t)pn, npages, z);
     uint64_t scav = range_apply((uint64_t)pn, npages, w_alloc);
     update_chunks((uint64_t)pn >> 9, ((uint64_t)pn + npages - 1) >> 9);
     h->pages_inuse += npages;
