@@ -59,14 +59,6 @@
 
 #include "internal.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GORT_SAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GORT_SAN 1
-#endif
 /* Conservative scanning reads stack slots, globals' redzones and other
  * threads' data: not the program's accesses, so not the sanitizers' business. */
 #define NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
@@ -121,6 +113,7 @@ static __thread struct {
     volatile sig_atomic_t in_alloc; /* inside the lock-free part of a collected allocation */
     volatile sig_atomic_t deferred; /* a stop request arrived meanwhile */
     volatile sig_atomic_t stops;    /* times this thread has stopped for a collection */
+    uint32_t stopped_epoch;         /* the stop it last answered: each is answered once */
 } gc_tls __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------ */
@@ -508,7 +501,8 @@ static void futex_wake_all(_Atomic uint32_t *addr) { syscall(SYS_futex, addr, FU
 static GORT_NOINLINE void stop_self(void) {
     __builtin_unwind_init();
     uint32_t e = atomic_load_explicit(&stop_epoch, memory_order_acquire);
-    if (!(e & 1)) return;
+    if (!(e & 1) || gc_tls.stopped_epoch == e) return;
+    gc_tls.stopped_epoch = e;
     gort_mcache *mc = gort__tls_gcself;
     volatile uintptr_t here = 0;
     if (mc) atomic_store_explicit(&mc->gc_sp, (uintptr_t)&here, memory_order_relaxed);
