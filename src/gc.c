@@ -269,7 +269,13 @@ static inline void gcw_push(gcwork *w, uintptr_t obj) {
 /* ------------------------------------------------------------------ */
 /* Marking                                                              */
 
-static uintptr_t heap_lo, heap_hi; /* the arenas' span of addresses, set in each pause */
+/* the arenas' span of addresses, set in each pause; heap_lo is the first
+ * arena's first object, so this pair is kept out of the roots (gc_init) */
+static struct {
+    uintptr_t lo, hi;
+} heap_range;
+#define heap_lo heap_range.lo
+#define heap_hi heap_range.hi
 
 /* Sets bit i of *w atomically; returns its old value (LOCK BTS on x86-64:
  * gcc makes fetch_or with a used result a compare-and-swap loop). */
@@ -612,7 +618,7 @@ static int tls_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 
 /* gort's own large statics hold no program pointers: skipped when the data
  * segment holding them is scanned. */
-static struct { uintptr_t lo, hi; } excl[4];
+static struct { uintptr_t lo, hi; } excl[5];
 static unsigned nexcl;
 static void exclude(const void *p, size_t n) {
     excl[nexcl].lo = (uintptr_t)p;
@@ -1094,6 +1100,7 @@ static void gc_init(void) {
     exclude((const void *)gort__arenas, sizeof gort__arenas);
     exclude(&gort__heap, sizeof gort__heap);
     exclude(gort__central, sizeof gort__central);
+    exclude(&heap_range, sizeof heap_range);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     ncpu_online = n > 0 ? (int)n : 1;
     start_mono = now_ns(CLOCK_MONOTONIC);
@@ -1634,11 +1641,12 @@ void gort__gc_fork_child(void) {
 /* collector is in use.                                                 */
 
 /* Registered threads that the collector stops (marker threads and caches
- * left behind by fork are not counted). */
+ * left behind by fork are not counted); INT_MAX when the list is busy (a
+ * collection holds its lock: a thread must not wait for it there). */
 GORT_HIDDEN int gort__gc_count_threads(void);
 int gort__gc_count_threads(void) {
     int n = 0;
-    pthread_mutex_lock(&gort__mcache_list_lock);
+    if (pthread_mutex_trylock(&gort__mcache_list_lock) != 0) return INT_MAX;
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all)
         if (!mc->gc_skip) n++;
     pthread_mutex_unlock(&gort__mcache_list_lock);
