@@ -143,4 +143,10 @@ if [ "${BENCH_SKIP_GC:-0}" != 1 ]; then
     note "collector benchmark (bench/gc/run.sh, BENCH=$MODE; BENCH_SKIP_GC=1 skips it)"
     BENCH=$MODE bash bench/gc/run.sh || rc=1
 fi
+
+# 6. channels and slices (bench/chan/run.sh, same BENCH mode); BENCH_SKIP_CHAN=1 skips it
+if [ "${BENCH_SKIP_CHAN:-0}" != 1 ]; then
+    note "channel and slice benchmark (bench/chan/run.sh, BENCH=$MODE; BENCH_SKIP_CHAN=1 skips it)"
+    BENCH=$MODE bash bench/chan/run.sh || rc=1
+fi
 exit $rc

@@ -16,7 +16,7 @@
  * the channel's lock, releases the lock, then swaps the word to 1 and calls
  * FUTEX_WAKE only if it was 2. The waiter spins a short while (a wake-up
  * through the kernel costs ~10 us; a partner usually answers within 1 us),
- * yields, then sleeps.
+ * then sleeps; the spin's length adapts to how often it pays.
  *
  * select (selectgo): a random poll order (Fisher-Yates, Go's pollorder) and
  * the cases sorted by channel address (lockorder); all channels are locked
@@ -33,8 +33,8 @@
  * Deadlock: `nblocked` counts threads asleep on a channel. A thread about to
  * sleep that finds every known thread (gort__gc_count_threads) asleep, no
  * timer pending, sleeps in slices of 30 ms instead and rechecks; when the
- * state has lasted three slices with no wake-up anywhere (`progress`), it
- * throws Go's "all goroutines are asleep - deadlock!".
+ * state has lasted 100 ms with no wake-up anywhere (`progress`), it throws
+ * Go's "all goroutines are asleep - deadlock!".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,15 +52,36 @@
 GORT_HIDDEN int gort__gc_count_threads(void);
 GORT_HIDDEN bool gort__gc_in_use(void);
 
-#define SPIN_NS 8000  /* spin this long before yielding */
-#define YIELDS 3
+#define SPIN_MAX_NS 16000 /* the longest spin before sleeping */
+#define SPIN_MIN_NS 2000  /* the shortest */
+#define DEADLOCK_NS (100 * 1000000ull) /* how long the deadlock state must last */
 #define MAX_ELEM 65535
 #define HDR_BYTES ((sizeof(struct gort_chan) + 15) & ~(size_t)15)
 
 /* ------------------------------------------------------------------ */
 /* futex helpers                                                        */
 
+#if defined(__SANITIZE_THREAD__)
+#define CHAN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHAN_TSAN 1
+#endif
+#endif
+
 static inline long futex(_Atomic uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts) {
+#ifdef CHAN_TSAN
+    /* TSan defers a signal that arrives in a call it does not intercept (a
+     * raw futex) to its next interceptor: the collector's stop signal would
+     * wait forever for a sleeping thread. Sleep in slices, then pass through
+     * an intercepted call. */
+    struct timespec slice = {0, 1000000};
+    if ((op & ~FUTEX_PRIVATE_FLAG) == FUTEX_WAIT && (ts == NULL || ts->tv_sec > 0 || ts->tv_nsec > slice.tv_nsec)) {
+        long r = syscall(SYS_futex, (uint32_t *)uaddr, op | FUTEX_PRIVATE_FLAG, val, &slice, NULL, 0);
+        usleep(1);
+        return r;
+    }
+#endif
     return syscall(SYS_futex, (uint32_t *)uaddr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
 }
 
@@ -154,40 +175,47 @@ static bool deadlock_suspect(void) {
 
 static uint64_t mono_ns(void);
 
+/* The spin adapts per thread (as glibc's adaptive mutex): doubled after a
+ * spin that saw the wake-up, halved after one that did not. On a loaded
+ * machine, where the partner is often not running, spinning only delays it. */
+static __thread uint32_t spin_ns = 8000;
+
 static void park(struct waiter *w) {
     uint64_t t0 = 0;
+    uint32_t budget = spin_ns;
     for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&w->state, memory_order_acquire) == 1) return;
+        if (atomic_load_explicit(&w->state, memory_order_acquire) == 1) {
+            spin_ns = budget * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : budget * 2;
+            return;
+        }
         cpu_relax();
-        if ((i & 31) == 0) {
+        if ((i & 15) == 0) {
             uint64_t t = mono_ns();
             if (t0 == 0) t0 = t;
-            else if (t - t0 > SPIN_NS) break;
+            else if (t - t0 > budget) break;
         }
     }
-    for (int i = 0; i < YIELDS; i++) {
-        sched_yield();
-        if (atomic_load_explicit(&w->state, memory_order_acquire) == 1) return;
-    }
+    spin_ns = budget / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : budget / 2;
     atomic_fetch_add_explicit(&nblocked, 1, memory_order_acq_rel);
     uint32_t z = 0;
     if (atomic_compare_exchange_strong_explicit(&w->state, &z, 2, memory_order_acq_rel, memory_order_acquire)) {
-        int strikes = 0;
-        uint64_t seen = 0;
+        uint64_t since = 0, seen = 0; /* suspected since (0: not suspected), progress then */
         for (;;) {
             if (deadlock_suspect()) {
-                uint64_t p = atomic_load_explicit(&progress, memory_order_relaxed);
-                if (strikes > 0 && p == seen) {
-                    if (++strikes > 3) gort__throw("all goroutines are asleep - deadlock!");
-                } else {
-                    strikes = 1;
+                uint64_t p = atomic_load_explicit(&progress, memory_order_relaxed), t = mono_ns();
+                if (since == 0 || p != seen) {
+                    since = t;
                     seen = p;
+                } else if (t - since >= DEADLOCK_NS) {
+                    gort__throw("all goroutines are asleep - deadlock!");
                 }
                 struct timespec ts = {0, 30 * 1000 * 1000};
                 futex(&w->state, FUTEX_WAIT, 2, &ts);
             } else {
-                strikes = 0;
-                futex(&w->state, FUTEX_WAIT, 2, NULL);
+                /* rechecked now and then: a thread that exits can leave the rest deadlocked */
+                since = 0;
+                struct timespec ts = {0, 250 * 1000 * 1000};
+                futex(&w->state, FUTEX_WAIT, 2, &ts);
             }
             if (atomic_load_explicit(&w->state, memory_order_acquire) == 1) break;
         }

@@ -47,7 +47,10 @@ static size_t size_class_round(size_t n) {
     return (n + GORT_PAGE_SIZE - 1) & ~(GORT_PAGE_SIZE - 1); /* a large object: whole pages */
 }
 
-/* count zeroed elements of et in the collected heap */
+/* count elements of et in the collected heap, zeroed from byte zero_from
+ * on (the caller fills what is below). A pointer-free array is noscan and
+ * only its tail is cleared (Go's growslice clears [newlen, cap) only); a
+ * typed one comes zeroed. */
 static void *alloc_array(const gort_type *et, size_t count, size_t bytes, size_t zero_from) {
     if (bytes == 0) return zerobase;
     if (et->ptrwords == 0) {

@@ -455,7 +455,7 @@ static void *blocked_sender(void *arg) {
     gort_chan_send(arg, &(int){1});
     return NULL;
 }
-static void die_close_blocked_sender(void *arg) {
+static __attribute__((unused)) void die_close_blocked_sender(void *arg) {
     gort_chan *c = gort_chan_make(4, (size_t)(uintptr_t)arg);
     for (size_t i = 0; i < gort_chan_cap(c); i++) gort_chan_send(c, &(int){0});
     pthread_t t;
@@ -471,7 +471,7 @@ static void *blocked_select_sender(void *arg) {
     gort_select(cs, 2, true);
     return NULL;
 }
-static void die_close_blocked_select_sender(void *arg) {
+static __attribute__((unused)) void die_close_blocked_select_sender(void *arg) {
     gort_chan *c = gort_chan_make(4, 0);
     pthread_t t;
     pthread_create(&t, NULL, blocked_select_sender, c);
@@ -489,7 +489,7 @@ static void *recv_forever(void *arg) {
     gort_chan_recv(arg, NULL);
     return NULL;
 }
-static void die_deadlock_two(void *arg) {
+static __attribute__((unused)) void die_deadlock_two(void *arg) {
     gort_chan *c = gort_chan_make(4, 0);
     pthread_t t;
     pthread_create(&t, NULL, recv_forever, c);
@@ -498,7 +498,21 @@ static void die_deadlock_two(void *arg) {
     gort_chan_send(d, &(int){1});
     gort_chan_send(d, &(int){1}); /* full: blocks, and so does the other thread */
 }
-static void die_deadlock_after_timer(void *arg) {
+static void *register_and_exit(void *arg) {
+    gort_free(gort_malloc(8));
+    sleep_ms(50);
+    return NULL;
+}
+static __attribute__((unused)) void die_deadlock_thread_exit(void *arg) {
+    /* the only thread that could send exits while this one waits */
+    gort_chan *c = gort_chan_make(4, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, register_and_exit, NULL);
+    pthread_detach(t);
+    sleep_ms(10);
+    gort_chan_recv(c, NULL);
+}
+static __attribute__((unused)) void die_deadlock_after_timer(void *arg) {
     /* a pending timer is not a deadlock; once it has fired, waiting on another channel is */
     gort_chan *a = gort_after(30 * 1000000ull);
     gort_chan_recv(a, NULL);
@@ -525,6 +539,7 @@ static void test_deaths(void) {
     expect_death(die_close_blocked_select_sender, NULL, "gort: fatal error: send on closed channel");
     expect_death(die_deadlock_two, NULL, dl);
     expect_death(die_deadlock_after_timer, NULL, dl);
+    expect_death(die_deadlock_thread_exit, NULL, dl);
 #endif
 }
 

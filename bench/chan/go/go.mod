@@ -1,0 +1,3 @@
+module chanbench
+
+go 1.19
