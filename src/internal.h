@@ -124,6 +124,7 @@ GORT_HIDDEN bool gort__sys_map(void *v, size_t n);          /* Reserved -> Prepa
  * [v, v+n), as Go 1.19 */
 GORT_HIDDEN void gort__sys_used(void *v, size_t n, size_t prepared);
 GORT_HIDDEN void gort__sys_unused(void *v, size_t n);       /* Ready -> Prepared (MADV_DONTNEED) */
+GORT_HIDDEN bool gort__sys_probe(size_t n);                 /* would a plain mmap of n be granted? */
 GORT_HIDDEN void gort__sys_zero(void *v, size_t n);         /* Ready: MADV_DONTNEED, reads as zero */
 GORT_HIDDEN void gort__sys_fault(void *v, size_t n);        /* Ready -> Reserved (debugging) */
 enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };

@@ -154,6 +154,15 @@ void gort__sys_unused(void *v, size_t n) {
     os_add(&gort__os.prepared, n);
 }
 
+/* Would the kernel map n bytes for a plain private mapping (its overcommit
+ * policy, as glibc's malloc meets it)? Maps and unmaps at once; no state. */
+bool gort__sys_probe(size_t n) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    munmap(p, n);
+    return true;
+}
+
 /* Ready stays Ready: the pages are dropped and read as zero after (calloc of
  * a block that was used before). */
 void gort__sys_zero(void *v, size_t n) {

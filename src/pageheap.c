@@ -246,6 +246,22 @@ static void set_spans(uint64_t pn, uint64_t n, gort_mspan *s) {
     }
 }
 
+/* The page -> span map of pages [pn, pn+n), now all NULL: its whole OS
+ * pages go back to the OS (they read as NULL after), so that a huge object's
+ * metadata (8 bytes per 8 KiB page) is returned with it. */
+static void release_span_map(uint64_t pn, uint64_t n) {
+    if (n < 2 * (GORT_OS_PAGE / sizeof(void *))) return;
+    for (uint64_t end = pn + n; pn < end;) {
+        gort_heap_arena *ha = pn_arena(pn);
+        uint64_t i0 = pn & 8191, i1 = i0 + (end - pn);
+        if (i1 > GORT_PAGES_PER_ARENA) i1 = GORT_PAGES_PER_ARENA;
+        uintptr_t a = ((uintptr_t)&ha->spans[i0] + GORT_OS_PAGE - 1) & ~(uintptr_t)(GORT_OS_PAGE - 1);
+        uintptr_t e = (uintptr_t)&ha->spans[i1] & ~(uintptr_t)(GORT_OS_PAGE - 1);
+        if (a < e) gort__sys_zero((void *)a, e - a);
+        pn += i1 - i0;
+    }
+}
+
 static unsigned bitsclass_for(unsigned nelems) {
     unsigned words = (nelems + 63) / 64, k = 0;
     while ((1u << k) < words) k++;
@@ -336,6 +352,16 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
          * grows by no more than the program's. */
         uint64_t over = gort__scavenge_overage_locked();
         if (over) gort__heap_scavenge_locked(over < want ? over : want);
+        /* A request of an arena or more: would the kernel grant it to a
+         * plain mmap, as glibc's malloc asks? The arenas themselves are
+         * mapped MAP_NORESERVE, which the overcommit heuristic never
+         * refuses: without this, malloc(1 TiB) on a small machine took
+         * seconds, 1 GiB of metadata, and ended in the OOM killer. */
+        if (want >= GORT_PAGES_PER_ARENA && !gort__sys_probe((size_t)want << GORT_PAGE_SHIFT)) {
+            pthread_mutex_unlock(&h->lock);
+            errno = ENOMEM;
+            return NULL;
+        }
         if (!heap_grow_locked(want)) {
             pthread_mutex_unlock(&h->lock);
             errno = ENOMEM;
@@ -408,6 +434,7 @@ void gort__heap_free_span(gort_mspan *s) {
     if (s->state != GORT_SPAN_IN_USE) gort__throw_addr("freeing a span not in use", (void *)s->base);
     uint64_t pn = addr_pn(s->base);
     set_spans(pn, s->npages, NULL);
+    release_span_map(pn, s->npages);
     gort_heap_arena *ha = pn_arena(pn);
     ha->page_in_use[(pn & 8191) >> 6] &= ~((uint64_t)1 << (pn & 63));
     range_apply(pn, s->npages, w_free);

@@ -109,7 +109,7 @@ int main(void) {
     gort_mspan *all = gort__heap_alloc_span(GORT_PAGES_PER_ARENA, 1, spc);
     CHECK(all && all->base == gort__heap.slots[0]->base);
     gort__heap_free_span(all);
-    CHECK(gort_release_memory() > 0);
+    gort_release_memory(); /* what inline scavenging has not given back already */
     pthread_mutex_lock(&gort__heap.lock);
     gort__heap_check_locked();
     CHECK_EQ(gort__heap.pages_scav, gort__heap.pages_total);
