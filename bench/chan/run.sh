@@ -55,7 +55,7 @@ cmd() {  # cmd IMPL: the command line of an implementation
 }
 # workload N implementations
 WORKLOADS=(
-    "pingpong $((100000 / SCALE)) gort go go-locked crossbeam mutex"
+    "pingpong $((20000 / SCALE)) gort go go-locked crossbeam mutex"
     "b11 $((4000000 / SCALE)) gort go go-locked crossbeam mutex"
     "b44 $((2000000 / SCALE)) gort go go-locked crossbeam mutex"
     "select4 $((2000000 / SCALE)) gort go go-locked crossbeam mutex"
