@@ -1118,18 +1118,28 @@ static inline void ensure_init(void) {
 /* ------------------------------------------------------------------ */
 /* Allocation                                                           */
 
+static void oom_line(size_t n) {
+    char line[160];
+    uint64_t mapped = atomic_load_explicit(&gort__os.ready, memory_order_relaxed) +
+                      atomic_load_explicit(&gort__os.prepared, memory_order_relaxed);
+    int k = snprintf(line, sizeof line, "gort: out of memory: cannot allocate %zu-byte block (%llu in use)\n", n,
+                     (unsigned long long)mapped);
+    if (k > 0) {
+        ssize_t wr = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
+        (void)wr;
+    }
+}
+
+void gort__oom_report(size_t n) {
+    if (gort__options.oom == GORT_OOM_REPORT) oom_line(n);
+}
+
 static void *out_of_memory(size_t n) {
     if (gort__options.oom == GORT_OOM_NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    char line[160];
-    int k = snprintf(line, sizeof line, "gort: out of memory: cannot allocate %zu-byte block (%llu in use)\n", n,
-                     (unsigned long long)atomic_load_explicit(&gort__os.ready, memory_order_relaxed));
-    if (k > 0) {
-        ssize_t wr = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
-        (void)wr;
-    }
+    oom_line(n);
     gort__throw("out of memory");
 }
 

@@ -505,6 +505,9 @@ GORT_HIDDEN void gort__gc_fork_prepare(void);
 GORT_HIDDEN void gort__gc_fork_parent(void);
 GORT_HIDDEN void gort__gc_fork_child(void);
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__gc_bad_free(const void *p);
+/* GORT_OOM=report: a manual allocation of n bytes is about to fail with
+ * ENOMEM; prints Go's out-of-memory line first. */
+GORT_HIDDEN void gort__oom_report(size_t n);
 /* The collector's statistics after gort_stats_print's (json: as a "gc"
  * member); nothing when the program never used the collector. */
 GORT_HIDDEN void gort__gc_stats_print(FILE *out, bool json);

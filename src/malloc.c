@@ -69,6 +69,7 @@ static inline void *malloc_small(size_t cls) {
 
 static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zero) {
     if (n > PTRDIFF_MAX) {
+        gort__oom_report(n);
         errno = ENOMEM;
         return NULL;
     }
@@ -78,6 +79,7 @@ static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zer
     gort_mspan *s = (zero ? gort__heap_alloc_span_zeroed : gort__heap_alloc_span)(npages, align_pages,
                                                                                  gort__spc_make(0, GORT_KIND_MANUAL));
     if (!s) {
+        gort__oom_report(n);
         errno = ENOMEM;
         return NULL;
     }

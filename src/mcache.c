@@ -160,8 +160,29 @@ static void mcache_destroy(gort_mcache *mc) {
     gort__scavenger_start();
 }
 
+/* The thread's cache has been torn down: glibc runs key destructors in at
+ * most PTHREAD_DESTRUCTOR_ITERATIONS rounds, and a cache re-created by a
+ * destructor that allocates in the last round would never be torn down
+ * (its spans would stay owned by a dead thread). From here on the thread's
+ * small manual allocations take a page span each (freed as large objects). */
+static __thread bool tls_torn_down;
+
+static GORT_NOINLINE void *alloc_after_teardown(unsigned spc) {
+    size_t n = gort_class_to_size[gort__spc_class(spc)];
+    gort_mspan *s = gort__heap_alloc_span((n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT, 1,
+                                          gort__spc_make(0, GORT_KIND_MANUAL));
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+    return (void *)s->base;
+}
+
 static void mcache_thread_exit(void *arg) {
     gort_mcache *mc = arg;
+    tls_torn_down = true;
     if (gort__tls_mcache == mc) gort__tls_mcache = &gort__empty_mcache;
     mcache_destroy(mc);
     if (gort__tls_gcself == mc) gort__tls_gcself = NULL;
@@ -274,6 +295,7 @@ void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s) {
 /* The malloc slow path for small sizes: the current span's word is empty. */
 void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
     if (mc->is_empty) {
+        if (GORT_UNLIKELY(tls_torn_down) && spc < GORT_NUM_CLASSES) return alloc_after_teardown(spc);
         mc = mcache_create();
         if (!mc) {
             errno = ENOMEM;
@@ -295,6 +317,7 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
         } else {
             s = gort__central_cache_span(spc, mc);
             if (!s) {
+                if (!gort__spc_is_gc(spc)) gort__oom_report(gort_class_to_size[gort__spc_class(spc)]);
                 errno = ENOMEM;
                 return NULL;
             }

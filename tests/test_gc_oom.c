@@ -155,6 +155,22 @@ static int child_null(void) {
     return 0;
 }
 
+/* GORT_OOM=report: a manual allocation the OS refuses returns NULL with
+ * ENOMEM after Go's out-of-memory line. */
+static int child_report(void) {
+    struct rlimit old;
+    set_limit(&old);
+    errno = 0;
+    void *p = gort_malloc((size_t)1 << 40);
+    CHECK(p == NULL);
+    CHECK_EQ(errno, ENOMEM);
+    void *q = gort_malloc(100); /* the heap stays usable */
+    CHECK(q);
+    gort_free(q);
+    printf("report: ok\n");
+    return 0;
+}
+
 static int child_abort(void) {
     struct rlimit old;
     set_limit(&old);
@@ -164,7 +180,7 @@ static int child_abort(void) {
 }
 
 /* Runs this binary with argument `mode` and GORT_OOM set to oom (NULL: unset). */
-static void run_self(const char *mode, const char *oom, int want_abort) {
+static const char *run_self(const char *mode, const char *oom, int want_abort) {
     int pipefd[2];
     CHECK(pipe(pipefd) == 0);
     fflush(stdout);
@@ -202,14 +218,17 @@ static void run_self(const char *mode, const char *oom, int want_abort) {
         fprintf(stderr, "%s: status %d\n", mode, st);
         exit(1);
     }
+    return buf;
 }
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "null") == 0) return child_null();
     if (argc > 1 && strcmp(argv[1], "abort") == 0) return child_abort();
+    if (argc > 1 && strcmp(argv[1], "report") == 0) return child_report();
     test_seed();
     run_self("null", "null", 0);
     run_self("abort", NULL, 1);
+    CHECK(strstr(run_self("report", "report", 0), "gort: out of memory: cannot allocate 1099511627776-byte block"));
     printf("test_gc_oom: ok\n");
     return 0;
 }
