@@ -94,6 +94,7 @@ static _Atomic bool gc_ready;
 static _Atomic uint64_t heap_live;    /* bytes of collected objects handed to caches since the last mark, plus marked */
 static _Atomic uint64_t heap_trigger; /* collect when heap_live reaches it */
 static uint64_t heap_marked, heap_goal;
+static _Atomic uint64_t heap_goal_pub; /* heap_goal, for reading without gc_lock */
 static _Atomic int32_t gc_percent = 100;
 static _Atomic int64_t memory_limit = INT64_MAX;
 static _Atomic uint64_t last_gc_mono;
@@ -930,6 +931,7 @@ static void compute_goal(void) {
         if (lgoal < goal) goal = lgoal;
     }
     heap_goal = goal;
+    atomic_store_explicit(&heap_goal_pub, goal, memory_order_relaxed);
     atomic_store_explicit(&heap_trigger, goal, memory_order_relaxed);
 }
 
@@ -1128,6 +1130,13 @@ static void oom_line(size_t n) {
         ssize_t wr = write(2, line, (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
         (void)wr;
     }
+}
+
+uint64_t gort__gc_retain_bytes(void) {
+    uint64_t goal = atomic_load_explicit(&heap_goal_pub, memory_order_relaxed);
+    if (goal == 0 || goal == UINT64_MAX) return 0;
+    uint64_t keep = goal + goal / 10, live = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    return keep > live ? keep - live : 0;
 }
 
 void gort__oom_report(size_t n) {

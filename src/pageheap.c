@@ -424,7 +424,8 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
 uint64_t gort__scavenge_overage_locked(void) {
     gort_mheap *h = &gort__heap;
     uint64_t dirty = h->pages_total - h->pages_inuse - h->pages_scav;
-    uint64_t goal = gort__options.retain_min >> GORT_PAGE_SHIFT;
+    uint64_t keep = gort__options.retain_min, gc = gort__gc_retain_bytes();
+    uint64_t goal = (keep > gc ? keep : gc) >> GORT_PAGE_SHIFT;
     return dirty > goal ? dirty - goal : 0;
 }
 
