@@ -375,7 +375,7 @@ def print_table(wls, names, peers, data, summary, common, cfg, args):
 
 
 def goal_lines(wls, names, peers, data, summary):
-    """Issue 3's goals, checked against this run."""
+    """The allocator's goals (bench/README.md), checked against this run."""
     if "gort" not in names:
         return []
     out = []

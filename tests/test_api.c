@@ -1,5 +1,5 @@
 /*
- * test_api: black-box edge cases of the gort_* allocation API (issue 2's contract).
+ * test_api: black-box edge cases of the gort_* allocation API (the README's contract).
  *   malloc(0) unique and freeable; free(NULL); alignment of every small size;
  *   usable_size >= request and the whole usable area writable; overflow and
  *   sizes above PTRDIFF_MAX -> NULL + ENOMEM; calloc zeroing of reused memory;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Map benchmark report: table (stdout), JSON and SVG chart, and the goals of
-issue 4 (faster than Go in every cell; geometric mean no slower than absl;
+"""Map benchmark report: table (stdout), JSON and SVG chart, and the map's goals
+(faster than Go in every cell; geometric mean no slower than absl;
 memory per entry no worse than Go's)."""
 import json
 import math
@@ -83,7 +83,7 @@ if "gort" in impls and "absl" in impls:
 for i in impls:
     if i == "gort" or "go" not in impls:
         continue
-print("\nGoals (issue 4):")
+print("\nGoals:")
 for l in lines:
     print("  " + l)
 # geomean of every impl relative to gort, for context
