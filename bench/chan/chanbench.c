@@ -251,7 +251,6 @@ static double slice_append16(long n) {
     return ns;
 }
 static double slice_keep16(long n) {
-    typedef struct { longs s; } holder;
     /* the slices are kept in a collected array of headers (scanned conservatively) */
     longs *all = gort_gc_alloc((size_t)n * sizeof(longs));
     uint64_t t0 = now_ns();
