@@ -10,6 +10,8 @@
  *   lifting the limit, a 1 GiB allocation works.
  *   GORT_OOM unset (abort, as Go): the same fill dies by SIGABRT printing
  *   "gort: out of memory: cannot allocate" and "gort: fatal error: out of memory".
+ *   GORT_OOM=report: a manual allocation the OS refuses (gort_malloc of 1 TiB) returns
+ *   NULL with ENOMEM after printing the out-of-memory line; the heap stays usable.
  * GORT_TEST_RELEASE_ONLY: RLIMIT_AS conflicts with ASan's and TSan's shadow memory.
  */
 #include <errno.h>
