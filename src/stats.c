@@ -15,6 +15,17 @@ void gort_stats(gort_stats_t *st) {
     memset(st, 0, sizeof *st);
     uint64_t nmalloc[GORT_NUM_CLASSES], nfree[GORT_NUM_CLASSES];
     gort__mcache_stats(nmalloc, nfree);
+    /* A thread counts a word's free slots as allocated when it loads the
+     * word (the fast path keeps no counter). The calling thread's own cached
+     * slots are taken back out here, so a program that freed everything
+     * reads HeapObjects 0; other threads' (at most 64 per class each) still
+     * count until they are used or the thread exits. */
+    gort_mcache *self = gort__tls_mcache;
+    if (!self->is_empty)
+        for (unsigned c = 1; c < GORT_NUM_CLASSES; c++) {
+            uint64_t k = (uint64_t)gort__popcount(self->alloc[c]->alloc_cache);
+            nmalloc[c] -= k < nmalloc[c] ? k : nmalloc[c];
+        }
     pthread_mutex_lock(&gort__heap.lock);
     uint64_t inuse = gort__heap.pages_inuse, total = gort__heap.pages_total, scav = gort__heap.pages_scav;
     st->arenas = gort__heap.narenas;
