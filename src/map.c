@@ -518,6 +518,17 @@ static void free_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
     map_release(m, a);
 }
 
+/* Every overflow bucket of the current array came from its preallocated
+ * tail: new_overflow allocates outside it only once next_overflow has
+ * reached the end, and it never moves back past a point it had reached.
+ * Then freeing or clearing the array need not read its buckets (a map made
+ * with a big hint holds mostly pages the OS never backed). */
+static bool chains_inside(const gort_map *m) { return m->next_overflow && m->next_overflow < prealloc_end(m); }
+static void free_current(gort_map *m) {
+    if (chains_inside(m)) map_release(m, m->buckets);
+    else free_array(m, m->buckets, (size_t)1 << m->B, cur_nalloc(m));
+}
+
 /* An array the map no longer uses: freed, or kept while iterators may read it. */
 static void retire_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
     if (flags_load(m) & (F_ITERATOR | F_OLDITER)) {
@@ -1133,7 +1144,7 @@ size_t gort_map_memory(const gort_map *m) {
 
 /* Frees the out-of-line keys and elems of every live entry. */
 static void free_indirect_live(gort_map *m) {
-    if (!(m->tflags & (T_IKEY | T_IELEM)) || m->buckets == NULL) return;
+    if (!(m->tflags & (T_IKEY | T_IELEM)) || m->buckets == NULL || m->count == 0) return;
     for (int pass = 0; pass < 2; pass++) {
         uint8_t *arr = pass == 0 ? m->buckets : m->oldbuckets;
         if (!arr) continue;
@@ -1154,6 +1165,10 @@ static void mark_all_empty(gort_map *m, uint8_t *arr, size_t nmain) {
     for (size_t j = 0; j < nmain; j++)
         for (uint8_t *b = arr + j * m->bucket_size; b; b = overflow(m, b)) memset(b, EMPTY_REST, BUCKET_CNT);
 }
+
+/* Arrays this big are replaced on clear rather than memset: the size from
+ * which calloc gives pages back with MADV_DONTNEED (src/pageheap.c). */
+#define CLEAR_REALLOC_MIN ((size_t)256 << 20)
 
 void gort_map_clear(gort_map *m) {
     if (m == NULL) return;
@@ -1185,9 +1200,27 @@ void gort_map_clear(gort_map *m) {
         } else {
             if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
             uint8_t *a = m->buckets;
-            free_chains(m, a, nmain, cur_nalloc(m));
-            memset(a, 0, cur_nalloc(m) * m->bucket_size);
-            install_array(m, a, m->B, cur_nalloc(m));
+            size_t bytes = cur_nalloc(m) * m->bucket_size;
+            if (bytes >= CLEAR_REALLOC_MIN) {
+                /* a fresh array: calloc clears only pages that were used,
+                 * and gives long runs back to the OS rather than writing them */
+                unsigned B = m->B;
+                free_current(m);
+                size_t nalloc;
+                a = make_array(m, B, &nalloc);
+                if (a) {
+                    install_array(m, a, B, nalloc);
+                } else { /* out of memory: back to a lazily allocated map */
+                    m->buckets = NULL;
+                    m->B = 0;
+                    m->bmask = 0;
+                    m->next_overflow = NULL;
+                }
+            } else {
+                if (!chains_inside(m)) free_chains(m, a, nmain, cur_nalloc(m));
+                memset(a, 0, bytes);
+                install_array(m, a, m->B, cur_nalloc(m));
+            }
         }
     }
     free_deferred(m);
@@ -1205,7 +1238,7 @@ void gort_map_free(gort_map *m) {
     if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map writes");
     free_indirect_live(m);
     if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
-    if (m->buckets) free_array(m, m->buckets, (size_t)1 << m->B, cur_nalloc(m));
+    if (m->buckets) free_current(m);
     for (map_grave *g = m->graveyard, *next; g; g = next) {
         next = g->next;
         free_array(m, g->arr, g->nmain, g->nalloc);
