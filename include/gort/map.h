@@ -18,7 +18,9 @@
  * A NULL map is Go's nil map: get returns NULL, len is 0, delete does nothing,
  * iteration is empty, and put is a fatal error. Like Go's maps, a gort_map is
  * not safe for concurrent use with a writer; misuse is detected (often, not
- * always) and is a fatal error ("concurrent map writes").
+ * always) and is a fatal error ("concurrent map writes"). Between two racing
+ * writers' checks the misuse can also crash (SIGSEGV) without a message:
+ * docs/map.md, "Concurrent misuse", describes the window.
  *
  * Typed layer (no void *, full fast-path speed):
  *
