@@ -412,13 +412,23 @@ def esc(s):
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def fp_wait_label(fp, names):
+    for n in names:
+        f = fp.get(n, {}).get("footprint")
+        if f and f.get("w2") is not None:
+            return f"{f['w2']:g} s"
+    return "later"
+
+
 def svg_chart(wls, names, data, doc):
-    """Two panels of grouped bars, time and peak RSS, each relative to glibc
-    (or the first allocator) on a log2 axis from 1/8x to 8x."""
-    base = "glibc" if "glibc" in names else names[0]
+    """Two panels of grouped bars, time and peak RSS, each relative to the
+    geometric mean of the allocators on that workload (so that every
+    allocator, glibc included, has a bar) on a log2 axis from 1/8x to 8x; and
+    a line of footprint results (RSS after free-all / RSS before build-up)."""
+    base = "the allocators' geometric mean"
     W, left, right, top = 1100, 70, 20, 90
     ph, gap = 260, 80
-    H = top + 2 * ph + gap + 90
+    H = top + 2 * ph + gap + 110
     lo, hi = -3.0, 3.0  # log2 range
     nw = len(wls)
     gw = (W - left - right) / max(nw, 1)
@@ -452,7 +462,8 @@ def svg_chart(wls, names, data, doc):
                      f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#444">{lab}</text>')
         for wi, (wl, _, _) in enumerate(wls):
             gx = left + wi * gw + (gw - bw * len(names)) / 2
-            ref = data[wl][base].get(key)
+            vals = [data[wl][n].get(key) for n in names if data[wl][n].get(key)]
+            ref = math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else None
             for ni, n in enumerate(names):
                 v = data[wl][n].get(key)
                 x = gx + ni * bw
@@ -469,6 +480,15 @@ def svg_chart(wls, names, data, doc):
                          f'<title>{esc(label)}</title></rect>')
             o.append(f'<text x="{left + wi * gw + gw / 2:.1f}" y="{y0 + ph + 16:.1f}" '
                      f'text-anchor="middle">{esc(wl)}</text>')
+    fp = data.get("footprint", {})
+    parts = []
+    for n in names:
+        f = fp.get(n, {}).get("footprint")
+        if f and f.get("rss_base_kb"):
+            parts.append(f"{n} {f['rss_w2_kb'] / f['rss_base_kb']:.2f}x")
+    if parts:
+        o.append(f'<text x="{left}" y="{H - 40}" fill="#222">footprint: RSS {fp_wait_label(fp, names)} after '
+                 f'free-all / RSS before build-up (1.00x: all given back): {esc(",  ".join(parts))}</text>')
     o.append(f'<text x="{left}" y="{H - 20}" fill="#444">× = error or not run.  Hover a bar for its value.  '
              f'Data: latest.json beside this file.</text>')
     o.append("</svg>\n")
