@@ -155,6 +155,8 @@ struct gort_slab;
 typedef struct gort_slaballoc {
     size_t size;
     struct gort_slab *partial; /* slabs with a free block */
+    uint32_t nempty;           /* empty slabs kept on partial */
+    uint32_t nslabs;           /* slabs mapped */
 } gort_slaballoc;
 GORT_HIDDEN void *gort__slab_alloc(gort_slaballoc *a);
 GORT_HIDDEN void gort__slab_free(gort_slaballoc *a, void *p);
