@@ -53,7 +53,9 @@ GORT_HIDDEN int gort__gc_count_threads(void);
 GORT_HIDDEN bool gort__gc_in_use(void);
 
 #define SPIN_MAX_NS 16000 /* the longest spin before sleeping */
-#define SPIN_MIN_NS 2000  /* the shortest */
+#ifndef SPIN_MIN_NS
+#define SPIN_MIN_NS 200   /* the shortest */
+#endif
 #define DEADLOCK_NS (100 * 1000000ull) /* how long the deadlock state must last */
 #define MAX_ELEM 65535
 #define HDR_BYTES ((sizeof(struct gort_chan) + 15) & ~(size_t)15)
