@@ -209,6 +209,7 @@ typedef struct gcwork {
     workbuf *buf;
     uint64_t marked_bytes;
     uint64_t scanned_bytes;
+    unsigned polls;
 } gcwork;
 
 static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -225,6 +226,13 @@ static unsigned work_idle;   /* marker threads waiting to join */
 static unsigned work_joined; /* marker threads in the drain */
 static uint64_t work_joined_marked;
 static pthread_cond_t joined_cond = PTHREAD_COND_INITIALIZER;
+/* lock-free mirrors for the balance check: full buffers listed, and whether
+ * a marker thread waits to join an open drain */
+static _Atomic unsigned work_nfull;
+static _Atomic bool work_joinable;
+static void update_joinable(void) { /* work_lock held */
+    atomic_store_explicit(&work_joinable, work_open && !work_done && work_idle > 0, memory_order_relaxed);
+}
 
 static workbuf *getempty(void) {
     pthread_mutex_lock(&work_lock);
@@ -253,6 +261,7 @@ static void putfull(workbuf *b) {
     pthread_mutex_lock(&work_lock);
     b->next = work_full;
     work_full = b;
+    atomic_fetch_add_explicit(&work_nfull, 1, memory_order_relaxed);
     if (work_nwait) pthread_cond_signal(&work_cond);
     else if (work_open && !work_done && work_idle) pthread_cond_signal(&join_cond);
     pthread_mutex_unlock(&work_lock);
@@ -406,11 +415,17 @@ static void drain(gcwork *w) {
             rn--;
             scan_object(w, obj);
             b = w->buf;
-            /* share work when others wait and this buffer has plenty */
-            if (b->n >= 64 && atomic_load_explicit(&work_nwait, memory_order_relaxed)) {
+            /* Share work (Go's gcWork.balance): when the global list is
+             * empty and a marker waits, or could join, give it the oldest
+             * half of this buffer: a tree marked depth first keeps its
+             * buffer short, and its oldest entries head the biggest parts. */
+            if (b->n >= 8 && !(++w->polls & 15) && !atomic_load_explicit(&work_nfull, memory_order_relaxed) &&
+                (atomic_load_explicit(&work_nwait, memory_order_relaxed) ||
+                 atomic_load_explicit(&work_joinable, memory_order_relaxed))) {
                 workbuf *nb = getempty();
                 size_t half = b->n / 2;
-                memcpy(nb->obj, b->obj + b->n - half, half * sizeof(uintptr_t));
+                memcpy(nb->obj, b->obj, half * sizeof(uintptr_t));
+                memmove(b->obj, b->obj + half, (b->n - half) * sizeof(uintptr_t));
                 nb->n = half;
                 b->n -= half;
                 putfull(nb);
@@ -421,6 +436,7 @@ static void drain(gcwork *w) {
             if (work_full) {
                 workbuf *full = work_full;
                 work_full = full->next;
+                atomic_fetch_sub_explicit(&work_nfull, 1, memory_order_relaxed);
                 b->next = work_empty; /* the empty local buffer goes back */
                 work_empty = b;
                 w->buf = full;
@@ -433,6 +449,7 @@ static void drain(gcwork *w) {
             atomic_fetch_add_explicit(&work_nwait, 1, memory_order_relaxed);
             if (atomic_load_explicit(&work_nwait, memory_order_relaxed) == work_nmarkers) {
                 work_done = true;
+                update_joinable();
                 pthread_cond_broadcast(&work_cond);
                 pthread_mutex_unlock(&work_lock);
                 return;
@@ -452,8 +469,10 @@ static void *marker_main(void *arg) {
     pthread_mutex_lock(&work_lock);
     for (;;) {
         work_idle++;
+        update_joinable();
         while (!(work_open && !work_done && work_full)) pthread_cond_wait(&join_cond, &work_lock);
         work_idle--;
+        update_joinable();
         work_nmarkers++;
         work_joined++;
         pthread_mutex_unlock(&work_lock);
@@ -764,12 +783,14 @@ static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *ma
     work_nmarkers = 1;
     work_joined_marked = 0;
     work_open = true;
+    update_joinable();
     pthread_mutex_unlock(&work_lock);
     gcwork w = {.buf = getempty()};
     mark_roots(&w, self, self_sp);
     drain(&w);
     pthread_mutex_lock(&work_lock);
     work_open = false;
+    update_joinable();
     while (work_joined) pthread_cond_wait(&joined_cond, &work_lock);
     *markers = work_nmarkers;
     uint64_t marked = work_joined_marked + w.marked_bytes;
@@ -1647,6 +1668,9 @@ void gort__gc_fork_child(void) {
     pthread_mutex_unlock(&gort__mcache_list_lock);
     nworkers = 0;
     work_idle = work_joined = 0;
+    work_full = NULL;
+    atomic_store_explicit(&work_nfull, 0, memory_order_relaxed);
+    atomic_store_explicit(&work_joinable, false, memory_order_relaxed);
     pthread_mutex_init(&work_lock, NULL);
     pthread_cond_init(&work_cond, NULL);
     pthread_cond_init(&join_cond, NULL);
