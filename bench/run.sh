@@ -6,7 +6,7 @@
 #   BENCH_ALLOCS=a,b           only these allocators (glibc,jemalloc,tcmalloc,mimalloc,gort)
 #   BENCH_RUNS=n               runs per workload and allocator (overrides the mode's)
 #   BENCH_SKIP_MAP=1           skip the map benchmark (bench/map/run.sh), which runs after the allocator's
-#   BENCH_SKIP_GC=1            skip the collector benchmark (bench/gc/run.sh), which runs last
+#   BENCH_SKIP_GC=1            skip the collector benchmark (bench/gc/run.sh), which runs after the map's
 #   GORT_BENCH_PEERS_DIR=dir   take peer .so files from dir (libjemalloc.so*, libtcmalloc*.so*,
 #                              libmimalloc.so*) instead of the system's
 set -u
