@@ -310,11 +310,22 @@ static inline void mark_ptr(gcwork *w, uintptr_t p) {
     if (!ha) return;
     gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
                                          memory_order_relaxed);
-    if (!s || !gort__spc_is_gc(s->spanclass) || p >= s->limit) return;
-    uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
+    /* Only the span's first cache line (class, size, base, counts) and its
+     * bitmap words are read: the object's index is checked against nelems
+     * rather than `limit`, and the mark bits found from bitsclass rather than
+     * the gcmark_bits pointer, both on the next line. */
+    if (!s || !gort__spc_is_gc(s->spanclass)) return;
+    uintptr_t off = p - s->base, idx = 0;
+    if (gort__spc_class(s->spanclass)) {
+        idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
+        if (idx >= s->nelems) return; /* past the last object */
+    } else if (off >= s->elemsize) {
+        return;
+    }
+    GORT_ASSERT_INTERNAL(s->gcmark_bits == (uint64_t *)&s->words[(size_t)1 << s->bitsclass]);
     uint64_t bit = 1ull << (idx & 63);
     if (!(s->words[idx >> 6].alloc & bit)) return; /* a free slot: a stale pointer */
-    _Atomic uint64_t *mw = (_Atomic uint64_t *)&s->gcmark_bits[idx >> 6];
+    _Atomic uint64_t *mw = (_Atomic uint64_t *)&((uint64_t *)&s->words[(size_t)1 << s->bitsclass])[idx >> 6];
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit) return;
     if (atomic_test_and_set_bit(mw, idx & 63)) return;
     w->marked_bytes += s->elemsize;
