@@ -8,6 +8,8 @@
  *
  *     mcentral[spc].lock  ->  mheap.lock  ->  persistent_lock
  *     mcache_list_lock    ->  mcentral[spc].lock
+ *     the collector's (gc.c): gc_lock -> meta_lock -> mcache_list_lock ->
+ *     every mcache.gc_lock -> mcentral locks -> mheap.lock
  *
  * mheap.lock guards the page allocator, arena growth, span structs and the
  * heap-wide counters. An mcentral lock guards that class's span lists and the
