@@ -15,7 +15,7 @@
  *      any root), NULL once unreachable; handles themselves are collected (a million
  *      dropped handles leave the heap bounded).
  *   5. A finalizer that allocates and one that calls gort_gc() itself.
- * GORT_TEST_TSAN: finalizers run on the collector's finalizer thread.
+ * (not under TSan: its signals are held back, the collector cannot stop a waiting thread): finalizers run on the collector's finalizer thread.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -361,4 +361,4 @@ int main(void) {
     printf("test_gc_finalizers: ok\n");
     return 0;
 }
-/* GORT_TEST_TSAN */
+/* (not under TSan: its signals are held back, the collector cannot stop a waiting thread) */
