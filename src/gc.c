@@ -77,10 +77,6 @@ static inline uint64_t now_ns(int clock) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static inline size_t size_to_class(size_t n) {
-    if (n <= GORT_SMALL_SIZE_MAX - 8) return gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV];
-    return gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) / GORT_LARGE_SIZE_DIV];
-}
 
 /* ------------------------------------------------------------------ */
 /* State                                                                */
@@ -1286,7 +1282,7 @@ static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count,
     for (int attempt = 0;; attempt++) {
         void *p;
         if (n <= GORT_MAX_SMALL_SIZE) {
-            size_t cls = size_to_class(n ? n : 1);
+            size_t cls = gort__size_to_class(n ? n : 1);
             p = alloc_small((unsigned)gort__spc_make((unsigned)cls, kind));
             if (p) {
                 if (kind == GORT_KIND_GC_SCAN &&
@@ -1319,7 +1315,7 @@ void *gort_gc_alloc_noscan(size_t n) { return gc_alloc(n, GORT_KIND_GC_NOSCAN, N
 void *gort_malloc_scanned(size_t n) {
     ensure_init();
     if (n <= GORT_MAX_SMALL_SIZE) {
-        unsigned spc = (unsigned)gort__spc_make((unsigned)size_to_class(n), GORT_KIND_MANUAL_SCAN);
+        unsigned spc = (unsigned)gort__spc_make((unsigned)gort__size_to_class(n), GORT_KIND_MANUAL_SCAN);
         gort_mcache *mc = gort__tls_mcache;
         gort_mspan *s = mc->alloc[spc];
         uint64_t c = s->alloc_cache;

@@ -96,6 +96,12 @@ enum {
     GORT_NUM_KINDS = 4
 };
 #define GORT_NUM_SPANCLASSES (GORT_NUM_CLASSES * GORT_NUM_KINDS)
+
+/* The size class of a small request, n <= GORT_MAX_SMALL_SIZE (Go's size_to_class8/128). */
+static inline size_t gort__size_to_class(size_t n) {
+    if (n <= GORT_SMALL_SIZE_MAX - 8) return gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV];
+    return gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) / GORT_LARGE_SIZE_DIV];
+}
 static inline unsigned gort__spc_make(unsigned cls, unsigned kind) { return kind * GORT_NUM_CLASSES + cls; }
 static inline unsigned gort__spc_class(unsigned spc) { return spc % GORT_NUM_CLASSES; }
 static inline unsigned gort__spc_kind(unsigned spc) { return spc / GORT_NUM_CLASSES; }

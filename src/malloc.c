@@ -20,7 +20,7 @@
  * 64-slot word at a time into alloc_cache (1 = free), as Go's allocCache.
  *
  * malloc(n):
- *   1. n <= 32 KiB: class = size_to_class(n); a manual object's span class
+ *   1. n <= 32 KiB: class = gort__size_to_class(n); a manual object's span class
  *      is its size class (internal.h).
  *   2. The thread's mcache -> current span -> alloc_cache: take the lowest
  *      set bit; the object is cache_base + bit * elemsize. No lock, no
@@ -52,10 +52,6 @@
 
 gort_large_stats gort__large;
 
-static inline size_t size_to_class(size_t n) {
-    if (n <= GORT_SMALL_SIZE_MAX - 8) return gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV];
-    return gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) / GORT_LARGE_SIZE_DIV];
-}
 
 
 static inline void *malloc_small(size_t cls) {
@@ -91,7 +87,7 @@ static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zer
 static void *malloc_large(size_t n, size_t align_pages) { return malloc_large_z(n, align_pages, false); }
 
 void *gort_malloc(size_t n) {
-    if (GORT_LIKELY(n <= GORT_MAX_SMALL_SIZE)) return malloc_small(size_to_class(n));
+    if (GORT_LIKELY(n <= GORT_MAX_SMALL_SIZE)) return malloc_small(gort__size_to_class(n));
     return malloc_large(n, 1);
 }
 
@@ -223,7 +219,7 @@ void *gort_calloc(size_t n, size_t size) {
         return NULL;
     }
     if (GORT_LIKELY(total <= GORT_MAX_SMALL_SIZE)) {
-        void *p = malloc_small(size_to_class(total));
+        void *p = malloc_small(gort__size_to_class(total));
         if (p) memset(p, 0, total);
         return p;
     }
@@ -270,7 +266,7 @@ void *gort_aligned_alloc(size_t align, size_t n) {
     if (align <= GORT_PAGE_SIZE && n <= GORT_MAX_SMALL_SIZE) {
         /* Spans start on pages: every object of a class whose size is a
          * multiple of align is aligned. Powers of two up to 32 KiB are classes. */
-        for (size_t cls = size_to_class(n < align ? align : n); cls < GORT_NUM_CLASSES; cls++)
+        for (size_t cls = gort__size_to_class(n < align ? align : n); cls < GORT_NUM_CLASSES; cls++)
             if (gort_class_to_size[cls] % align == 0) return malloc_small(cls);
     }
     return malloc_large(n, align > GORT_PAGE_SIZE ? align >> GORT_PAGE_SHIFT : 1);

@@ -37,12 +37,7 @@ void gort__panic_slice(int kind, size_t x, size_t y) {
 }
 
 static size_t size_class_round(size_t n) {
-    if (n <= GORT_MAX_SMALL_SIZE) {
-        if (n <= GORT_SMALL_SIZE_MAX - 8)
-            return gort_class_to_size[gort_size_to_class8[(n + GORT_SMALL_SIZE_DIV - 1) / GORT_SMALL_SIZE_DIV]];
-        return gort_class_to_size[gort_size_to_class128[(n + GORT_LARGE_SIZE_DIV - 1 - GORT_SMALL_SIZE_MAX) /
-                                                        GORT_LARGE_SIZE_DIV]];
-    }
+    if (n <= GORT_MAX_SMALL_SIZE) return gort_class_to_size[gort__size_to_class(n)];
     if (n > MAX_ALLOC) return n;
     return (n + GORT_PAGE_SIZE - 1) & ~(GORT_PAGE_SIZE - 1); /* a large object: whole pages */
 }
