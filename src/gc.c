@@ -1625,14 +1625,17 @@ void gort__gc_stats_print(FILE *out, bool json) {
  * signal still returns EINTR, unless a collection stopped the same thread
  * during the same sleep. */
 typedef int (*clock_nanosleep_fn)(clockid_t, int, const struct timespec *, struct timespec *);
+/* libc's clock_nanosleep, looked up once at load time: a lookup at a
+ * thread's first sleep would take the dynamic loader's lock, which a fork
+ * at that moment would leave held in the child. */
+static _Atomic(clock_nanosleep_fn) real_clock_nanosleep_fn;
+__attribute__((constructor)) static void find_clock_nanosleep(void) {
+    atomic_store_explicit(&real_clock_nanosleep_fn, (clock_nanosleep_fn)dlsym(RTLD_NEXT, "clock_nanosleep"),
+                          memory_order_release);
+}
 static clock_nanosleep_fn real_clock_nanosleep(void) {
-    static _Atomic(clock_nanosleep_fn) fn;
-    clock_nanosleep_fn f = atomic_load_explicit(&fn, memory_order_acquire);
-    if (!f) {
-        f = (clock_nanosleep_fn)dlsym(RTLD_NEXT, "clock_nanosleep");
-        if (!f) gort__throw("dlsym(clock_nanosleep) failed");
-        atomic_store_explicit(&fn, f, memory_order_release);
-    }
+    clock_nanosleep_fn f = atomic_load_explicit(&real_clock_nanosleep_fn, memory_order_acquire);
+    if (!f) gort__throw("dlsym(clock_nanosleep) failed");
     return f;
 }
 
