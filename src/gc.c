@@ -296,24 +296,18 @@ static struct {
 #define heap_lo heap_range.lo
 #define heap_hi heap_range.hi
 
-/* Sets bit i of *w atomically; returns its old value (LOCK BTS on x86-64:
- * gcc makes fetch_or with a used result a compare-and-swap loop). */
+/* Sets bit i of *w atomically; returns its old value (gcc 12 makes this one
+ * LOCK BTS on x86-64). */
 static inline bool atomic_test_and_set_bit(_Atomic uint64_t *w, unsigned i) {
-#if defined(__x86_64__)
-    bool old;
-    __asm__ volatile("lock btsq %2, %0" : "+m"(*(uint64_t *)w), "=@ccc"(old) : "r"((uint64_t)i) : "memory");
-    return old;
-#else
-    uint64_t bit = 1ull << i;
+    uint64_t bit = 1ull << (i & 63);
     return atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit;
-#endif
 }
 
 /* Greys the object holding address p, if p points into a live collected
  * object (Go's findObject + greyobject). Conservative: p may point anywhere
  * inside the object. */
-static inline void mark_ptr(gcwork *w, uintptr_t p) {
-    if (p - heap_lo >= heap_hi - heap_lo) return;
+static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
+    if (p - lo >= span) return;
     gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
     if (!ha) return;
     gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
@@ -342,6 +336,7 @@ static inline void mark_ptr(gcwork *w, uintptr_t p) {
     if (s->spanclass >= 2 * GORT_NUM_CLASSES)
         gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)gort__spc_class(s->spanclass) << 48);
 }
+static inline void mark_ptr(gcwork *w, uintptr_t p) { mark_ptr_in(w, p, heap_lo, heap_hi - heap_lo); }
 
 /* Every aligned word of [lo, hi) is a candidate pointer. */
 NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t hi) {
@@ -374,7 +369,7 @@ NO_SANITIZE static void scan_bits(gcwork *w, uintptr_t p, size_t nwords, const u
 /* Scans a grey object: a work entry, the object's address with its size
  * class in bits 48 and up (0: a large object, or an oblet of one, at a
  * 128 KiB boundary inside it). Go's scanobject. */
-static void scan_object(gcwork *w, uintptr_t e) {
+NO_SANITIZE static void scan_object(gcwork *w, uintptr_t e) {
     uintptr_t b = e & (((uintptr_t)1 << 48) - 1);
     unsigned cls = (unsigned)(e >> 48);
     if (cls) {
@@ -382,7 +377,24 @@ static void scan_object(gcwork *w, uintptr_t e) {
         const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
         /* NULL: the arena's first scanned object is being allocated and holds
          * no pointer yet */
-        if (bm) scan_bits(w, b, gort_class_to_size[cls] >> 3, bm, (b - ha->base) >> 3);
+        if (!bm) return;
+        size_t nwords = gort_class_to_size[cls] >> 3, at = (b - ha->base) >> 3;
+        if (nwords > 64) {
+            scan_bits(w, b, nwords, bm, at);
+            return;
+        }
+        /* the object's bits are in one or two bitmap words */
+        size_t bw = at >> 6, o = at & 63;
+        uint64_t bits = bm[bw] >> o;
+        if (o + nwords > 64) bits |= bm[bw + 1] << (64 - o);
+        bits &= ~0ull >> (64 - nwords);
+        uintptr_t lo = heap_lo, span = heap_hi - heap_lo;
+        const uintptr_t *words = (const uintptr_t *)b;
+        while (bits) {
+            mark_ptr_in(w, words[gort__ctz64(bits)], lo, span);
+            bits &= bits - 1;
+        }
+        w->scanned_bytes += nwords * 8;
         return;
     }
     gort_mspan *s = gort__span_of(b);
