@@ -296,6 +296,15 @@ static struct {
 #define heap_lo heap_range.lo
 #define heap_hi heap_range.hi
 
+/* Word w of a collected span's mark bits: the xfree word of its pair
+ * (internal.h says why). */
+static inline uint64_t mark_word(const gort_mspan *s, size_t w) {
+    return atomic_load_explicit(&s->words[w].xfree, memory_order_relaxed);
+}
+static inline void set_mark_word(gort_mspan *s, size_t w, uint64_t v) {
+    atomic_store_explicit(&s->words[w].xfree, v, memory_order_relaxed);
+}
+
 /* Sets bit i of *w atomically; returns its old value (gcc 12 makes this one
  * LOCK BTS on x86-64). */
 static inline bool atomic_test_and_set_bit(_Atomic uint64_t *w, unsigned i) {
@@ -312,10 +321,9 @@ static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr
     if (!ha) return;
     gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
                                          memory_order_relaxed);
-    /* Only the span's first cache line (class, size, base, counts) and its
-     * bitmap words are read: the object's index is checked against nelems
-     * rather than `limit`, and the mark bits found from bitsclass rather than
-     * the gcmark_bits pointer, both on the next line. */
+    /* Only the span's first cache line (class, size, base, counts) and the
+     * line of the object's alloc and mark words are read: the object's index
+     * is checked against nelems rather than `limit` (on the next line). */
     if (!s || !gort__spc_is_gc(s->spanclass)) return;
     uintptr_t off = p - s->base, idx = 0;
     if (gort__spc_class(s->spanclass)) {
@@ -324,10 +332,10 @@ static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr
     } else if (off >= s->elemsize) {
         return;
     }
-    GORT_ASSERT_INTERNAL(s->gcmark_bits == (uint64_t *)&s->words[(size_t)1 << s->bitsclass]);
     uint64_t bit = 1ull << (idx & 63);
-    if (!(s->words[idx >> 6].alloc & bit)) return; /* a free slot: a stale pointer */
-    _Atomic uint64_t *mw = (_Atomic uint64_t *)&((uint64_t *)&s->words[(size_t)1 << s->bitsclass])[idx >> 6];
+    struct gort_span_word *sw = &s->words[idx >> 6];
+    if (!(sw->alloc & bit)) return; /* a free slot: a stale pointer */
+    _Atomic uint64_t *mw = &sw->xfree; /* the mark bits (internal.h) */
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit) return;
     if (atomic_test_and_set_bit(mw, idx & 63)) return;
     w->marked_bytes += s->elemsize;
@@ -756,7 +764,7 @@ static bool is_marked(uintptr_t obj) {
     gort_mspan *s = find_object(obj, &base);
     if (!s) return true; /* not a collected object (never freed here) */
     uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(base - s->base) * s->divmagic) >> 32) : 0;
-    return s->gcmark_bits[idx >> 6] >> (idx & 63) & 1;
+    return mark_word(s, idx >> 6) >> (idx & 63) & 1;
 }
 
 /* Every root but the finalizer table's objects. */
@@ -874,24 +882,24 @@ static void sweep_span(gort_mspan *s, void *arg) {
     unsigned spc = s->spanclass, cls = gort__spc_class(spc);
     if (cls == 0) {
         /* alloc bit 0: being allocated right now (set once the object is whole) */
-        if ((s->words[0].alloc & 1) && !(s->gcmark_bits[0] & 1)) {
+        if ((s->words[0].alloc & 1) && !(mark_word(s, 0) & 1)) {
             st->objects++;
             st->bytes += s->elemsize;
             s->next = st->to_free;
             st->to_free = s;
         }
-        s->gcmark_bits[0] = 0;
+        set_mark_word(s, 0, 0);
         return;
     }
     unsigned freed = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
-        uint64_t a = s->words[w].alloc, m = s->gcmark_bits[w];
+        uint64_t a = s->words[w].alloc, m = mark_word(s, w);
         uint64_t f = a & ~m;
         if (f) {
             s->words[w].alloc = a & m;
             freed += gort__popcount(f);
         }
-        s->gcmark_bits[w] = 0;
+        set_mark_word(s, w, 0);
     }
     if (!freed) return;
     s->alloc_count = (uint16_t)(s->alloc_count - freed);
@@ -947,20 +955,22 @@ static void save_marks(gort_mspan *s, void *arg) {
         saved_marks = n;
         saved_cap = ncap;
     }
-    memcpy(saved_marks + saved_n, s->gcmark_bits, s->nwords * 8);
-    memset(s->gcmark_bits, 0, s->nwords * 8);
+    for (unsigned w = 0; w < s->nwords; w++) {
+        saved_marks[saved_n + w] = mark_word(s, w);
+        set_mark_word(s, w, 0);
+    }
     saved_n += s->nwords;
 }
 static void compare_marks(gort_mspan *s, void *arg) {
     (void)arg;
     for (unsigned w = 0; w < s->nwords; w++) {
-        uint64_t missed = s->gcmark_bits[w] & ~saved_marks[saved_n + w];
+        uint64_t missed = mark_word(s, w) & ~saved_marks[saved_n + w];
         if (missed) {
             uintptr_t idx = (uintptr_t)w * 64 + gort__ctz64(missed);
             gort__throw_addr("checkmark: reachable object not marked by the collector",
                              (void *)(s->base + idx * s->elemsize));
         }
-        s->gcmark_bits[w] = saved_marks[saved_n + w];
+        set_mark_word(s, w, saved_marks[saved_n + w]);
     }
     saved_n += s->nwords;
 }

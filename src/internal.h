@@ -220,7 +220,6 @@ typedef struct gort_mspan {
      * through their first word, plus a GORT_XF_* state in the low bits. */
     _Atomic uintptr_t xfree;
     struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
-    uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words, after words[] */
     /* A large collected object's layout (gc.c): its type and element count
      * (NULL: scanned conservatively, every word). Small objects use the
      * arena's pointer bitmap instead. */
@@ -232,7 +231,11 @@ typedef struct gort_mspan {
      * xfree (xfree_bits): 1 = the object is on xfree, freed by another
      *   thread and not yet taken. Set by the remote free (atomic OR: a bit
      *   already set is a double free, caught at once), cleared by whoever
-     *   takes the object. */
+     *   takes the object.
+     * A collected span's objects are never freed by hand (gort_free of one
+     * is fatal before it touches the bits), so its xfree word holds the
+     * collector's mark bits instead (gc.c): an object's alloc and mark bits
+     * share a cache line, and the marker reads one line where it read two. */
     struct gort_span_word {
         uint64_t alloc;
         _Atomic uint64_t xfree;

@@ -16,7 +16,7 @@
  *
  * A span is a run of pages holding objects of one size class, or one large
  * object. Its out-of-line alloc_bits (1 = allocated) say which slots are
- * live; gcmark_bits are the collector's. Its owner thread takes free slots a
+ * live; a collected span keeps its mark bits beside them. Its owner thread takes free slots a
  * 64-slot word at a time into alloc_cache (1 = free), as Go's allocCache.
  *
  * malloc(n):

@@ -58,8 +58,8 @@ static bool pages_init_locked(void) {
         p += level_entries(l) * sizeof(psum);
     }
     static const size_t fix_words[5] = {1, 2, 4, 8, 16};
-    for (int k = 0; k < 5; k++) /* header, alloc+xfree pairs, gcmark words */
-        gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 3 * 8 * fix_words[k] + 15) & ~(size_t)15;
+    for (int k = 0; k < 5; k++) /* header, alloc+xfree pairs */
+        gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 2 * 8 * fix_words[k] + 15) & ~(size_t)15;
     return true;
 }
 
@@ -400,7 +400,6 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     s->nelems = (uint16_t)nelems;
     s->nelems_m2 = (uint16_t)(nelems - 2); /* small classes have nelems >= 2 */
     s->nwords = (uint16_t)((nelems + 63) / 64);
-    s->gcmark_bits = (uint64_t *)&s->words[(size_t)1 << bc];
     if (cls) {
         s->elemsize = gort_class_to_size[cls];
         s->divmagic = gort_class_to_divmagic[cls];
