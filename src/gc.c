@@ -312,6 +312,12 @@ static inline bool atomic_test_and_set_bit(_Atomic uint64_t *w, unsigned i) {
     return atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit;
 }
 
+/* what mark_ptr reads of a span lies in its first cache line */
+_Static_assert(offsetof(gort_mspan, base) + sizeof(uintptr_t) <= 64 && offsetof(gort_mspan, kind) < 64 &&
+                   offsetof(gort_mspan, sizeclass) < 64 && offsetof(gort_mspan, divmagic) < 64 &&
+                   offsetof(gort_mspan, nelems) < 64 && offsetof(gort_mspan, elemsize) < 64,
+               "mark_ptr's span fields span one cache line");
+
 /* Greys the object holding address p, if p points into a live collected
  * object (Go's findObject + greyobject). Conservative: p may point anywhere
  * inside the object. */
@@ -324,9 +330,9 @@ static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr
     /* Only the span's first cache line (class, size, base, counts) and the
      * line of the object's alloc and mark words are read: the object's index
      * is checked against nelems rather than `limit` (on the next line). */
-    if (!s || !gort__spc_is_gc(s->spanclass)) return;
+    if (!s || s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) return;
     uintptr_t off = p - s->base, idx = 0;
-    if (gort__spc_class(s->spanclass)) {
+    if (s->sizeclass) {
         idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
         if (idx >= s->nelems) return; /* past the last object */
     } else if (off >= s->elemsize) {
@@ -341,8 +347,7 @@ static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr
     w->marked_bytes += s->elemsize;
     /* scan kind: queue it with its size class in the top bits (work entries
      * are addresses below 2^48), so that scanning needs no span lookup */
-    if (s->spanclass >= 2 * GORT_NUM_CLASSES)
-        gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)gort__spc_class(s->spanclass) << 48);
+    if (s->kind == GORT_KIND_GC_SCAN) gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)s->sizeclass << 48);
 }
 static inline void mark_ptr(gcwork *w, uintptr_t p) { mark_ptr_in(w, p, heap_lo, heap_hi - heap_lo); }
 

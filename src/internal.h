@@ -207,6 +207,8 @@ typedef struct gort_mspan {
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
     uint8_t bitsclass;         /* which span slaballoc this struct came from */
     uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
+    uint8_t sizeclass;         /* gort__spc_class(spanclass), for the marker: no division */
+    uint8_t kind;              /* gort__spc_kind(spanclass), likewise */
     uintptr_t base;            /* first byte; page-aligned */
     uintptr_t limit;           /* end of the last object */
     size_t npages;

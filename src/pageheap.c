@@ -395,6 +395,8 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     s->base = base;
     s->npages = npages;
     s->spanclass = (uint16_t)spc;
+    s->sizeclass = (uint8_t)cls;
+    s->kind = (uint8_t)gort__spc_kind(spc);
     s->needzero = scav < npages;
     s->cache_word = GORT_NO_WORD;
     s->nelems = (uint16_t)nelems;
