@@ -1248,6 +1248,29 @@ static inline void maybe_collect(void) {
         collect(false);
 }
 
+/* Zeroes the slots a refill handed out, p and those of alloc_cache, a run of
+ * consecutive slots per memset (after a sweep, most words are wholly free:
+ * one memset of 64 slots). A scan-kind object must be zero before its first
+ * use (its stale words would be read as pointers); doing it here takes the
+ * clearing off the allocation fast path. */
+static void zero_word(gort_mspan *s, uintptr_t p) {
+    size_t es = s->elemsize;
+    uintptr_t off = p - s->cache_base;
+    if (off >= 64 * es) { /* not from the cached word (cannot happen): each slot alone */
+        memset((void *)p, 0, es);
+        for (uint64_t c = s->alloc_cache; c; c &= c - 1) memset((void *)(s->cache_base + gort__ctz64(c) * es), 0, es);
+        return;
+    }
+    uint64_t f = s->alloc_cache | 1ull << (off / es);
+    while (f) {
+        unsigned lo = (unsigned)gort__ctz64(f);
+        uint64_t rest = ~f >> lo; /* the run ends at the first clear bit above lo */
+        unsigned len = rest ? (unsigned)gort__ctz64(rest) : 64 - lo;
+        memset((void *)(s->cache_base + lo * es), 0, len * es);
+        f = len + lo >= 64 ? 0 : f & ~(((1ull << len) - 1) << lo);
+    }
+}
+
 static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
     ensure_init();
     maybe_collect();
@@ -1259,6 +1282,7 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
         gort_mspan *s = mc->alloc[spc];
         atomic_fetch_add_explicit(&heap_live, (uint64_t)(gort__popcount(s->alloc_cache) + 1) * s->elemsize,
                                   memory_order_relaxed);
+        if (gort__spc_kind(spc) == GORT_KIND_GC_SCAN) zero_word(s, (uintptr_t)p);
     }
     pthread_mutex_unlock(&mc->gc_lock);
     return p;
@@ -1326,7 +1350,7 @@ static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count,
                 if (kind == GORT_KIND_GC_SCAN &&
                     !heap_bits_set((uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
                     p = NULL; /* the slot is freed by the next cycle */
-                else if (zero) zero_small(p, n);
+                else if (zero && kind != GORT_KIND_GC_SCAN) zero_small(p, n); /* scan: zeroed at refill */
             }
         } else {
             p = alloc_large(n, kind, t, count);
@@ -1349,12 +1373,11 @@ static GORT_NOINLINE void *new_typed(const gort_type *t, size_t count) {
 }
 
 /* The end of the fast path when a stop arrived during it or the arena's
- * bitmap does not exist yet: the object's bits and zeroing. */
+ * bitmap does not exist yet: the object's bits. */
 static GORT_NOINLINE void *new_small_finish(const gort_type *t, void *p, size_t slotwords) {
     if (gc_tls.deferred) stop_deferred();
     if (!heap_bits_set((uintptr_t)p, slotwords, t->size >> 3, t, 1)) return new_typed(t, 1);
-    zero_small(p, t->size);
-    return p;
+    return p; /* zeroed at refill */
 }
 
 /* gort_new(T) of a small T whose pointer words all lie in its first 64 (every
@@ -1386,8 +1409,7 @@ void *gort_new_typed(const gort_type *t, size_t count) {
     uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_acquire);
     if (GORT_UNLIKELY(gc_tls.deferred || !bm)) return new_small_finish(t, p, slotwords);
     heap_bits_small(bm, (a - ha->base) >> 3, slotwords, t->ptrmask[0] & (~0ull >> (64 - t->ptrwords)));
-    zero_small(p, t->size);
-    return p;
+    return p; /* zeroed at refill (zero_word) */
 }
 
 void *gort_gc_alloc(size_t n) { return gc_alloc(n, GORT_KIND_GC_SCAN, NULL, 0, true); }

@@ -10,6 +10,8 @@
  *   - nearly every decoy is freed (a scalar word was not scanned). The stack is scanned
  *     conservatively, so a few stale copies may keep a decoy: at most 2% may survive,
  *     where stale pointer bits would keep all of them.
+ * Every new object, typed or conservative (gort_gc_alloc, scribbled on and dropped), must
+ * read as zero, though later rounds reuse slots that held pointers and junk.
  * The reference model is the descriptor itself: what the test wrote into each word.
  * GORT_TEST_TSAN.
  */
@@ -55,6 +57,13 @@ NOINLINE static void fill(holder *h, unsigned type, uint64_t *id) {
     h->obj = gort_new_typed(t, 1);
     CHECK(h->obj);
     for (size_t i = 0; i < words; i++) CHECK(h->obj[i] == 0); /* zeroed, every word */
+    /* a conservative block of the same size: zeroed too, then scribbled on and
+     * dropped, so that later rounds reuse dirty slots */
+    uint64_t *g = gort_gc_alloc(words * 8);
+    CHECK(g);
+    for (size_t i = 0; i < words; i++) CHECK(g[i] == 0);
+    for (size_t i = 0; i < words; i++) g[i] = 0xdeadbeefdeadbeefull ^ i;
+    g = NULL;
     h->weak = gort_malloc_scanned(words * sizeof *h->weak);
     CHECK(h->weak);
     for (size_t i = 0; i < words; i++) {
