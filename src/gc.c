@@ -213,11 +213,18 @@ typedef struct workbuf {
 } workbuf;
 _Static_assert(sizeof(workbuf) == 4096, "workbuf is a page");
 
+/* Candidate pointers found by scanning wait in `cand` and are looked up a
+ * batch at a time (flush_cands), so that the cache misses of a batch's spans
+ * and bitmap words overlap instead of following one another. */
+#define CAND_MAX 32
 typedef struct gcwork {
     workbuf *buf;
     uint64_t marked_bytes;
     uint64_t scanned_bytes;
     unsigned polls;
+    unsigned ncand;
+    uintptr_t cand[CAND_MAX];
+    struct gort_mspan *cand_span[CAND_MAX];
 } gcwork;
 
 static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -351,10 +358,70 @@ static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr
 }
 static inline void mark_ptr(gcwork *w, uintptr_t p) { mark_ptr_in(w, p, heap_lo, heap_hi - heap_lo); }
 
+/* mark_ptr for a batch of candidates whose spans were found (and their first
+ * lines prefetched) by cand_add: one pass finds each object's index and
+ * prefetches its bitmap line, the next sets the marks. The misses of a pass
+ * overlap; on a heap churned at random, a pointer's span and bitmap line are
+ * otherwise two misses in a row. */
+static GORT_NOINLINE void flush_cands(gcwork *w) {
+    unsigned n = w->ncand;
+    w->ncand = 0;
+    uintptr_t idxs[CAND_MAX];
+    for (unsigned i = 0; i < n; i++) {
+        gort_mspan *s = w->cand_span[i];
+        if (s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) {
+            w->cand_span[i] = NULL;
+            continue;
+        }
+        uintptr_t off = w->cand[i] - s->base, idx = 0;
+        if (s->sizeclass) {
+            idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
+            if (idx >= s->nelems) {
+                w->cand_span[i] = NULL;
+                continue;
+            }
+        } else if (off >= s->elemsize) {
+            w->cand_span[i] = NULL;
+            continue;
+        }
+        idxs[i] = idx;
+        __builtin_prefetch(&s->words[idx >> 6]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        gort_mspan *s = w->cand_span[i];
+        if (!s) continue;
+        uintptr_t idx = idxs[i];
+        uint64_t bit = 1ull << (idx & 63);
+        struct gort_span_word *sw = &s->words[idx >> 6];
+        if (!(sw->alloc & bit) || (atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit)) continue;
+        if (atomic_test_and_set_bit(&sw->xfree, idx & 63)) continue;
+        w->marked_bytes += s->elemsize;
+        if (s->kind == GORT_KIND_GC_SCAN) gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)s->sizeclass << 48);
+    }
+}
+
+/* A candidate pointer of a scanned object: if it lies in a span, the span's
+ * first line is prefetched and the pair waits for the next batch. */
+static inline __attribute__((always_inline)) void cand_add(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
+    if (p - lo >= span) return;
+    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    if (!ha) return;
+    gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
+                                         memory_order_relaxed);
+    if (!s) return;
+    __builtin_prefetch(s);
+    unsigned n = w->ncand;
+    w->cand[n] = p;
+    w->cand_span[n] = s;
+    w->ncand = n + 1;
+    if (GORT_UNLIKELY(n + 1 == CAND_MAX)) flush_cands(w);
+}
+
 /* Every aligned word of [lo, hi) is a candidate pointer. */
 NO_SANITIZE static void scan_conservative(gcwork *w, uintptr_t lo, uintptr_t hi) {
     lo = (lo + 7) & ~(uintptr_t)7;
-    for (uintptr_t a = lo; a + 8 <= hi; a += 8) mark_ptr(w, *(const volatile uintptr_t *)a);
+    uintptr_t hlo = heap_lo, hspan = heap_hi - heap_lo;
+    for (uintptr_t a = lo; a + 8 <= hi; a += 8) cand_add(w, *(const volatile uintptr_t *)a, hlo, hspan);
     w->scanned_bytes += hi > lo ? hi - lo : 0;
 }
 
@@ -372,7 +439,7 @@ NO_SANITIZE static void scan_bits(gcwork *w, uintptr_t p, size_t nwords, const u
         while (bits) {
             size_t k = (size_t)gort__ctz64(bits);
             bits &= bits - 1;
-            mark_ptr(w, *(const uintptr_t *)(p + (i + k) * 8));
+            cand_add(w, *(const uintptr_t *)(p + (i + k) * 8), heap_lo, heap_hi - heap_lo);
         }
         i += take;
     }
@@ -404,7 +471,7 @@ NO_SANITIZE static void scan_object(gcwork *w, uintptr_t e) {
         uintptr_t lo = heap_lo, span = heap_hi - heap_lo;
         const uintptr_t *words = (const uintptr_t *)b;
         while (bits) {
-            mark_ptr_in(w, words[gort__ctz64(bits)], lo, span);
+            cand_add(w, words[gort__ctz64(bits)], lo, span);
             bits &= bits - 1;
         }
         w->scanned_bytes += nwords * 8;
@@ -433,7 +500,7 @@ NO_SANITIZE static void scan_object(gcwork *w, uintptr_t e) {
         size_t hi = t->ptrwords;
         if (eb + hi * 8 > end) hi = (end - eb) >> 3;
         for (size_t i = lo; i < hi && i < tw; i++)
-            if (t->ptrmask[i >> 6] >> (i & 63) & 1) mark_ptr(w, *(const uintptr_t *)(eb + i * 8));
+            if (t->ptrmask[i >> 6] >> (i & 63) & 1) cand_add(w, *(const uintptr_t *)(eb + i * 8), heap_lo, heap_hi - heap_lo);
     }
     w->scanned_bytes += end - b;
 }
@@ -449,7 +516,13 @@ static void drain(gcwork *w) {
     unsigned rn = 0, rh = 0;
     for (;;) {
         workbuf *b = w->buf;
-        while (b->n || rn) {
+        for (;;) {
+            if (!b->n && !rn) {
+                if (!w->ncand) break;
+                flush_cands(w); /* may queue more */
+                b = w->buf;
+                continue;
+            }
             while (rn < PREFETCH_RING && b->n) {
                 uintptr_t e = b->obj[--b->n];
                 __builtin_prefetch((const void *)(e & (((uintptr_t)1 << 48) - 1)));
