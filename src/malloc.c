@@ -187,8 +187,10 @@ void gort_free(void *p) {
         gort__stat_add(&mc->nfree[s->spanclass], 1);
         /* The slot must be allocated, and not freed by another thread already
          * (waiting on xfree): one test of the word pair. */
-        struct gort_span_word *sw = &s->words[idx >> 6];
-        __asm__("" : "+r"(sw)); /* one address for both words (gcc otherwise computes two) */
+        uintptr_t wo = (idx >> 6) * sizeof(struct gort_span_word);
+        __asm__("" : "+r"(wo)); /* one address for both words (gcc otherwise computes two, or
+                                   adds the header's offset before scaling) */
+        struct gort_span_word *sw = (struct gort_span_word *)((char *)s->words + wo);
         uint64_t bit = (uint64_t)1 << (idx & 63), ab = sw->alloc;
         if (GORT_UNLIKELY(!(ab & ~atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit)))
             return free_double(p);
