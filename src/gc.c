@@ -251,7 +251,7 @@ static void update_joinable(void) { /* work_lock held */
 }
 
 static workbuf *getempty(void) {
-    pthread_mutex_lock(&work_lock);
+    gort__lock(&work_lock, GORT_RANK_WORK);
     workbuf *b = work_empty;
     if (b) {
         work_empty = b->next;
@@ -267,20 +267,20 @@ static workbuf *getempty(void) {
         }
         b = (workbuf *)chunk;
     }
-    pthread_mutex_unlock(&work_lock);
+    gort__unlock(&work_lock, GORT_RANK_WORK);
     b->n = 0;
     b->next = NULL;
     return b;
 }
 
 static void putfull(workbuf *b) {
-    pthread_mutex_lock(&work_lock);
+    gort__lock(&work_lock, GORT_RANK_WORK);
     b->next = work_full;
     work_full = b;
     atomic_fetch_add_explicit(&work_nfull, 1, memory_order_relaxed);
     if (work_nwait) pthread_cond_signal(&work_cond);
     else if (work_open && !work_done && work_idle) pthread_cond_signal(&join_cond);
-    pthread_mutex_unlock(&work_lock);
+    gort__unlock(&work_lock, GORT_RANK_WORK);
 }
 
 static inline void gcw_push(gcwork *w, uintptr_t obj) {
@@ -549,7 +549,7 @@ static void drain(gcwork *w) {
                 putfull(nb);
             }
         }
-        pthread_mutex_lock(&work_lock);
+        gort__lock(&work_lock, GORT_RANK_WORK);
         for (;;) {
             if (work_full) {
                 workbuf *full = work_full;
@@ -561,7 +561,7 @@ static void drain(gcwork *w) {
                 break;
             }
             if (work_done) {
-                pthread_mutex_unlock(&work_lock);
+                gort__unlock(&work_lock, GORT_RANK_WORK);
                 return;
             }
             atomic_fetch_add_explicit(&work_nwait, 1, memory_order_relaxed);
@@ -569,13 +569,13 @@ static void drain(gcwork *w) {
                 work_done = true;
                 update_joinable();
                 pthread_cond_broadcast(&work_cond);
-                pthread_mutex_unlock(&work_lock);
+                gort__unlock(&work_lock, GORT_RANK_WORK);
                 return;
             }
             pthread_cond_wait(&work_cond, &work_lock);
             atomic_fetch_sub_explicit(&work_nwait, 1, memory_order_relaxed);
         }
-        pthread_mutex_unlock(&work_lock);
+        gort__unlock(&work_lock, GORT_RANK_WORK);
     }
 }
 
@@ -584,7 +584,7 @@ static unsigned nworkers; /* marker threads besides the collecting one */
 
 static void *marker_main(void *arg) {
     (void)arg;
-    pthread_mutex_lock(&work_lock);
+    gort__lock(&work_lock, GORT_RANK_WORK);
     for (;;) {
         work_idle++;
         update_joinable();
@@ -593,12 +593,12 @@ static void *marker_main(void *arg) {
         update_joinable();
         work_nmarkers++;
         work_joined++;
-        pthread_mutex_unlock(&work_lock);
+        gort__unlock(&work_lock, GORT_RANK_WORK);
         gcwork w = {.buf = getempty()};
         uint64_t c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
         drain(&w);
         uint64_t cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-        pthread_mutex_lock(&work_lock);
+        gort__lock(&work_lock, GORT_RANK_WORK);
         w.buf->next = work_empty;
         work_empty = w.buf;
         work_joined_marked += w.marked_bytes;
@@ -899,7 +899,7 @@ static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
  * marker threads as work is shared. */
 static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *markers, uint64_t *cpu_ns) {
     uint64_t c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-    pthread_mutex_lock(&work_lock);
+    gort__lock(&work_lock, GORT_RANK_WORK);
     work_done = false;
     atomic_store_explicit(&work_nwait, 0, memory_order_relaxed);
     work_nmarkers = 1;
@@ -907,11 +907,11 @@ static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *ma
     work_joined_cpu = 0;
     work_open = true;
     update_joinable();
-    pthread_mutex_unlock(&work_lock);
+    gort__unlock(&work_lock, GORT_RANK_WORK);
     gcwork w = {.buf = getempty()};
     mark_roots(&w, self, self_sp);
     drain(&w);
-    pthread_mutex_lock(&work_lock);
+    gort__lock(&work_lock, GORT_RANK_WORK);
     work_open = false;
     update_joinable();
     while (work_joined) pthread_cond_wait(&joined_cond, &work_lock);
@@ -920,7 +920,7 @@ static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *ma
     uint64_t marked = work_joined_marked + w.marked_bytes;
     w.buf->next = work_empty;
     work_empty = w.buf;
-    pthread_mutex_unlock(&work_lock);
+    gort__unlock(&work_lock, GORT_RANK_WORK);
     return marked;
 }
 
@@ -1090,20 +1090,20 @@ static GORT_NOINLINE void collect(bool forced) {
     gort_mcache *self = gort__mcache_ensure();
     if (!self) return;
     uint64_t cycle = atomic_load_explicit(&gc_cycles, memory_order_relaxed);
-    pthread_mutex_lock(&gc_lock);
+    gort__lock(&gc_lock, GORT_RANK_GC);
     if (!forced && atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
-        pthread_mutex_unlock(&gc_lock);
+        gort__unlock(&gc_lock, GORT_RANK_GC);
         return;
     }
     start_workers();
     uint64_t t0 = now_ns(CLOCK_MONOTONIC);
     uint64_t heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
     /* 1. the locks */
-    pthread_mutex_lock(&meta_lock);
-    pthread_mutex_lock(&gort__mcache_list_lock);
-    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_lock(&mc->gc_lock);
-    for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++) pthread_mutex_lock(&gort__central[spc].lock);
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
+    gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++) gort__lock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     /* 2. the world */
     stop_the_world(self);
     uint64_t t1 = now_ns(CLOCK_MONOTONIC);
@@ -1160,10 +1160,10 @@ static GORT_NOINLINE void collect(bool forced) {
         for_each_gc_span(compare_marks, NULL);
         w.buf = cw.buf;
     }
-    pthread_mutex_lock(&work_lock);
+    gort__lock(&work_lock, GORT_RANK_WORK);
     w.buf->next = work_empty;
     work_empty = w.buf;
-    pthread_mutex_unlock(&work_lock);
+    gort__unlock(&work_lock, GORT_RANK_WORK);
     /* 5. sweep */
     sweep_state ss = {0};
     for_each_gc_span(sweep_span, &ss);
@@ -1172,13 +1172,13 @@ static GORT_NOINLINE void collect(bool forced) {
     compute_goal();
     start_the_world();
     uint64_t t3 = now_ns(CLOCK_MONOTONIC);
-    pthread_mutex_unlock(&gort__heap.lock);
-    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;) pthread_mutex_unlock(&gort__central[spc].lock);
-    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_unlock(&mc->gc_lock);
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;) gort__unlock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     if (queued) pthread_cond_signal(&fin_cond);
     bool need_fin_thread = finq_n && !fin_thread_started;
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
     /* empty spans back to the page heap; the counters */
     for (gort_mspan *s = ss.to_free, *next; s; s = next) {
         next = s->next;
@@ -1235,7 +1235,7 @@ static GORT_NOINLINE void collect(bool forced) {
             (void)wr;
         }
     }
-    pthread_mutex_unlock(&gc_lock);
+    gort__unlock(&gc_lock, GORT_RANK_GC);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1349,7 +1349,7 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
     maybe_collect();
     gort_mcache *mc = gort__mcache_ensure();
     if (!mc) return NULL;
-    pthread_mutex_lock(&mc->gc_lock);
+    gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     void *p = gort__mcache_refill(mc, spc);
     if (p) {
         gort_mspan *s = mc->alloc[spc];
@@ -1357,7 +1357,7 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
                                   memory_order_relaxed);
         if (gort__spc_kind(spc) == GORT_KIND_GC_SCAN) zero_word(s, (uintptr_t)p);
     }
-    pthread_mutex_unlock(&mc->gc_lock);
+    gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     return p;
 }
 
@@ -1523,20 +1523,20 @@ void gort_gc(void) { collect(true); }
 
 int gort_set_gc_percent(int percent) {
     ensure_init();
-    pthread_mutex_lock(&gc_lock);
+    gort__lock(&gc_lock, GORT_RANK_GC);
     int old = atomic_exchange_explicit(&gc_percent, percent < 0 ? -1 : percent, memory_order_relaxed);
     compute_goal();
-    pthread_mutex_unlock(&gc_lock);
+    gort__unlock(&gc_lock, GORT_RANK_GC);
     return old;
 }
 
 int64_t gort_set_memory_limit(int64_t limit) {
     ensure_init();
     if (limit < 0) return atomic_load_explicit(&memory_limit, memory_order_relaxed);
-    pthread_mutex_lock(&gc_lock);
+    gort__lock(&gc_lock, GORT_RANK_GC);
     int64_t old = atomic_exchange_explicit(&memory_limit, limit, memory_order_relaxed);
     compute_goal();
-    pthread_mutex_unlock(&gc_lock);
+    gort__unlock(&gc_lock, GORT_RANK_GC);
     return old;
 }
 
@@ -1547,26 +1547,26 @@ void gort_gc_register_thread(void) {
 
 void gort_gc_add_roots(void *start, size_t len) {
     ensure_init();
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
     if (nroots == roots_cap && !grow_array((void **)&roots, &roots_cap, sizeof *roots)) {
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
         gort__throw("gort_gc_add_roots: out of memory");
     }
     roots[nroots].lo = (uintptr_t)start;
     roots[nroots].hi = (uintptr_t)start + len;
     nroots++;
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
 }
 
 void gort_gc_remove_roots(void *start) {
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
     for (size_t i = 0; i < nroots; i++) {
         if (roots[i].lo == (uintptr_t)start) {
             roots[i] = roots[--nroots];
             break;
         }
     }
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
 }
 
 static size_t fin_hash(uintptr_t obj, size_t cap) { return (size_t)((obj >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); }
@@ -1594,29 +1594,29 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
     gort_mspan *s = find_object((uintptr_t)obj, &base);
     if (!s || base != (uintptr_t)obj)
         gort__throw_addr("gort_set_finalizer: pointer not at the beginning of a collected object", obj);
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
     size_t h = fins_cap ? fin_hash(base, fins_cap) : 0;
     if (fins_cap) {
         for (size_t i = h;; i = (i + 1) & (fins_cap - 1)) {
             if (fins[i].obj == 0) break;
             if (fins[i].obj == base) {
                 if (fn) {
-                    pthread_mutex_unlock(&meta_lock);
+                    gort__unlock(&meta_lock, GORT_RANK_META);
                     gort__throw_addr("gort_set_finalizer: finalizer already set", obj);
                 }
                 fins[i].obj = 1;
                 fins_n--;
-                pthread_mutex_unlock(&meta_lock);
+                gort__unlock(&meta_lock, GORT_RANK_META);
                 return;
             }
         }
     }
     if (!fn) {
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
         return;
     }
     if ((fins_used + 1) * 4 > fins_cap * 3 && !fins_grow()) {
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
         gort__throw("gort_set_finalizer: out of memory");
     }
     h = fin_hash(base, fins_cap);
@@ -1624,7 +1624,7 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
     if (fins[h].obj == 0) fins_used++;
     fins[h] = (finalizer){base, fn, arg};
     fins_n++;
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
 }
 
 /* Zeroes the general and vector registers this code may leave values in: a
@@ -1663,14 +1663,14 @@ static GORT_NOINLINE void clear_stack_below(void) {
 /* Runs the finalizer at the queue's end, if any; in a frame of its own, so
  * that nothing of it stays on the stack the loop waits on. */
 static GORT_NOINLINE bool run_one_finalizer(void) {
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
     if (finq_n == 0) {
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
         return false;
     }
     finalizer f = finq[--finq_n];
     finq[finq_n].obj = 0;
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
     f.fn((void *)f.obj, f.arg); /* f.obj stays reachable from this frame meanwhile */
     atomic_fetch_add_explicit(&finalizers_run, 1, memory_order_relaxed);
     memset(&f, 0, sizeof f);
@@ -1686,27 +1686,27 @@ static void *finalizer_main(void *arg) {
         }
         clear_stack_below();
         clear_registers();
-        pthread_mutex_lock(&meta_lock);
+        gort__lock(&meta_lock, GORT_RANK_META);
         while (finq_n == 0) pthread_cond_wait(&fin_cond, &meta_lock);
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
     }
     return NULL;
 }
 
 static void start_finalizer_thread(void) {
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
     bool start = !fin_thread_started;
     fin_thread_started = true;
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
     if (!start) return;
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &a, finalizer_main, NULL) != 0) {
-        pthread_mutex_lock(&meta_lock);
+        gort__lock(&meta_lock, GORT_RANK_META);
         fin_thread_started = false;
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
     }
     pthread_attr_destroy(&a);
 }
@@ -1720,13 +1720,13 @@ gort_weak *gort_weak_make(void *obj) {
     if (!w) return NULL;
     atomic_store_explicit(&w->obj, (uintptr_t)obj, memory_order_relaxed);
     w->base = base;
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&meta_lock, GORT_RANK_META);
     if (nweaks == weaks_cap && !grow_array((void **)&weaks, &weaks_cap, sizeof *weaks)) {
-        pthread_mutex_unlock(&meta_lock);
+        gort__unlock(&meta_lock, GORT_RANK_META);
         gort__throw("gort_weak_make: out of memory");
     }
     weaks[nweaks++] = w;
-    pthread_mutex_unlock(&meta_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
     return w;
 }
 
@@ -1734,7 +1734,7 @@ void *gort_weak_get(gort_weak *w) { return w ? (void *)atomic_load_explicit(&w->
 
 void gort_gc_stats(gort_gc_stats_t *st) {
     ensure_init();
-    pthread_mutex_lock(&gc_lock);
+    gort__lock(&gc_lock, GORT_RANK_GC);
     memset(st, 0, sizeof *st);
     st->num_gc = stats.num_gc;
     st->pause_total_ns = stats.pause_total;
@@ -1753,7 +1753,7 @@ void gort_gc_stats(gort_gc_stats_t *st) {
     st->finalizers_run = atomic_load_explicit(&finalizers_run, memory_order_relaxed);
     st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
-    pthread_mutex_unlock(&gc_lock);
+    gort__unlock(&gc_lock, GORT_RANK_GC);
 }
 
 void gort__gc_stats_print(FILE *out, bool json) {
@@ -1854,20 +1854,20 @@ GORT_API unsigned sleep(unsigned secs) {
 
 /* ---- fork ---- */
 void gort__gc_fork_prepare(void) {
-    pthread_mutex_lock(&gc_lock);
-    pthread_mutex_lock(&meta_lock);
+    gort__lock(&gc_lock, GORT_RANK_GC);
+    gort__lock(&meta_lock, GORT_RANK_META);
 }
 void gort__gc_fork_parent(void) {
-    pthread_mutex_unlock(&meta_lock);
-    pthread_mutex_unlock(&gc_lock);
+    gort__unlock(&meta_lock, GORT_RANK_META);
+    gort__unlock(&gc_lock, GORT_RANK_GC);
 }
 /* Only the forking thread lives on: the others' caches are never stopped
  * or scanned again; the markers and the finalizer thread start anew. */
 void gort__gc_fork_child(void) {
-    pthread_mutex_lock(&gort__mcache_list_lock);
+    gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all)
         if (mc != gort__tls_gcself) mc->gc_skip = true;
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     nworkers = 0;
     work_idle = work_joined = 0;
     work_full = NULL;
@@ -1891,10 +1891,10 @@ void gort__gc_fork_child(void) {
 GORT_HIDDEN int gort__gc_count_threads(void);
 int gort__gc_count_threads(void) {
     int n = 0;
-    if (pthread_mutex_trylock(&gort__mcache_list_lock) != 0) return INT_MAX;
+    if (gort__trylock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST) != 0) return INT_MAX;
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all)
         if (!mc->gc_skip) n++;
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     return n;
 }
 /* Whether the collector has been set up (a collected allocation, a root

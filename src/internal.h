@@ -52,6 +52,8 @@
 #define GORT_ASSERT_INTERNAL(c) ((void)0)
 #endif
 
+#include "lock.h"
+
 /* Population count without a libgcc call on CPUs built for baseline x86-64
  * (no POPCNT instruction assumed). */
 static inline unsigned gort__popcount(uint64_t x) {
@@ -516,6 +518,9 @@ static inline bool gort__spc_is_gc(unsigned spc) { return spc - GORT_NUM_CLASSES
 static inline struct gort_mcache *gort__owner_tag(struct gort_mcache *mc, unsigned spc) {
     return gort__spc_is_gc(spc) ? (struct gort_mcache *)((uintptr_t)mc | 1) : mc;
 }
+GORT_HIDDEN void gort__chan_fork_prepare(void);
+GORT_HIDDEN void gort__chan_fork_parent(void);
+GORT_HIDDEN void gort__chan_fork_child(void);
 GORT_HIDDEN void gort__gc_fork_prepare(void);
 GORT_HIDDEN void gort__gc_fork_parent(void);
 GORT_HIDDEN void gort__gc_fork_child(void);

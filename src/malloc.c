@@ -276,8 +276,8 @@ void *gort_aligned_alloc(size_t align, size_t n) {
 
 size_t gort_release_memory(void) {
     gort__central_drain_all();
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     size_t n = gort__heap_release_free_locked();
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     return n;
 }
