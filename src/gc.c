@@ -325,6 +325,15 @@ _Static_assert(offsetof(gort_mspan, base) + sizeof(uintptr_t) <= 64 && offsetof(
                    offsetof(gort_mspan, nelems) < 64 && offsetof(gort_mspan, elemsize) < 64,
                "mark_ptr's span fields span one cache line");
 
+/* The span holding p, when p lies in the heap's range [lo, lo + span) and
+ * in a span; else NULL. */
+static inline __attribute__((always_inline)) gort_mspan *heap_span_of(uintptr_t p, uintptr_t lo, uintptr_t span) {
+    if (p - lo >= span) return NULL;
+    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    if (!ha) return NULL;
+    return atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)], memory_order_relaxed);
+}
+
 /* The index in span s of the collected object holding p; false when s is
  * not a collected span or p lies past its last object. Only the span's first
  * cache line is read (nelems rather than `limit`, which is on the next). */
@@ -360,11 +369,7 @@ static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_ms
  * object (Go's findObject + greyobject). Conservative: p may point anywhere
  * inside the object. */
 static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
-    if (p - lo >= span) return;
-    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
-    if (!ha) return;
-    gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
-                                         memory_order_relaxed);
+    gort_mspan *s = heap_span_of(p, lo, span);
     uintptr_t idx;
     if (s && gc_object_index(s, p, &idx)) grey_object(w, s, idx);
 }
@@ -394,11 +399,7 @@ static GORT_NOINLINE void flush_cands(gcwork *w) {
 /* A candidate pointer of a scanned object: if it lies in a span, the span's
  * first line is prefetched and the pair waits for the next batch. */
 static inline __attribute__((always_inline)) void cand_add(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
-    if (p - lo >= span) return;
-    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
-    if (!ha) return;
-    gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
-                                         memory_order_relaxed);
+    gort_mspan *s = heap_span_of(p, lo, span);
     if (!s) return;
     __builtin_prefetch(s);
     unsigned n = w->ncand;
