@@ -81,6 +81,9 @@ static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zer
     }
     atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+    /* the heap profile (prof.c); reached by tail jumps, as the refill */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_rate, memory_order_relaxed)))
+        gort__prof_large(s, __builtin_frame_address(0));
     return (void *)s->base;
 }
 
@@ -212,6 +215,16 @@ size_t gort_usable_size(const void *p) {
 
 /* ---- calloc, realloc, aligned ---- */
 
+/* calloc's refill: the heap profile's stack starts at this frame (the
+ * refill is called, not jumped to). */
+static GORT_NOINLINE void *calloc_refill(gort_mcache *mc, unsigned cls, size_t n) {
+    GORT_PROF_ENTER();
+    void *p = gort__mcache_refill(mc, cls);
+    GORT_PROF_LEAVE();
+    if (p) memset(p, 0, n);
+    return p;
+}
+
 void *gort_calloc(size_t n, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -219,16 +232,20 @@ void *gort_calloc(size_t n, size_t size) {
         return NULL;
     }
     if (GORT_LIKELY(total <= GORT_MAX_SMALL_SIZE)) {
-        void *p = malloc_small(gort__size_to_class(total));
-        if (p) memset(p, 0, total);
+        size_t cls = gort__size_to_class(total);
+        gort_mcache *mc = gort__tls_mcache;
+        gort_mspan *s = mc->alloc[cls];
+        uint64_t c = s->alloc_cache;
+        if (GORT_UNLIKELY(c == 0)) return calloc_refill(mc, (unsigned)cls, total); /* a tail jump */
+        void *p = gort__span_take(s, c);
+        memset(p, 0, total);
         return p;
     }
     /* only the pages used before are cleared (pageheap.c) */
     return malloc_large_z(total, 1, true);
 }
 
-void *gort_realloc(void *p, size_t n) {
-    if (!p) return gort_malloc(n);
+static void *realloc_body(void *p, size_t n) {
     uintptr_t idx;
     gort_mspan *s = object_span(p, &idx, "free");
     if (GORT_UNLIKELY(gort__spc_is_gc(s->spanclass))) gort__gc_bad_free(p);
@@ -250,6 +267,14 @@ void *gort_realloc(void *p, size_t n) {
     if (!q) return NULL;
     memcpy(q, p, n < have ? n : have);
     gort_free(p);
+    return q;
+}
+
+void *gort_realloc(void *p, size_t n) {
+    if (!p) return gort_malloc(n);
+    GORT_PROF_ENTER(); /* the profile's stacks start at realloc's caller */
+    void *q = realloc_body(p, n);
+    GORT_PROF_LEAVE();
     return q;
 }
 

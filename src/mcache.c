@@ -326,6 +326,11 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
         mc->alloc[spc] = s;
         if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");
     }
+    /* The heap profile's sampling (prof.c), by a tail jump: malloc reaches
+     * this function by tail jumps too, so gort__prof_take's caller is the
+     * program's, and its frame record is where the sample's stack starts. */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed)))
+        return gort__prof_take(mc, s);
     return gort__span_take(s, s->alloc_cache);
 }
 
@@ -352,11 +357,13 @@ static void fork_prepare(void) {
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_lock(&mc->gc_lock);
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) pthread_mutex_lock(&gort__central[i].lock);
     pthread_mutex_lock(&gort__heap.lock);
+    gort__prof_fork_lock(0);
     gort__persistent_lock(true);
 }
 
 static void fork_parent(void) {
     gort__persistent_lock(false);
+    gort__prof_fork_lock(1);
     pthread_mutex_unlock(&gort__heap.lock);
     for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) pthread_mutex_unlock(&gort__central[i].lock);
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_unlock(&mc->gc_lock);

@@ -35,6 +35,7 @@ gort_options gort__options = {
     .gc_percent = 100,
     .memory_limit = INT64_MAX,
     .oom = GORT_OOM_ABORT,
+    .memprofile_rate = -1,
 };
 
 /* The drop-in (preload.c) defines this as true: it starts no thread unless
@@ -86,7 +87,7 @@ static bool parse_u64(const char *v, uint64_t max, bool size, uint64_t *out) {
     return true;
 }
 
-enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM };
+enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM, K_RATE, K_PATH };
 typedef struct opt {
     const char *name;
     enum kind kind;
@@ -109,6 +110,11 @@ static const opt table[] = {
     {"GORT_GCTRACE", K_BOOL, F(gctrace), 0, 1, NULL},
     {"GORT_GCCHECKMARK", K_BOOL, F(gccheckmark), 0, 1, NULL},
     {"GORT_OOM", K_OOM, F(oom), 0, 2, "abort, null or report"},
+    {"GORT_MEMPROFILERATE", K_RATE, F(memprofile_rate), 0, (uint64_t)1 << 40,
+     "bytes per sample from 0 (off) to 1TiB, with an optional B, KiB, MiB, GiB or TiB suffix"},
+    {"GORT_MEMPROFILE", K_PATH, F(memprofile), 0, 0, "a file name"},
+    {"GORT_MEMPROFILE_SIGNAL", K_BOOL, F(memprofile_signal), 0, 1, NULL},
+    {"GORT_HEAPVIEW", K_PATH, F(heapview), 0, 0, "a file name"},
 };
 #undef F
 
@@ -141,6 +147,14 @@ static bool set_option(gort_options *o, const opt *d, const char *v) {
         if (strcmp(v, "off") == 0) x = INT64_MAX;
         else if (!parse_u64(v, d->hi, true, &x)) return false;
         *(int64_t *)f = (int64_t)x;
+        return true;
+    case K_RATE:
+        if (!parse_u64(v, d->hi, true, &x)) return false;
+        *(int64_t *)f = (int64_t)x;
+        return true;
+    case K_PATH: /* the environment's own string: read at exit (prof.c copies it) */
+        if (strlen(v) >= 4096) return false;
+        *(const char **)f = v;
         return true;
     case K_OOM:
         if (strcmp(v, "abort") == 0) *(uint8_t *)f = GORT_OOM_ABORT;
@@ -200,4 +214,5 @@ __attribute__((constructor)) static void options_init(void) {
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
         atexit(show_stats_at_exit);
     }
+    gort__prof_init(); /* GORT_MEMPROFILE*, GORT_HEAPVIEW */
 }

@@ -431,6 +431,7 @@ uint64_t gort__scavenge_overage_locked(void) {
 
 void gort__heap_free_span(gort_mspan *s) {
     gort_mheap *h = &gort__heap;
+    if (GORT_UNLIKELY(atomic_load_explicit(&s->prof, memory_order_relaxed) != 0)) gort__prof_span_freed(s);
     pthread_mutex_lock(&h->lock);
     if (s->state != GORT_SPAN_IN_USE) gort__throw_addr("freeing a span not in use", (void *)s->base);
     uint64_t pn = addr_pn(s->base);
