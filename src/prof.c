@@ -50,6 +50,9 @@
 
 #include "gort/profile.h"
 #include "internal.h"
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #define PROF_DEPTH 64           /* frames kept per stack (Go: 32) */
 #define BUCKET_HASH (1u << 16)  /* hash chains of buckets */
@@ -315,10 +318,12 @@ static void record(void *p, gort_mspan *s, size_t size, void *const *frame) {
     if (r) {
         b->allocs++;
         b->alloc_bytes += size;
-        r->addr = (uintptr_t)p;
+        /* addr, span and span_next are read without the lock too
+         * (word_may_free_sample): atomic stores */
+        __atomic_store_n(&r->addr, (uintptr_t)p, __ATOMIC_RELAXED);
         r->b = b;
-        r->span = s;
-        r->span_next = atomic_load_explicit(&s->prof, memory_order_relaxed);
+        __atomic_store_n(&r->span, s, __ATOMIC_RELAXED);
+        __atomic_store_n(&r->span_next, atomic_load_explicit(&s->prof, memory_order_relaxed), __ATOMIC_RELAXED);
         atomic_store_explicit(&s->prof, r->id, memory_order_relaxed);
         r->prev = NULL;
         r->next = live;
@@ -332,16 +337,52 @@ static void record(void *p, gort_mspan *s, size_t size, void *const *frame) {
 
 /* ---- hooks of the allocator ---- */
 
+/* POPCNT when the CPU has it (checked at start-up): the build targets
+ * baseline x86-64, where gort__popcount is a dozen instructions, and every
+ * refill counts its word's slots while profiling. */
+#if defined(__x86_64__)
+static bool prof_popcnt;
+#endif
+static inline unsigned prof_popcount(uint64_t c) {
+#if defined(__x86_64__)
+    if (GORT_LIKELY(prof_popcnt)) {
+        uint64_t n;
+        __asm__("popcntq %1, %0" : "=r"(n) : "rm"(c) : "cc");
+        return (unsigned)n;
+    }
+#endif
+    return gort__popcount(c);
+}
+
+/* Without the lock: may a sample of s lie in the slots `free` of word w?
+ * Only the owner (the caller) adds samples to s; other threads only unlink
+ * dead ones, and may reuse their records for other spans, which the span
+ * check sees: then, and past a few samples, the answer is yes. */
+static bool word_may_free_sample(gort_mspan *s, unsigned w, uint64_t free) {
+    uint32_t id = atomic_load_explicit(&s->prof, memory_order_relaxed);
+    for (int k = 0; id && k < 8; k++) {
+        rec *r = rec_at(id);
+        if (__atomic_load_n(&r->span, __ATOMIC_RELAXED) != s) return true;
+        uintptr_t a = __atomic_load_n(&r->addr, __ATOMIC_RELAXED);
+        uintptr_t idx = (uintptr_t)(((uint64_t)(a - s->base) * s->divmagic) >> 32);
+        if ((idx >> 6) == w && (free >> (idx & 63) & 1)) return true;
+        id = __atomic_load_n(&r->span_next, __ATOMIC_RELAXED);
+    }
+    return id != 0;
+}
+
 static void word_loaded(gort_mspan *s, unsigned w, uint64_t free);
 
-void *gort__prof_take(gort_mcache *mc, gort_mspan *s) {
-    /* this function's frame record {saved frame pointer, return address}:
-     * reached by tail jumps from malloc, its caller is the program's */
+/* The rest of gort__prof_take, reached by a tail jump: its frame record
+ * {saved frame pointer, return address} is where the sample's stack starts,
+ * since malloc reaches the refill, the refill gort__prof_take, and that this
+ * function, by tail jumps: its caller is the program's. */
+static GORT_NOINLINE void *prof_take_slow(gort_mcache *mc, gort_mspan *s) {
     void *const *frame = __builtin_frame_address(0);
     /* The refill has just loaded word cache_word: its slots coming back
      * were freed (every load of a word is a refill's; gort__prof_on stays
      * set, so none is missed while samples live). */
-    if (atomic_load_explicit(&s->prof, memory_order_relaxed))
+    if (atomic_load_explicit(&s->prof, memory_order_relaxed) && word_may_free_sample(s, s->cache_word, s->alloc_cache))
         word_loaded(s, s->cache_word, s->alloc_cache);
     void *p = gort__span_take(s, s->alloc_cache);
     size_t rate = atomic_load_explicit(&gort__prof_rate, memory_order_relaxed);
@@ -361,7 +402,7 @@ void *gort__prof_take(gort_mcache *mc, gort_mspan *s) {
     if (c) {
         int64_t j = tls_left <= 0 ? 1 : (tls_left + size - 1) / size;
         uint64_t m = (uint64_t)(j - 1);
-        unsigned have = gort__popcount(c);
+        unsigned have = prof_popcount(c);
         if (have > m) {
             uint64_t keep = 0;
             for (uint64_t k = 0; k < m; k++) keep |= c & (0 - c), c &= c - 1;
@@ -375,6 +416,31 @@ void *gort__prof_take(gort_mcache *mc, gort_mspan *s) {
     }
     if (sample) record(p, s, (size_t)size, frame);
     return p;
+}
+
+/* The span has samples: when none lies in the word just loaded (checked
+ * without the lock) and the next sample is beyond the word, as the fast
+ * case; else the slow path. Tail jumps only, as gort__prof_take. */
+static GORT_NOINLINE void *prof_take_spanned(gort_mcache *mc, gort_mspan *s, int64_t charge) {
+    uint64_t c = s->alloc_cache;
+    if (charge < tls_left && !word_may_free_sample(s, s->cache_word, c)) {
+        tls_left -= charge;
+        return gort__span_take(s, c);
+    }
+    return prof_take_slow(mc, s);
+}
+
+void *gort__prof_take(gort_mcache *mc, gort_mspan *s) {
+    /* Most refills: every slot of the word just loaded lies before the
+     * thread's next sample, and the span has no samples. tls_left starts at
+     * 0, so a thread's first refill takes the slow path, which arms it. */
+    uint64_t c = s->alloc_cache;
+    int64_t charge = (int64_t)s->elemsize * (int64_t)prof_popcount(c);
+    if (GORT_LIKELY(charge < tls_left && !atomic_load_explicit(&s->prof, memory_order_relaxed))) {
+        tls_left -= charge;
+        return gort__span_take(s, c);
+    }
+    return prof_take_spanned(mc, s, charge); /* only tail jumps here: no frame, no saved registers */
 }
 
 void gort__prof_large(gort_mspan *s, void *const *frame) {
@@ -403,7 +469,7 @@ static void span_unlink_locked(gort_mspan *s, rec *r) {
     while (id) {
         rec *q = rec_at(id);
         if (q->span_next == r->id) {
-            q->span_next = r->span_next;
+            __atomic_store_n(&q->span_next, r->span_next, __ATOMIC_RELAXED);
             return;
         }
         id = q->span_next;
@@ -865,6 +931,10 @@ fail:
 
 void gort__prof_init(void) {
     const gort_options *o = &gort__options;
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    prof_popcnt = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
+#endif
     init_pid = getpid();
     if (o->memprofile) snprintf(memprofile_path, sizeof memprofile_path, "%s", o->memprofile);
     if (o->heapview) snprintf(heapview_path, sizeof heapview_path, "%s", o->heapview);
