@@ -296,6 +296,7 @@ typedef struct gort_heap_arena {
     uint64_t *_Atomic ptrbits;
     uintptr_t base;
     uint32_t slot;             /* position in the page allocator's dense index */
+    uint32_t used_top;         /* pages below it have been in a span; above it never (mheap.lock) */
 } gort_heap_arena;
 
 /* The arena index: address >> 26 -> metadata, for any address below 2^48.

@@ -11,6 +11,7 @@
  *      sampling error (6 standard deviations).
  *   4. The output is well formed: four sample types, the period, locations
  *      that exist, a string table that starts empty, the executable's mapping.
+ *   5. gort_heap_svg writes a whole SVG with a legend, arenas and a caption.
  */
 #include <errno.h>
 #include <math.h>
@@ -284,6 +285,17 @@ int main(void) {
     CHECK_EQ(gort_heap_profile_rate(), 0);
     errno = 0;
     CHECK(gort_heap_profile_write(NULL) == -1 && errno == EINVAL);
+    /* the heap's picture through the API (tests/preload_heapview.sh checks it as XML) */
+    errno = 0;
+    CHECK(gort_heap_svg(NULL) == -1 && errno == EINVAL);
+    char *svg = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&svg, &n);
+    CHECK(f && gort_heap_svg(f) == 0);
+    fclose(f);
+    CHECK(n > 100 && strncmp(svg, "<?xml", 5) == 0 && strstr(svg, "</svg>\n") == svg + n - 7);
+    CHECK(strstr(svg, "id=\"legend\"") && strstr(svg, "id=\"caption\"") && strstr(svg, "class=\"arena\""));
+    free(svg);
     printf("test_profile: ok\n");
     return 0;
 }
