@@ -833,7 +833,10 @@ int gort_heap_profile_write(FILE *out) {
     return ret;
 }
 
-/* ---- the environment: GORT_MEMPROFILE, GORT_MEMPROFILE_SIGNAL, GORT_HEAPVIEW ---- */
+/* ---- the environment: GORT_MEMPROFILE, GORT_MEMPROFILE_SIGNAL, GORT_HEAPVIEW ----
+ * Both files are written at exit (by the process that read the environment,
+ * not by a forked child), and with GORT_MEMPROFILE_SIGNAL=1 on each SIGUSR2,
+ * by a thread that waits on a pipe: the handler only writes a byte to it. */
 
 static char memprofile_path[4096], heapview_path[4096];
 static pid_t init_pid;
@@ -900,7 +903,8 @@ static void *signal_writer(void *arg) {
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) return NULL;
         if (getpid() != init_pid) return NULL;
-        write_file("GORT_MEMPROFILE", memprofile_path, gort_heap_profile_write);
+        if (memprofile_path[0]) write_file("GORT_MEMPROFILE", memprofile_path, gort_heap_profile_write);
+        if (heapview_path[0]) write_file("GORT_HEAPVIEW", heapview_path, gort_heap_svg);
     }
 }
 
@@ -942,7 +946,8 @@ void gort__prof_init(void) {
     gort_heap_profile_set_rate(rate);
     if (memprofile_path[0] || heapview_path[0]) atexit(at_exit);
     if (o->memprofile_signal) {
-        if (!memprofile_path[0]) say("GORT_MEMPROFILE_SIGNAL=1 ignored: GORT_MEMPROFILE names no file", "", "");
+        if (!memprofile_path[0] && !heapview_path[0])
+            say("GORT_MEMPROFILE_SIGNAL=1 ignored: neither GORT_MEMPROFILE nor GORT_HEAPVIEW names a file", "", "");
         else start_signal_writer();
     }
 }
