@@ -245,7 +245,23 @@ void *gort_calloc(size_t n, size_t size) {
     return malloc_large_z(total, 1, true);
 }
 
-static void *realloc_body(void *p, size_t n) {
+/* realloc that moves the block while profiling: out of line and reached by
+ * a tail jump, so that the heap profile's stacks start at realloc's caller
+ * (its frame record is the program's, GORT_PROF_ENTER). */
+static GORT_NOINLINE void *realloc_move_profiled(void *p, size_t n, gort_mspan *s) {
+    size_t have = s->elemsize;
+    GORT_PROF_ENTER();
+    /* a gort_malloc_scanned block stays scanned */
+    void *q = gort__spc_kind(s->spanclass) == GORT_KIND_MANUAL_SCAN ? gort_malloc_scanned(n) : gort_malloc(n);
+    GORT_PROF_LEAVE();
+    if (!q) return NULL;
+    memcpy(q, p, n < have ? n : have);
+    gort_free(p);
+    return q;
+}
+
+void *gort_realloc(void *p, size_t n) {
+    if (!p) return gort_malloc(n);
     uintptr_t idx;
     gort_mspan *s = object_span(p, &idx, "free");
     if (GORT_UNLIKELY(gort__spc_is_gc(s->spanclass))) gort__gc_bad_free(p);
@@ -262,19 +278,12 @@ static void *realloc_body(void *p, size_t n) {
             return p;
         }
     }
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed))) return realloc_move_profiled(p, n, s);
     /* a gort_malloc_scanned block stays scanned */
     void *q = gort__spc_kind(s->spanclass) == GORT_KIND_MANUAL_SCAN ? gort_malloc_scanned(n) : gort_malloc(n);
     if (!q) return NULL;
     memcpy(q, p, n < have ? n : have);
     gort_free(p);
-    return q;
-}
-
-void *gort_realloc(void *p, size_t n) {
-    if (!p) return gort_malloc(n);
-    GORT_PROF_ENTER(); /* the profile's stacks start at realloc's caller */
-    void *q = realloc_body(p, n);
-    GORT_PROF_LEAVE();
     return q;
 }
 
