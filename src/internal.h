@@ -388,6 +388,7 @@ typedef struct gort_options {
     const char *memprofile;   /* GORT_MEMPROFILE: write a profile there at exit */
     bool memprofile_signal;   /* GORT_MEMPROFILE_SIGNAL=1: and on each SIGUSR2 */
     const char *heapview;     /* GORT_HEAPVIEW: write the heap's picture (SVG) there at exit */
+    uint32_t heapview_every_ms; /* GORT_HEAPVIEW_EVERY: and a numbered snapshot (SVG + stats JSON) this often */
 } gort_options;
 enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };
 GORT_HIDDEN extern gort_options gort__options;

@@ -87,7 +87,7 @@ static bool parse_u64(const char *v, uint64_t max, bool size, uint64_t *out) {
     return true;
 }
 
-enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM, K_RATE, K_PATH };
+enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM, K_RATE, K_PATH, K_MS };
 typedef struct opt {
     const char *name;
     enum kind kind;
@@ -115,6 +115,8 @@ static const opt table[] = {
     {"GORT_MEMPROFILE", K_PATH, F(memprofile), 0, 0, "a file name"},
     {"GORT_MEMPROFILE_SIGNAL", K_BOOL, F(memprofile_signal), 0, 1, NULL},
     {"GORT_HEAPVIEW", K_PATH, F(heapview), 0, 0, "a file name"},
+    {"GORT_HEAPVIEW_EVERY", K_MS, F(heapview_every_ms), 10, 3600000,
+     "a period from 10ms to 3600s: a number with an ms or s suffix (a bare number is milliseconds)"},
 };
 #undef F
 
@@ -152,6 +154,19 @@ static bool set_option(gort_options *o, const opt *d, const char *v) {
         if (!parse_u64(v, d->hi, true, &x)) return false;
         *(int64_t *)f = (int64_t)x;
         return true;
+    case K_MS: { /* a period: ms (the default) or s */
+        size_t len = strlen(v);
+        uint64_t mul = 1;
+        char num[32];
+        if (len > 2 && strcmp(v + len - 2, "ms") == 0) len -= 2;
+        else if (len > 1 && v[len - 1] == 's') len -= 1, mul = 1000;
+        if (len == 0 || len >= sizeof num) return false;
+        memcpy(num, v, len);
+        num[len] = 0;
+        if (!parse_u64(num, d->hi, false, &x) || x > d->hi / mul || x * mul < d->lo) return false;
+        *(uint32_t *)f = (uint32_t)(x * mul);
+        return true;
+    }
     case K_PATH: /* the environment's own string: read at exit (prof.c copies it) */
         if (strlen(v) >= 4096) return false;
         *(const char **)f = v;

@@ -908,20 +908,64 @@ static void *signal_writer(void *arg) {
     }
 }
 
-static void start_signal_writer(void) {
-    if (pipe2(sig_pipe, O_CLOEXEC) != 0) goto fail;
-    fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
+/* GORT_HEAPVIEW_EVERY: snapshot n is BASE.n.svg (the picture) and
+ * BASE.n.json ({"t_ms": ms since start-up, "stats": gort_stats_print_json}),
+ * BASE being GORT_HEAPVIEW less a .svg suffix; tools/heapview_live.py makes
+ * one page of them. */
+static uint32_t every_ms;
+static struct timespec start_time;
+
+static int write_stats_json(FILE *f) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(now.tv_sec - start_time.tv_sec) * 1000 + (now.tv_nsec - start_time.tv_nsec) / 1000000;
+    fprintf(f, "{\"t_ms\":%lld,\"stats\":", ms);
+    gort_stats_print_json(f);
+    fprintf(f, "}\n");
+    return ferror(f) ? -1 : 0;
+}
+
+static void *snapshot_writer(void *arg) {
+    (void)arg;
+    char base[4096], name[4200];
+    snprintf(base, sizeof base, "%s", heapview_path);
+    size_t len = strlen(base);
+    if (len > 4 && strcmp(base + len - 4, ".svg") == 0) base[len - 4] = 0;
+    for (unsigned n = 1;; n++) {
+        struct timespec d = {every_ms / 1000, (long)(every_ms % 1000) * 1000000};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR) {
+        }
+        if (getpid() != init_pid) return NULL;
+        snprintf(name, sizeof name, "%s.%u.svg", base, n);
+        write_file("GORT_HEAPVIEW_EVERY", name, gort_heap_svg);
+        snprintf(name, sizeof name, "%s.%u.json", base, n);
+        write_file("GORT_HEAPVIEW_EVERY", name, write_stats_json);
+    }
+}
+
+/* A thread that takes no signals. */
+static int start_quiet_thread(void *(*fn)(void *)) {
     pthread_t t;
     pthread_attr_t attr;
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the writer thread takes no signals */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&t, &attr, signal_writer, NULL);
+    int e = pthread_create(&t, &attr, fn, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (e != 0) goto fail;
+    return e;
+}
+
+static void start_signal_writer(void) {
+    if (pipe2(sig_pipe, O_CLOEXEC) != 0) goto fail;
+    fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
+    int e = start_quiet_thread(signal_writer);
+    if (e != 0) {
+        errno = e;
+        goto fail;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigusr2;
@@ -949,5 +993,13 @@ void gort__prof_init(void) {
         if (!memprofile_path[0] && !heapview_path[0])
             say("GORT_MEMPROFILE_SIGNAL=1 ignored: neither GORT_MEMPROFILE nor GORT_HEAPVIEW names a file", "", "");
         else start_signal_writer();
+    }
+    if (o->heapview_every_ms) {
+        clock_gettime(CLOCK_MONOTONIC, &start_time);
+        every_ms = o->heapview_every_ms;
+        int e;
+        if (!heapview_path[0]) say("GORT_HEAPVIEW_EVERY ignored: GORT_HEAPVIEW names no file", "", "");
+        else if ((e = start_quiet_thread(snapshot_writer)) != 0)
+            say("GORT_HEAPVIEW_EVERY: cannot start the snapshot thread: ", strerror(e), "");
     }
 }
