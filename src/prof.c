@@ -323,7 +323,8 @@ static void record(void *p, gort_mspan *s, size_t size, void *const *frame) {
         __atomic_store_n(&r->addr, (uintptr_t)p, __ATOMIC_RELAXED);
         r->b = b;
         __atomic_store_n(&r->span, s, __ATOMIC_RELAXED);
-        __atomic_store_n(&r->span_next, atomic_load_explicit(&s->prof, memory_order_relaxed), __ATOMIC_RELAXED);
+        /* release: a reader that sees the new span_next sees the new span */
+        __atomic_store_n(&r->span_next, atomic_load_explicit(&s->prof, memory_order_relaxed), __ATOMIC_RELEASE);
         atomic_store_explicit(&s->prof, r->id, memory_order_relaxed);
         r->prev = NULL;
         r->next = live;
@@ -366,7 +367,10 @@ static bool word_may_free_sample(gort_mspan *s, unsigned w, uint64_t free) {
         uintptr_t a = __atomic_load_n(&r->addr, __ATOMIC_RELAXED);
         uintptr_t idx = (uintptr_t)(((uint64_t)(a - s->base) * s->divmagic) >> 32);
         if ((idx >> 6) == w && (free >> (idx & 63) & 1)) return true;
-        id = __atomic_load_n(&r->span_next, __ATOMIC_RELAXED);
+        id = __atomic_load_n(&r->span_next, __ATOMIC_ACQUIRE);
+        /* r freed and made again for another span meanwhile: its span_next
+         * may lead elsewhere */
+        if (__atomic_load_n(&r->span, __ATOMIC_RELAXED) != s) return true;
     }
     return id != 0;
 }
@@ -404,8 +408,15 @@ static GORT_NOINLINE void *prof_take_slow(gort_mcache *mc, gort_mspan *s) {
         uint64_t m = (uint64_t)(j - 1);
         unsigned have = prof_popcount(c);
         if (have > m) {
-            uint64_t keep = 0;
-            for (uint64_t k = 0; k < m; k++) keep |= c & (0 - c), c &= c - 1;
+            /* the lowest m set bits of c: below the smallest p with m of
+             * them under it (a binary search on popcounts) */
+            unsigned lo = 0, hi = 64;
+            while (lo < hi) {
+                unsigned mid = (lo + hi) / 2;
+                if (prof_popcount(c & (((uint64_t)1 << mid) - 1)) >= m) hi = mid;
+                else lo = mid + 1;
+            }
+            uint64_t keep = lo == 64 ? c : c & (((uint64_t)1 << lo) - 1);
             s->alloc_cache = keep;
             unsigned dropped = have - (unsigned)m;
             s->alloc_count = (uint16_t)(s->alloc_count - dropped);
@@ -865,9 +876,10 @@ static void expand(const char *path, char *out, size_t cap) {
 /* Writes to a temporary name and renames, so that a reader never sees half
  * a file. */
 static void write_file(const char *var, const char *path, int (*fn)(FILE *)) {
+    static _Atomic unsigned ntmp;
     char final[4200], tmp[4300];
     expand(path, final, sizeof final);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", final, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld.%u", final, (long)getpid(), atomic_fetch_add(&ntmp, 1));
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         say(var, ": cannot create ", final);
@@ -943,12 +955,16 @@ static void *snapshot_writer(void *arg) {
     }
 }
 
-/* A thread that takes no signals. */
+/* A thread that takes no signals but the collector's stop signal (SIGPWR: a
+ * thread that allocates is one the collector stops) and the synchronous
+ * ones. */
 static int start_quiet_thread(void *(*fn)(void *)) {
     pthread_t t;
     pthread_attr_t attr;
     sigset_t all, old;
     sigfillset(&all);
+    static const int keep[] = {SIGPWR, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) sigdelset(&all, keep[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
