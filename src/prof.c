@@ -55,7 +55,7 @@
 #endif
 
 #define PROF_DEPTH 64           /* frames kept per stack (Go: 32) */
-#define BUCKET_HASH (1u << 16)  /* hash chains of buckets */
+#define BUCKET_HASH (1u << 14)  /* hash chains of buckets (128 KiB) */
 #define DEFAULT_RATE (512 * 1024)
 
 _Atomic size_t gort__prof_rate;
@@ -83,8 +83,8 @@ typedef struct rec {
     uint32_t span_next;       /* the span's next sample, 0: none */
     struct rec *prev, *next;  /* every live sample; next: the free list */
 } rec;
-#define REC_CHUNK 4096u
-#define REC_CHUNKS 65536u     /* at most 2^28 live samples */
+#define REC_CHUNK 1024u       /* 56 KiB */
+#define REC_CHUNKS 16384u     /* at most 2^24 live samples (a directory of 128 KiB); past that, samples are dropped */
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 static bucket **buckhash;     /* BUCKET_HASH chains; under prof_lock */
