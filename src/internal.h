@@ -209,11 +209,11 @@ typedef struct gort_mspan {
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
     uint8_t bitsclass;         /* which span slaballoc this struct came from */
     uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
-    /* prof: the first of the heap profile's live samples in this span (a
-     * record number, prof.c; 0: none), in what was padding: the struct and
-     * the offset of words[] stay as they were. Changed under the profile's
-     * lock; read without it as a hint by the word load and the span free. */
-    _Atomic uint32_t prof;
+    /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
+     * none), in 16 bits of what was padding: the header's size and the offset
+     * of words[] stay as they were. Changed under the profile's lock; read
+     * without it as a hint by the refill and the span free. */
+    _Atomic uint16_t prof;
     uintptr_t base;            /* first byte; page-aligned */
     uintptr_t limit;           /* end of the last object */
     size_t npages;

@@ -97,6 +97,64 @@ static uint32_t rec_nchunks;
 
 static inline rec *rec_at(uint32_t id) { return &rec_chunks[(id - 1) / REC_CHUNK][(id - 1) % REC_CHUNK]; }
 
+/* Spans with samples. The span header has 16 spare bits, not room for a
+ * pointer: mspan.prof is a slot number (0: no samples), and the slot holds
+ * the number of the span's first sample. Slots are made SLOT_CHUNK at a time
+ * and recycled; with all SPAN_SLOTS in use, samples in other spans are
+ * dropped. A slot's chunk is published before any span gets its number, so
+ * a reader without the lock may follow mspan.prof; it may see a slot that
+ * was just freed or given to another span, which the record's span check
+ * catches (word_may_free_sample). */
+#define SLOT_CHUNK 1024u
+#define SPAN_SLOTS 65535u
+typedef struct span_slot {
+    _Atomic uint32_t head; /* the span's first sample */
+    uint32_t next_free;
+} span_slot;
+static span_slot *slot_chunks[(SPAN_SLOTS + SLOT_CHUNK) / SLOT_CHUNK];
+static uint32_t nslots, free_slot;
+
+static inline span_slot *slot_at(uint32_t i) { return &slot_chunks[(i - 1) / SLOT_CHUNK][(i - 1) % SLOT_CHUNK]; }
+
+/* The span's first sample (0: none). Without the lock: a hint. */
+static inline uint32_t span_head(gort_mspan *s) {
+    uint32_t i = atomic_load_explicit(&s->prof, memory_order_acquire);
+    return i ? atomic_load_explicit(&slot_at(i)->head, memory_order_acquire) : 0;
+}
+
+/* Sets the span's first sample; 0 frees its slot. false: no slot left. */
+static bool span_set_head_locked(gort_mspan *s, uint32_t id) {
+    uint32_t i = atomic_load_explicit(&s->prof, memory_order_relaxed);
+    if (!id) {
+        if (i) {
+            atomic_store_explicit(&slot_at(i)->head, 0, memory_order_relaxed);
+            slot_at(i)->next_free = free_slot;
+            free_slot = i;
+            atomic_store_explicit(&s->prof, 0, memory_order_relaxed);
+        }
+        return true;
+    }
+    if (!i) {
+        if (free_slot) {
+            i = free_slot;
+            free_slot = slot_at(i)->next_free;
+        } else {
+            if (nslots == SPAN_SLOTS) return false;
+            if (nslots % SLOT_CHUNK == 0) {
+                span_slot *c = gort__persistent_alloc(SLOT_CHUNK * sizeof *c, 64);
+                if (!c) return false;
+                slot_chunks[nslots / SLOT_CHUNK] = c;
+            }
+            i = ++nslots;
+        }
+        atomic_store_explicit(&slot_at(i)->head, id, memory_order_release);
+        atomic_store_explicit(&s->prof, (uint16_t)i, memory_order_release);
+        return true;
+    }
+    atomic_store_explicit(&slot_at(i)->head, id, memory_order_release); /* the record's fields first */
+    return true;
+}
+
 static __thread int64_t tls_left __attribute__((tls_model("initial-exec")));
 static __thread bool tls_armed __attribute__((tls_model("initial-exec")));
 static __thread int tls_busy __attribute__((tls_model("initial-exec")));
@@ -316,16 +374,22 @@ static void record(void *p, gort_mspan *s, size_t size, void *const *frame) {
     bucket *b = bucket_find_locked(pcs, n, size);
     rec *r = b ? rec_alloc_locked() : NULL;
     if (r) {
-        b->allocs++;
-        b->alloc_bytes += size;
         /* addr, span and span_next are read without the lock too
-         * (word_may_free_sample): atomic stores */
+         * (word_may_free_sample): set before the record is linked, and
+         * span_next with release (a reader that sees it sees the span) */
         __atomic_store_n(&r->addr, (uintptr_t)p, __ATOMIC_RELAXED);
         r->b = b;
         __atomic_store_n(&r->span, s, __ATOMIC_RELAXED);
-        /* release: a reader that sees the new span_next sees the new span */
-        __atomic_store_n(&r->span_next, atomic_load_explicit(&s->prof, memory_order_relaxed), __ATOMIC_RELEASE);
-        atomic_store_explicit(&s->prof, r->id, memory_order_relaxed);
+        __atomic_store_n(&r->span_next, span_head(s), __ATOMIC_RELEASE);
+        if (!span_set_head_locked(s, r->id)) { /* no span slot left: the sample is dropped */
+            r->next = freerecs;
+            freerecs = r;
+            r = NULL;
+        }
+    }
+    if (r) {
+        b->allocs++;
+        b->alloc_bytes += size;
         r->prev = NULL;
         r->next = live;
         if (live) live->prev = r;
@@ -360,7 +424,7 @@ static inline unsigned prof_popcount(uint64_t c) {
  * dead ones, and may reuse their records for other spans, which the span
  * check sees: then, and past a few samples, the answer is yes. */
 static bool word_may_free_sample(gort_mspan *s, unsigned w, uint64_t free) {
-    uint32_t id = atomic_load_explicit(&s->prof, memory_order_relaxed);
+    uint32_t id = span_head(s);
     for (int k = 0; id && k < 8; k++) {
         rec *r = rec_at(id);
         if (__atomic_load_n(&r->span, __ATOMIC_RELAXED) != s) return true;
@@ -472,9 +536,9 @@ void gort__prof_large(gort_mspan *s, void *const *frame) {
 
 /* Unlinks r from its span's list. */
 static void span_unlink_locked(gort_mspan *s, rec *r) {
-    uint32_t id = atomic_load_explicit(&s->prof, memory_order_relaxed);
+    uint32_t id = span_head(s);
     if (id == r->id) {
-        atomic_store_explicit(&s->prof, r->span_next, memory_order_relaxed);
+        span_set_head_locked(s, r->span_next); /* the last one: frees the slot */
         return;
     }
     while (id) {
@@ -491,7 +555,7 @@ static void span_unlink_locked(gort_mspan *s, rec *r) {
  * samples in those slots were freed. */
 static void word_loaded(gort_mspan *s, unsigned w, uint64_t free) {
     pthread_mutex_lock(&prof_lock);
-    for (uint32_t id = atomic_load_explicit(&s->prof, memory_order_relaxed), next; id; id = next) {
+    for (uint32_t id = span_head(s), next; id; id = next) {
         rec *r = rec_at(id);
         next = r->span_next;
         uintptr_t idx = (uintptr_t)(((uint64_t)(r->addr - s->base) * s->divmagic) >> 32);
@@ -505,8 +569,8 @@ static void word_loaded(gort_mspan *s, unsigned w, uint64_t free) {
 
 void gort__prof_span_freed(gort_mspan *s) {
     pthread_mutex_lock(&prof_lock);
-    uint32_t id = atomic_load_explicit(&s->prof, memory_order_relaxed);
-    atomic_store_explicit(&s->prof, 0, memory_order_relaxed);
+    uint32_t id = span_head(s);
+    span_set_head_locked(s, 0);
     while (id) {
         rec *r = rec_at(id);
         id = r->span_next;
@@ -533,7 +597,9 @@ static void sweep_dead_locked(void) {
         uintptr_t idx = (uintptr_t)(((uint64_t)(r->addr - s->base) * s->divmagic) >> 32);
         uint64_t bit = (uint64_t)1 << (idx & 63);
         uint64_t a = __atomic_load_n(&s->words[idx >> 6].alloc, __ATOMIC_RELAXED);
-        uint64_t x = atomic_load_explicit(&s->words[idx >> 6].xfree, memory_order_relaxed);
+        /* a collected span's objects are never freed by hand: only its alloc
+         * bits say (its xfree words may hold the collector's mark bits) */
+        uint64_t x = gort__spc_is_gc(s->spanclass) ? 0 : atomic_load_explicit(&s->words[idx >> 6].xfree, memory_order_relaxed);
         if ((a & bit) && !(x & bit)) continue;
         span_unlink_locked(s, r);
         rec_dead_locked(r);
