@@ -41,6 +41,7 @@ static unsigned hint_index;
 #endif
 
 uintptr_t gort__arena_reserve_locked(size_t narenas) {
+    gort__assert_held(GORT_RANK_MHEAP);
     size_t size = narenas * GORT_ARENA_BYTES;
     if (narenas == 0 || size / GORT_ARENA_BYTES != narenas || size >= ((size_t)1 << 46)) {
         errno = ENOMEM;
@@ -85,6 +86,7 @@ uintptr_t gort__arena_reserve_locked(size_t narenas) {
 }
 
 gort_heap_arena *gort__arena_register_locked(uintptr_t base, uint32_t slot) {
+    gort__assert_held(GORT_RANK_MHEAP);
     gort_heap_arena *ha = gort__persistent_alloc(sizeof(gort_heap_arena), 64);
     if (!ha) return NULL;
     ha->base = base;
@@ -108,13 +110,13 @@ void *gort__persistent_alloc(size_t size, size_t align) {
         if (p) atomic_fetch_add_explicit(&gort__metadata_bytes, n, memory_order_relaxed);
         return p;
     }
-    pthread_mutex_lock(&persistent_lock);
+    gort__lock(&persistent_lock, GORT_RANK_PERSISTENT);
     uintptr_t cur = ((uintptr_t)persistent_cur + align - 1) & ~(uintptr_t)(align - 1);
     size_t waste = cur - (uintptr_t)persistent_cur;
     if (!persistent_cur || waste + size > persistent_left) {
         char *c = gort__sys_alloc(PERSISTENT_CHUNK);
         if (!c) {
-            pthread_mutex_unlock(&persistent_lock);
+            gort__unlock(&persistent_lock, GORT_RANK_PERSISTENT);
             return NULL;
         }
         atomic_fetch_add_explicit(&gort__metadata_bytes, PERSISTENT_CHUNK, memory_order_relaxed);
@@ -125,13 +127,13 @@ void *gort__persistent_alloc(size_t size, size_t align) {
     }
     persistent_cur = (char *)cur + size;
     persistent_left -= waste + size;
-    pthread_mutex_unlock(&persistent_lock);
+    gort__unlock(&persistent_lock, GORT_RANK_PERSISTENT);
     return (void *)cur;
 }
 
 void gort__persistent_lock(bool lock) {
-    if (lock) pthread_mutex_lock(&persistent_lock);
-    else pthread_mutex_unlock(&persistent_lock);
+    if (lock) gort__lock(&persistent_lock, GORT_RANK_PERSISTENT);
+    else gort__unlock(&persistent_lock, GORT_RANK_PERSISTENT);
 }
 
 /* ---- fixalloc ---- */

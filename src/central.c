@@ -50,6 +50,7 @@ void gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
 
 /* Files an uncached span whose frees have been taken: heap, partial or full. */
 static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
+    gort__assert_held(GORT_RANK_MCENTRAL);
     GORT_ASSERT_INTERNAL(!atomic_load_explicit(&s->owner, memory_order_relaxed) && s->alloc_cache == 0 &&
                          s->cache_word == GORT_NO_WORD);
     for (;;) {
@@ -77,6 +78,7 @@ static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
 
 /* Takes the notify stack: each object's span moves from full to partial. */
 static void process_notify_locked(gort_mcentral *c) {
+    gort__assert_held(GORT_RANK_MCENTRAL);
     uintptr_t q = atomic_exchange_explicit(&c->notify, 0, memory_order_acquire);
     while (q) {
         uintptr_t next = *(uintptr_t *)q;
@@ -99,7 +101,7 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
      * must not run under one (thread creation, dlsym, stdio). */
     gort__assert_no_locks("allocator re-entered while holding one of its locks");
 #endif
-    pthread_mutex_lock(&c->lock);
+    gort__lock(&c->lock, GORT_RANK_MCENTRAL);
     if (atomic_load_explicit(&c->notify, memory_order_relaxed)) process_notify_locked(c);
     gort_mspan *s = c->partial;
     if (s) {
@@ -107,30 +109,30 @@ gort_mspan *gort__central_cache_span(unsigned spc, gort_mcache *mc) {
         gort__span_drain_xfree(s, false);
         s->list = GORT_LIST_CACHED;
         atomic_store_explicit(&s->owner, gort__owner_tag(mc, spc), memory_order_relaxed);
-        pthread_mutex_unlock(&c->lock);
+        gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
         return s;
     }
-    pthread_mutex_unlock(&c->lock);
+    gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
     unsigned cls = gort__spc_class(spc);
     s = gort__heap_alloc_span(gort_class_to_npages[cls], 1, spc);
     if (!s) return NULL;
-    pthread_mutex_lock(&c->lock);
+    gort__lock(&c->lock, GORT_RANK_MCENTRAL);
     atomic_fetch_add_explicit(&c->nspans, 1, memory_order_relaxed);
     s->list = GORT_LIST_CACHED;
     atomic_store_explicit(&s->owner, gort__owner_tag(mc, spc), memory_order_relaxed);
-    pthread_mutex_unlock(&c->lock);
+    gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
     return s;
 }
 
 /* The owner gives s back; its cached word has been written back. */
 void gort__central_uncache_span(gort_mspan *s) {
     gort_mcentral *c = &gort__central[s->spanclass];
-    pthread_mutex_lock(&c->lock);
+    gort__lock(&c->lock, GORT_RANK_MCENTRAL);
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     s->list = GORT_LIST_NONE;
     gort__span_drain_xfree(s, false);
     file_span_locked(c, s);
-    pthread_mutex_unlock(&c->lock);
+    gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
 }
 
 /* A free into a span nobody owns (its owner thread exited) is done under
@@ -144,6 +146,7 @@ void gort__central_uncache_span(gort_mspan *s) {
 static _Atomic unsigned char unowned_pending[GORT_NUM_SPANCLASSES];
 
 static void drain_class_locked(gort_mcentral *c) {
+    gort__assert_held(GORT_RANK_MCENTRAL);
     process_notify_locked(c);
     for (gort_mspan *s = c->partial, *next; s; s = next) {
         next = s->next;
@@ -157,10 +160,10 @@ static void drain_class_locked(gort_mcentral *c) {
 
 static void drain_pending(unsigned spc) {
     gort_mcentral *c = &gort__central[spc];
-    while (atomic_load_explicit(&unowned_pending[spc], memory_order_acquire) && pthread_mutex_trylock(&c->lock) == 0) {
+    while (atomic_load_explicit(&unowned_pending[spc], memory_order_acquire) && gort__trylock(&c->lock, GORT_RANK_MCENTRAL) == 0) {
         atomic_store_explicit(&unowned_pending[spc], 0, memory_order_relaxed);
         drain_class_locked(c);
-        pthread_mutex_unlock(&c->lock);
+        gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
     }
 }
 
@@ -172,9 +175,9 @@ void gort__central_unowned_pushed(unsigned spc) {
 bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p) {
     unsigned spc = s->spanclass;
     gort_mcentral *c = &gort__central[spc];
-    if (pthread_mutex_trylock(&c->lock) != 0) return false;
+    if (gort__trylock(&c->lock, GORT_RANK_MCENTRAL) != 0) return false;
     if (atomic_load_explicit(&s->owner, memory_order_relaxed)) {
-        pthread_mutex_unlock(&c->lock);
+        gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
         return false;
     }
     if (atomic_load_explicit(&c->notify, memory_order_relaxed)) process_notify_locked(c);
@@ -185,7 +188,7 @@ bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p) {
         if ((x & GORT_XF_MASK) != GORT_XF_NOTIFY ||
             !atomic_compare_exchange_strong_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK,
                                                      memory_order_acq_rel, memory_order_relaxed)) {
-            pthread_mutex_unlock(&c->lock);
+            gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
             return false;
         }
         gort__list_remove(&c->full, s);
@@ -199,7 +202,7 @@ bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p) {
         gort__span_drain_xfree(s, false);
         file_span_locked(c, s);
     }
-    pthread_mutex_unlock(&c->lock);
+    gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
     drain_pending(spc);
     return true;
 }
@@ -209,14 +212,15 @@ void gort__central_drain_all(void) {
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mcentral *c = &gort__central[spc];
         if (!atomic_load_explicit(&c->nspans, memory_order_relaxed)) continue; /* a class never used: nothing to drain */
-        pthread_mutex_lock(&c->lock);
+        gort__lock(&c->lock, GORT_RANK_MCENTRAL);
         drain_class_locked(c);
-        pthread_mutex_unlock(&c->lock);
+        gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
     }
 }
 
 /* Checks the spans on this class's lists; the caller holds the lock. */
 size_t gort__central_check_locked(unsigned spc) {
+    gort__assert_held(GORT_RANK_MCENTRAL);
     gort_mcentral *c = &gort__central[spc];
     size_t n = 0;
     for (int which = 0; which < 2; which++) {

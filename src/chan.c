@@ -741,7 +741,7 @@ static void *timer_main(void *arg) {
     /* registered, so that the collector stops it while it touches channels;
      * not counted by the deadlock check */
     if (gort__mcache_ensure()) atomic_store_explicit(&timer_thread_known, 1, memory_order_release);
-    pthread_mutex_lock(&tmu);
+    gort__lock(&tmu, GORT_RANK_TIMER);
     for (;;) {
         if (tlen == 0) {
             pthread_cond_wait(&tcond, &tmu);
@@ -764,23 +764,26 @@ static void *timer_main(void *arg) {
     return NULL;
 }
 
-/* fork: the child has one thread, and no timer thread until its next gort_after */
-static void fork_prepare(void) { pthread_mutex_lock(&tmu); }
-static void fork_parent(void) { pthread_mutex_unlock(&tmu); }
-static void fork_child(void) {
+/* fork (called by the thread caches' fork handler, so that the timer lock is
+ * taken first, in rank order, before the allocator's: a timer thread holding
+ * it may be allocating): the child has one thread, and no timer thread until
+ * its next gort_after */
+void gort__chan_fork_prepare(void) { gort__lock(&tmu, GORT_RANK_TIMER); }
+void gort__chan_fork_parent(void) { gort__unlock(&tmu, GORT_RANK_TIMER); }
+void gort__chan_fork_child(void) {
     atomic_store_explicit(&nblocked, 0, memory_order_relaxed);
     atomic_store_explicit(&timer_thread_known, 0, memory_order_relaxed);
     tstarted = false;
     pthread_mutex_init(&tmu, NULL);
+    gort__lockrank_forget(GORT_RANK_TIMER);
 }
-__attribute__((constructor)) static void chan_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 gort_chan *gort_after(uint64_t ns) {
     gort_chan *c = gort_chan_make(sizeof(uint64_t), 1);
     uint64_t when = mono_ns();
     when = ns > UINT64_MAX - when ? UINT64_MAX : when + ns;
     bool gc = gort__gc_in_use();
-    pthread_mutex_lock(&tmu);
+    gort__lock(&tmu, GORT_RANK_TIMER);
     if (!tstarted) {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -814,6 +817,6 @@ gort_chan *gort_after(uint64_t ns) {
     }
     atomic_fetch_add_explicit(&timers_pending, 1, memory_order_release);
     if (i == 0) pthread_cond_signal(&tcond);
-    pthread_mutex_unlock(&tmu);
+    gort__unlock(&tmu, GORT_RANK_TIMER);
     return c;
 }

@@ -22,6 +22,28 @@ static void write_str(const char *s) {
     }
 }
 
+#if GORT_DEBUG >= 1
+__thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")));
+
+void gort__lockrank_fail(const char *what, unsigned rank) {
+    static const char *const names[GORT_NRANKS] = {"timer",      "gc_lock",    "meta_lock",  "mcache_list",
+                                                   "mcache.gc_lock", "mcentral", "mheap", "prof_lock", "persistent",
+                                                   "work_lock"};
+    write_str("gort: fatal error: ");
+    write_str(what);
+    write_str(" (rank ");
+    write_str(rank < GORT_NRANKS ? names[rank] : "?");
+    write_str("; held:");
+    for (unsigned r = 0; r < GORT_NRANKS; r++)
+        if (gort__lockstate.held >> r & 1) {
+            write_str(" ");
+            write_str(names[r]);
+        }
+    write_str(")\n");
+    abort();
+}
+#endif
+
 void gort__throw(const char *msg) {
     write_str("gort: fatal error: ");
     write_str(msg);
@@ -94,13 +116,13 @@ static size_t check_own_cache(void) {
 size_t gort_check_heap(void) {
     size_t central = 0;
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) {
-        pthread_mutex_lock(&gort__central[i].lock);
+        gort__lock(&gort__central[i].lock, GORT_RANK_MCENTRAL);
         central += gort__central_check_locked(i);
-        pthread_mutex_unlock(&gort__central[i].lock);
+        gort__unlock(&gort__central[i].lock, GORT_RANK_MCENTRAL);
     }
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     size_t n = gort__heap_check_locked();
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     size_t own = check_own_cache();
     if (central + own > n) gort__throw("heap check: more listed spans than spans in the heap");
     return n;

@@ -54,6 +54,8 @@
 #define GORT_ASSERT_INTERNAL(c) ((void)0)
 #endif
 
+#include "lock.h"
+
 /* Population count without a libgcc call on CPUs built for baseline x86-64
  * (no POPCNT instruction assumed). */
 static inline unsigned gort__popcount(uint64_t x) {
@@ -209,6 +211,8 @@ typedef struct gort_mspan {
     uint8_t needzero;          /* large spans: 1 if a page may be dirty */
     uint8_t bitsclass;         /* which span slaballoc this struct came from */
     uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
+    uint8_t sizeclass;         /* gort__spc_class(spanclass), for the marker: no division */
+    uint8_t kind;              /* gort__spc_kind(spanclass), likewise */
     /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
      * none), in 16 bits of what was padding: the header's size and the offset
      * of words[] stay as they were. Changed under the profile's lock; read
@@ -227,7 +231,6 @@ typedef struct gort_mspan {
      * through their first word, plus a GORT_XF_* state in the low bits. */
     _Atomic uintptr_t xfree;
     struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
-    uint64_t *gcmark_bits;     /* the collector's mark bits; nwords words, after words[] */
     /* A large collected object's layout (gc.c): its type and element count
      * (NULL: scanned conservatively, every word). Small objects use the
      * arena's pointer bitmap instead. */
@@ -239,7 +242,11 @@ typedef struct gort_mspan {
      * xfree (xfree_bits): 1 = the object is on xfree, freed by another
      *   thread and not yet taken. Set by the remote free (atomic OR: a bit
      *   already set is a double free, caught at once), cleared by whoever
-     *   takes the object. */
+     *   takes the object.
+     * A collected span's objects are never freed by hand (gort_free of one
+     * is fatal before it touches the bits), so its xfree word holds the
+     * collector's mark bits instead (gc.c): an object's alloc and mark bits
+     * share a cache line, and the marker reads one line where it read two. */
     struct gort_span_word {
         uint64_t alloc;
         _Atomic uint64_t xfree;
@@ -525,6 +532,9 @@ static inline bool gort__spc_is_gc(unsigned spc) { return spc - GORT_NUM_CLASSES
 static inline struct gort_mcache *gort__owner_tag(struct gort_mcache *mc, unsigned spc) {
     return gort__spc_is_gc(spc) ? (struct gort_mcache *)((uintptr_t)mc | 1) : mc;
 }
+GORT_HIDDEN void gort__chan_fork_prepare(void);
+GORT_HIDDEN void gort__chan_fork_parent(void);
+GORT_HIDDEN void gort__chan_fork_child(void);
 GORT_HIDDEN void gort__gc_fork_prepare(void);
 GORT_HIDDEN void gort__gc_fork_parent(void);
 GORT_HIDDEN void gort__gc_fork_child(void);

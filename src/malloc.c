@@ -16,7 +16,7 @@
  *
  * A span is a run of pages holding objects of one size class, or one large
  * object. Its out-of-line alloc_bits (1 = allocated) say which slots are
- * live; gcmark_bits are the collector's. Its owner thread takes free slots a
+ * live; a collected span keeps its mark bits beside them. Its owner thread takes free slots a
  * 64-slot word at a time into alloc_cache (1 = free), as Go's allocCache.
  *
  * malloc(n):
@@ -190,8 +190,10 @@ void gort_free(void *p) {
         gort__stat_add(&mc->nfree[s->spanclass], 1);
         /* The slot must be allocated, and not freed by another thread already
          * (waiting on xfree): one test of the word pair. */
-        struct gort_span_word *sw = &s->words[idx >> 6];
-        __asm__("" : "+r"(sw)); /* one address for both words (gcc otherwise computes two) */
+        uintptr_t wo = (idx >> 6) * sizeof(struct gort_span_word);
+        __asm__("" : "+r"(wo)); /* one address for both words (gcc otherwise computes two, or
+                                   adds the header's offset before scaling) */
+        struct gort_span_word *sw = (struct gort_span_word *)((char *)s->words + wo);
         uint64_t bit = (uint64_t)1 << (idx & 63), ab = sw->alloc;
         if (GORT_UNLIKELY(!(ab & ~atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit)))
             return free_double(p);
@@ -308,8 +310,8 @@ void *gort_aligned_alloc(size_t align, size_t n) {
 
 size_t gort_release_memory(void) {
     gort__central_drain_all();
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     size_t n = gort__heap_release_free_locked();
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     return n;
 }

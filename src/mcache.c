@@ -62,12 +62,12 @@ static void make_key(void) {
 }
 
 static gort_mcache *mcache_create(void) {
-    pthread_mutex_lock(&gort__mcache_list_lock);
+    gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     gort_mcache *mc = free_caches;
     if (mc) free_caches = mc->next_free;
     else mc = gort__fixalloc_alloc(&cache_alloc);
     if (!mc) {
-        pthread_mutex_unlock(&gort__mcache_list_lock);
+        gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
         return NULL;
     }
     memset(mc, 0, sizeof *mc);
@@ -75,7 +75,7 @@ static gort_mcache *mcache_create(void) {
     mc->thread = pthread_self();
     mc->next_all = gort__all_caches;
     gort__all_caches = mc;
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     /* Publish before pthread_setspecific, which may itself allocate. */
     gort__tls_mcache = mc;
     gort__tls_gcself = mc;
@@ -127,7 +127,7 @@ static void mcache_destroy(gort_mcache *mc) {
     }
     /* 2. Every span goes to its mcentral (the collector's spans under
      *    gc_lock: the collector sweeps them in place while it holds it). */
-    pthread_mutex_lock(&mc->gc_lock);
+    gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mspan *s = mc->alloc[spc];
         if (s != &gort__empty_span) {
@@ -143,8 +143,8 @@ static void mcache_destroy(gort_mcache *mc) {
             gort__central_uncache_span(s);
         }
     }
-    pthread_mutex_unlock(&mc->gc_lock);
-    pthread_mutex_lock(&gort__mcache_list_lock);
+    gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     for (gort_mcache **pp = &gort__all_caches; *pp; pp = &(*pp)->next_all) {
         if (*pp == mc) {
             *pp = mc->next_all;
@@ -154,7 +154,7 @@ static void mcache_destroy(gort_mcache *mc) {
     add_counters(retired_nmalloc, retired_nfree, mc);
     mc->next_free = free_caches;
     free_caches = mc;
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     /* The spans now belong to nobody: the scavenger takes their later
      * cross-thread frees and returns them to the heap when they empty. */
     gort__scavenger_start();
@@ -340,41 +340,47 @@ gort_mcache *gort__mcache_ensure(void) {
 }
 
 void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree) {
-    pthread_mutex_lock(&gort__mcache_list_lock);
+    gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     for (unsigned c = 0; c < GORT_NUM_CLASSES; c++) {
         nmalloc[c] = retired_nmalloc[c];
         nfree[c] = retired_nfree[c];
     }
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) add_counters(nmalloc, nfree, mc);
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
 }
 
 /* ---- fork: every lock is taken before fork and released on both sides ---- */
 
 static void fork_prepare(void) {
+    gort__chan_fork_prepare();
     gort__gc_fork_prepare();
-    pthread_mutex_lock(&gort__mcache_list_lock);
-    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_lock(&mc->gc_lock);
-    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) pthread_mutex_lock(&gort__central[i].lock);
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) gort__lock(&gort__central[i].lock, GORT_RANK_MCENTRAL);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     gort__prof_fork_lock(0);
     gort__persistent_lock(true);
 }
 
-static void fork_parent(void) {
+static void release_all(void) {
     gort__persistent_lock(false);
     gort__prof_fork_lock(1);
-    pthread_mutex_unlock(&gort__heap.lock);
-    for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) pthread_mutex_unlock(&gort__central[i].lock);
-    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) pthread_mutex_unlock(&mc->gc_lock);
-    pthread_mutex_unlock(&gort__mcache_list_lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) gort__unlock(&gort__central[i].lock, GORT_RANK_MCENTRAL);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     gort__gc_fork_parent();
+}
+static void fork_parent(void) {
+    release_all();
+    gort__chan_fork_parent();
 }
 
 /* In the child only the forking thread survives: the caches of the other
  * threads stay on the list with their spans (they are never used again). */
 static void fork_child(void) {
-    fork_parent();
+    release_all();
+    gort__chan_fork_child();
     gort__scavenger_after_fork_child();
     gort__gc_fork_child();
 }

@@ -43,6 +43,7 @@ static uint64_t level_pages(int l) { return (uint64_t)GORT_CHUNK_PAGES << (3 * (
 _Static_assert(((size_t)1 << (2 + 3 * LEAF)) == GORT_MAX_ARENA_SLOTS * GORT_CHUNKS_PER_ARENA, "levels");
 
 static bool pages_init_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     if (sums[0]) return true;
     size_t total = 0;
     for (int l = 0; l < NLEVELS; l++) total += level_entries(l) * sizeof(psum);
@@ -58,8 +59,8 @@ static bool pages_init_locked(void) {
         p += level_entries(l) * sizeof(psum);
     }
     static const size_t fix_words[5] = {1, 2, 4, 8, 16};
-    for (int k = 0; k < 5; k++) /* header, alloc+xfree pairs, gcmark words */
-        gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 3 * 8 * fix_words[k] + 15) & ~(size_t)15;
+    for (int k = 0; k < 5; k++) /* header, alloc+xfree pairs */
+        gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 2 * 8 * fix_words[k] + 15) & ~(size_t)15;
     return true;
 }
 
@@ -206,6 +207,7 @@ static uint64_t w_count_used(uint64_t *pa, uint64_t *sc, uint64_t m) {
 
 /* Adds narenas new arenas to the heap; false with errno on failure. */
 static bool heap_grow_locked(uint64_t npages) {
+    gort__assert_held(GORT_RANK_MHEAP);
     if (!pages_init_locked()) return false;
     size_t narenas = (npages + GORT_PAGES_PER_ARENA - 1) / GORT_PAGES_PER_ARENA;
     uintptr_t base = gort__arena_reserve_locked(narenas);
@@ -344,7 +346,7 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     unsigned bc = bitsclass_for(nelems);
     uint64_t want = npages + (align_pages > 1 ? align_pages - 1 : 0);
     gort__scavenge_on_alloc();
-    pthread_mutex_lock(&h->lock);
+    gort__lock(&h->lock, GORT_RANK_MHEAP);
     int64_t pn = sums[0] ? pages_find(want) : -1;
     if (pn < 0) {
         /* Go's inline scavenging: before the heap grows, give back free pages
@@ -358,18 +360,18 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
          * refuses: without this, malloc(1 TiB) on a small machine took
          * seconds, 1 GiB of metadata, and ended in the OOM killer. */
         if (want >= GORT_PAGES_PER_ARENA && !gort__sys_probe((size_t)want << GORT_PAGE_SHIFT)) {
-            pthread_mutex_unlock(&h->lock);
+            gort__unlock(&h->lock, GORT_RANK_MHEAP);
             errno = ENOMEM;
             return NULL;
         }
         if (!heap_grow_locked(want)) {
-            pthread_mutex_unlock(&h->lock);
+            gort__unlock(&h->lock, GORT_RANK_MHEAP);
             errno = ENOMEM;
             return NULL;
         }
         pn = pages_find(want);
         if (pn < 0) {
-            pthread_mutex_unlock(&h->lock);
+            gort__unlock(&h->lock, GORT_RANK_MHEAP);
             errno = ENOMEM;
             return NULL;
         }
@@ -380,7 +382,7 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     }
     gort_mspan *s = gort__slab_alloc(&h->spanalloc[bc]);
     if (!s) {
-        pthread_mutex_unlock(&h->lock);
+        gort__unlock(&h->lock, GORT_RANK_MHEAP);
         errno = ENOMEM;
         return NULL;
     }
@@ -400,12 +402,13 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     s->base = base;
     s->npages = npages;
     s->spanclass = (uint16_t)spc;
+    s->sizeclass = (uint8_t)cls;
+    s->kind = (uint8_t)gort__spc_kind(spc);
     s->needzero = scav < npages;
     s->cache_word = GORT_NO_WORD;
     s->nelems = (uint16_t)nelems;
     s->nelems_m2 = (uint16_t)(nelems - 2); /* small classes have nelems >= 2 */
     s->nwords = (uint16_t)((nelems + 63) / 64);
-    s->gcmark_bits = (uint64_t *)&s->words[(size_t)1 << bc];
     if (cls) {
         s->elemsize = gort_class_to_size[cls];
         s->divmagic = gort_class_to_divmagic[cls];
@@ -418,7 +421,7 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     set_spans((uint64_t)pn, npages, s);
     gort_heap_arena *ha = pn_arena((uint64_t)pn);
     ha->page_in_use[(pn & 8191) >> 6] |= (uint64_t)1 << (pn & 63);
-    pthread_mutex_unlock(&h->lock);
+    gort__unlock(&h->lock, GORT_RANK_MHEAP);
     return s;
 }
 
@@ -427,6 +430,7 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
  * goal; gort's scavenger waits for pages to stay idle for a window instead,
  * which protects a busy heap without keeping a share of it.) */
 uint64_t gort__scavenge_overage_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     gort_mheap *h = &gort__heap;
     uint64_t dirty = h->pages_total - h->pages_inuse - h->pages_scav;
     uint64_t keep = gort__options.retain_min, gc = gort__gc_retain_bytes();
@@ -437,7 +441,7 @@ uint64_t gort__scavenge_overage_locked(void) {
 void gort__heap_free_span(gort_mspan *s) {
     gort_mheap *h = &gort__heap;
     if (GORT_UNLIKELY(atomic_load_explicit(&s->prof, memory_order_relaxed) != 0)) gort__prof_span_freed(s);
-    pthread_mutex_lock(&h->lock);
+    gort__lock(&h->lock, GORT_RANK_MHEAP);
     if (s->state != GORT_SPAN_IN_USE) gort__throw_addr("freeing a span not in use", (void *)s->base);
     uint64_t pn = addr_pn(s->base);
     set_spans(pn, s->npages, NULL);
@@ -452,14 +456,14 @@ void gort__heap_free_span(gort_mspan *s) {
     /* The caller may hold an mcentral lock: the scavenger thread, if wanted,
      * is started by the next span allocation. */
     gort__scavenge_on_free_locked();
-    pthread_mutex_unlock(&h->lock);
+    gort__unlock(&h->lock, GORT_RANK_MHEAP);
 }
 
 bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
     gort_mheap *h = &gort__heap;
     if (npages <= s->npages) return true;
     if (npages > ((uint64_t)1 << 34)) return false; /* more than the heap can ever hold */
-    pthread_mutex_lock(&h->lock);
+    gort__lock(&h->lock, GORT_RANK_MHEAP);
     uint64_t pn = addr_pn(s->base), end = pn + s->npages, extra = npages - s->npages;
     /* The pages after the span must lie in the heap's slots, and every slot
      * must hold an arena: at most nslots steps, whatever the request. */
@@ -479,13 +483,14 @@ bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
         s->elemsize = npages * GORT_PAGE_SIZE;
         s->limit = s->base + s->elemsize;
     }
-    pthread_mutex_unlock(&h->lock);
+    gort__unlock(&h->lock, GORT_RANK_MHEAP);
     return ok;
 }
 
 /* Returns up to max_pages free, backed pages to the OS, from the highest
  * addresses down (first fit reuses the low ones); returns pages released. */
 uint64_t gort__heap_scavenge_locked(uint64_t max_pages) {
+    gort__assert_held(GORT_RANK_MHEAP);
     gort_mheap *h = &gort__heap;
     uint64_t released = 0;
     for (uint32_t slot = h->nslots; slot-- > 0 && released < max_pages;) {
@@ -525,6 +530,7 @@ static void release_range(uintptr_t lo, uintptr_t hi) {
 }
 
 uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run) {
+    gort__assert_held(GORT_RANK_MHEAP);
     gort_mheap *h = &gort__heap;
     uint64_t released = 0;
     uintptr_t lo = 0, hi = 0; /* the pending range, grown downwards */
@@ -574,11 +580,13 @@ uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run) {
 }
 
 size_t gort__heap_release_free_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     return (size_t)gort__heap_scavenge_locked(UINT64_MAX) << GORT_PAGE_SHIFT;
 }
 
 /* Checks the page heap: summaries, bitmaps, span map, counters. */
 size_t gort__heap_check_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     gort_mheap *h = &gort__heap;
     size_t nspans = 0;
     uint64_t inuse = 0, scav = 0;

@@ -87,6 +87,11 @@ typedef struct rec {
 #define REC_CHUNKS 16384u     /* at most 2^24 live samples (a directory of 128 KiB); past that, samples are dropped */
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Out of line: inlined into the large functions here, GCC 12's UBSan null
+ * check of the lock-rank state (a thread-local) read stale flags and
+ * reported a null pointer in the ASan build. */
+static GORT_NOINLINE void prof_lock_take(void) { gort__lock(&prof_lock, GORT_RANK_PROF); }
+static GORT_NOINLINE void prof_lock_drop(void) { gort__unlock(&prof_lock, GORT_RANK_PROF); }
 static bucket **buckhash;     /* BUCKET_HASH chains; under prof_lock */
 static bucket *allbuckets;
 static size_t nbuckets, nstkwords;
@@ -124,6 +129,7 @@ static inline uint32_t span_head(gort_mspan *s) {
 
 /* Sets the span's first sample; 0 frees its slot. false: no slot left. */
 static bool span_set_head_locked(gort_mspan *s, uint32_t id) {
+    gort__assert_held(GORT_RANK_PROF);
     uint32_t i = atomic_load_explicit(&s->prof, memory_order_relaxed);
     if (!id) {
         if (i) {
@@ -312,6 +318,7 @@ static uint64_t stack_hash(const uintptr_t *pcs, unsigned n, size_t size) {
 }
 
 static bucket *bucket_find_locked(const uintptr_t *pcs, unsigned n, size_t size) {
+    gort__assert_held(GORT_RANK_PROF);
     if (!buckhash) {
         buckhash = gort__persistent_alloc(BUCKET_HASH * sizeof *buckhash, 64);
         if (!buckhash) return NULL;
@@ -336,6 +343,7 @@ static bucket *bucket_find_locked(const uintptr_t *pcs, unsigned n, size_t size)
 }
 
 static rec *rec_alloc_locked(void) {
+    gort__assert_held(GORT_RANK_PROF);
     if (!freerecs) {
         if (!rec_chunks && !(rec_chunks = gort__persistent_alloc(REC_CHUNKS * sizeof *rec_chunks, 64))) return NULL;
         if (rec_nchunks == REC_CHUNKS) return NULL;
@@ -356,6 +364,7 @@ static rec *rec_alloc_locked(void) {
 /* r's object is freed: counts it, unlinks it from the live list (not from
  * its span's list: the caller does) and recycles it. */
 static void rec_dead_locked(rec *r) {
+    gort__assert_held(GORT_RANK_PROF);
     r->b->frees++;
     r->b->free_bytes += r->b->size;
     if (r->prev) r->prev->next = r->next;
@@ -370,7 +379,7 @@ static void record(void *p, gort_mspan *s, size_t size, void *const *frame) {
     uintptr_t pcs[PROF_DEPTH];
     unsigned n = capture(frame, pcs);
     tls_busy++;
-    pthread_mutex_lock(&prof_lock);
+    prof_lock_take();
     bucket *b = bucket_find_locked(pcs, n, size);
     rec *r = b ? rec_alloc_locked() : NULL;
     if (r) {
@@ -396,7 +405,7 @@ static void record(void *p, gort_mspan *s, size_t size, void *const *frame) {
         live = r;
         nlive++;
     }
-    pthread_mutex_unlock(&prof_lock);
+    prof_lock_drop();
     tls_busy--;
 }
 
@@ -536,6 +545,7 @@ void gort__prof_large(gort_mspan *s, void *const *frame) {
 
 /* Unlinks r from its span's list. */
 static void span_unlink_locked(gort_mspan *s, rec *r) {
+    gort__assert_held(GORT_RANK_PROF);
     uint32_t id = span_head(s);
     if (id == r->id) {
         span_set_head_locked(s, r->span_next); /* the last one: frees the slot */
@@ -554,7 +564,7 @@ static void span_unlink_locked(gort_mspan *s, rec *r) {
 /* Word w of s, which has samples, was loaded with free slots `free`:
  * samples in those slots were freed. */
 static void word_loaded(gort_mspan *s, unsigned w, uint64_t free) {
-    pthread_mutex_lock(&prof_lock);
+    prof_lock_take();
     for (uint32_t id = span_head(s), next; id; id = next) {
         rec *r = rec_at(id);
         next = r->span_next;
@@ -564,11 +574,11 @@ static void word_loaded(gort_mspan *s, unsigned w, uint64_t free) {
             rec_dead_locked(r);
         }
     }
-    pthread_mutex_unlock(&prof_lock);
+    prof_lock_drop();
 }
 
 void gort__prof_span_freed(gort_mspan *s) {
-    pthread_mutex_lock(&prof_lock);
+    prof_lock_take();
     uint32_t id = span_head(s);
     span_set_head_locked(s, 0);
     while (id) {
@@ -576,12 +586,12 @@ void gort__prof_span_freed(gort_mspan *s) {
         id = r->span_next;
         rec_dead_locked(r);
     }
-    pthread_mutex_unlock(&prof_lock);
+    prof_lock_drop();
 }
 
 void gort__prof_fork_lock(int how) {
-    if (how == 0) pthread_mutex_lock(&prof_lock);
-    else pthread_mutex_unlock(&prof_lock);
+    if (how == 0) prof_lock_take();
+    else prof_lock_drop();
 }
 
 /* Drops the samples whose objects are free now. A small object is live while
@@ -590,6 +600,7 @@ void gort__prof_fork_lock(int how) {
  * worst count a sample freed this instant as live (each is a whole-word
  * read). */
 static void sweep_dead_locked(void) {
+    gort__assert_held(GORT_RANK_PROF);
     for (rec *r = live, *next; r; r = next) {
         next = r->next;
         gort_mspan *s = r->span;
@@ -771,14 +782,14 @@ static uint64_t mapping_of(const maplist *ml, uintptr_t a) {
  * free_bytes, size, nstk, stk[nstk]. */
 static bool snapshot(pbuf *snap, size_t *nb) {
     for (;;) {
-        pthread_mutex_lock(&prof_lock);
+        prof_lock_take();
         size_t want = (nbuckets * 6 + nstkwords) * 8;
-        pthread_mutex_unlock(&prof_lock);
+        prof_lock_drop();
         snap->n = 0;
         if (!pb_reserve(snap, want + 8)) return false;
-        pthread_mutex_lock(&prof_lock);
+        prof_lock_take();
         if ((nbuckets * 6 + nstkwords) * 8 > snap->cap) { /* grew meanwhile */
-            pthread_mutex_unlock(&prof_lock);
+            prof_lock_drop();
             continue;
         }
         sweep_dead_locked();
@@ -796,7 +807,7 @@ static bool snapshot(pbuf *snap, size_t *nb) {
             ++*nb;
         }
         snap->n = k * 8;
-        pthread_mutex_unlock(&prof_lock);
+        prof_lock_drop();
         return true;
     }
 }

@@ -60,6 +60,7 @@ static _Atomic uint64_t next_tick_ms; /* inline mode: when the next period is du
 /* Samples the overage and returns the pages to release this period (the
  * smallest overage of the window, at most CAP_PAGES). */
 static uint64_t period_sample_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     uint64_t over = gort__scavenge_overage_locked();
     unsigned w = gort__options.scavenge_window;
     win.over[win.n % w] = over;
@@ -73,6 +74,7 @@ static uint64_t period_sample_locked(void) {
 }
 
 static void period_released_locked(uint64_t got) {
+    gort__assert_held(GORT_RANK_MHEAP);
     for (unsigned i = 0; i < 64; i++) win.over[i] = win.over[i] > got ? win.over[i] - got : 0;
 }
 
@@ -94,6 +96,7 @@ static bool tick_due(void) {
 }
 
 static void inline_period_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     uint64_t idle = period_sample_locked();
     if (idle) period_released_locked(gort__heap_scavenge_locked(idle < STEP_PAGES ? idle : STEP_PAGES));
 }
@@ -113,9 +116,9 @@ void gort__scavenger_poll(void) {
 void gort__scavenge_on_alloc(void) {
     if (!tick_due()) return;
     gort__central_drain_all(); /* unowned spans emptied by other threads go back first */
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     inline_period_locked();
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
 }
 
 #define SHRINK_PAGES ((1u << 20) >> GORT_PAGE_SHIFT)
@@ -124,6 +127,7 @@ static uint64_t last_check; /* the overage after the last shrink check */
 /* A span has just gone back to the heap; mheap.lock held (and maybe an
  * mcentral lock: nothing here may allocate or take another lock). */
 void gort__scavenge_on_free_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
     gort_mheap *h = &gort__heap;
     uint64_t over = gort__scavenge_overage_locked();
     if (over && !atomic_load_explicit(&scav_wanted, memory_order_relaxed))
@@ -159,17 +163,17 @@ static void *scavenger_main(void *arg) {
          * spans emptied by other threads after their owner exited go back to
          * the heap even if no thread allocates from their class again. */
         gort__central_drain_all();
-        pthread_mutex_lock(&gort__heap.lock);
+        gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
         uint64_t idle = period_sample_locked();
         while (idle > 0) {
             uint64_t got = gort__heap_scavenge_locked(idle < STEP_PAGES ? idle : STEP_PAGES);
             period_released_locked(got);
             if (got == 0) break;
             idle -= got < idle ? got : idle;
-            pthread_mutex_unlock(&gort__heap.lock);
-            pthread_mutex_lock(&gort__heap.lock);
+            gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+            gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
         }
-        pthread_mutex_unlock(&gort__heap.lock);
+        gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     }
     return NULL;
 }

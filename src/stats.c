@@ -26,10 +26,10 @@ void gort_stats(gort_stats_t *st) {
             uint64_t k = (uint64_t)gort__popcount(self->alloc[c]->alloc_cache);
             nmalloc[c] -= k < nmalloc[c] ? k : nmalloc[c];
         }
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     uint64_t inuse = gort__heap.pages_inuse, total = gort__heap.pages_total, scav = gort__heap.pages_scav;
     st->arenas = gort__heap.narenas;
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     st->heap_sys = total * GORT_PAGE_SIZE;
     st->heap_inuse = inuse * GORT_PAGE_SIZE;
     st->heap_idle = (total - inuse) * GORT_PAGE_SIZE;

@@ -9,6 +9,9 @@
  * and keeps verifying its own structures, which the children's collections must not
  * disturb.
  * Not run under TSan (TSan does not support threads after a multi-threaded fork).
+ * GORT_TEST_RELEASE_ONLY: nor under ASan, whose own allocator (GCC 12's libasan) is not
+ * fork-safe: a child creating a thread (pthread_getattr_np calls calloc) hung on an ASan
+ * allocator lock that a parent thread held at the fork, 1 run in 10 of test_fork.
  */
 #include <pthread.h>
 #include <stdatomic.h>

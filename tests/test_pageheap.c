@@ -74,9 +74,9 @@ int main(void) {
             live[nlive++] = (live_t){s, s->base, n};
         }
         if (op % 500 == 0) {
-            pthread_mutex_lock(&gort__heap.lock);
+            gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
             gort__heap_check_locked();
-            pthread_mutex_unlock(&gort__heap.lock);
+            gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
         }
     }
     /* aligned runs */
@@ -101,19 +101,19 @@ int main(void) {
         model_mark(live[nlive].base, live[nlive].npages, 0);
         gort__heap_free_span(live[nlive].s);
     }
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     gort__heap_check_locked();
     CHECK_EQ(gort__heap.pages_inuse, 0);
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     /* everything free again: one run as big as the first arena is found at its base */
     gort_mspan *all = gort__heap_alloc_span(GORT_PAGES_PER_ARENA, 1, spc);
     CHECK(all && all->base == gort__heap.slots[0]->base);
     gort__heap_free_span(all);
     gort_release_memory(); /* what inline scavenging has not given back already */
-    pthread_mutex_lock(&gort__heap.lock);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     gort__heap_check_locked();
     CHECK_EQ(gort__heap.pages_scav, gort__heap.pages_total);
-    pthread_mutex_unlock(&gort__heap.lock);
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     printf("ok: %d ops, %u slots\n", ops, gort__heap.nslots);
     return 0;
 }
