@@ -325,26 +325,34 @@ _Static_assert(offsetof(gort_mspan, base) + sizeof(uintptr_t) <= 64 && offsetof(
                    offsetof(gort_mspan, nelems) < 64 && offsetof(gort_mspan, elemsize) < 64,
                "mark_ptr's span fields span one cache line");
 
-/* Greys the object holding address p, if p points into a live collected
- * object (Go's findObject + greyobject). Conservative: p may point anywhere
- * inside the object. */
-static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
-    if (p - lo >= span) return;
+/* The span holding p, when p lies in the heap's range [lo, lo + span) and
+ * in a span; else NULL. */
+static inline __attribute__((always_inline)) gort_mspan *heap_span_of(uintptr_t p, uintptr_t lo, uintptr_t span) {
+    if (p - lo >= span) return NULL;
     gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
-    if (!ha) return;
-    gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
-                                         memory_order_relaxed);
-    /* Only the span's first cache line (class, size, base, counts) and the
-     * line of the object's alloc and mark words are read: the object's index
-     * is checked against nelems rather than `limit` (on the next line). */
-    if (!s || s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) return;
+    if (!ha) return NULL;
+    return atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)], memory_order_relaxed);
+}
+
+/* The index in span s of the collected object holding p; false when s is
+ * not a collected span or p lies past its last object. Only the span's first
+ * cache line is read (nelems rather than `limit`, which is on the next). */
+static inline __attribute__((always_inline)) bool gc_object_index(const gort_mspan *s, uintptr_t p, uintptr_t *idxp) {
+    if (s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) return false;
     uintptr_t off = p - s->base, idx = 0;
     if (s->sizeclass) {
         idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
-        if (idx >= s->nelems) return; /* past the last object */
+        if (idx >= s->nelems) return false;
     } else if (off >= s->elemsize) {
-        return;
+        return false;
     }
+    *idxp = idx;
+    return true;
+}
+
+/* Greys object idx of s if it is allocated and not yet marked (Go's
+ * greyobject): its alloc and mark words share a line. */
+static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_mspan *s, uintptr_t idx) {
     uint64_t bit = 1ull << (idx & 63);
     struct gort_span_word *sw = &s->words[idx >> 6];
     if (!(sw->alloc & bit)) return; /* a free slot: a stale pointer */
@@ -355,6 +363,15 @@ static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr
     /* scan kind: queue it with its size class in the top bits (work entries
      * are addresses below 2^48), so that scanning needs no span lookup */
     if (s->kind == GORT_KIND_GC_SCAN) gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)s->sizeclass << 48);
+}
+
+/* Greys the object holding address p, if p points into a live collected
+ * object (Go's findObject + greyobject). Conservative: p may point anywhere
+ * inside the object. */
+static inline __attribute__((always_inline)) void mark_ptr_in(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
+    gort_mspan *s = heap_span_of(p, lo, span);
+    uintptr_t idx;
+    if (s && gc_object_index(s, p, &idx)) grey_object(w, s, idx);
 }
 static inline void mark_ptr(gcwork *w, uintptr_t p) { mark_ptr_in(w, p, heap_lo, heap_hi - heap_lo); }
 
@@ -369,45 +386,20 @@ static GORT_NOINLINE void flush_cands(gcwork *w) {
     uintptr_t idxs[CAND_MAX];
     for (unsigned i = 0; i < n; i++) {
         gort_mspan *s = w->cand_span[i];
-        if (s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) {
+        if (!gc_object_index(s, w->cand[i], &idxs[i])) {
             w->cand_span[i] = NULL;
             continue;
         }
-        uintptr_t off = w->cand[i] - s->base, idx = 0;
-        if (s->sizeclass) {
-            idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
-            if (idx >= s->nelems) {
-                w->cand_span[i] = NULL;
-                continue;
-            }
-        } else if (off >= s->elemsize) {
-            w->cand_span[i] = NULL;
-            continue;
-        }
-        idxs[i] = idx;
-        __builtin_prefetch(&s->words[idx >> 6]);
+        __builtin_prefetch(&s->words[idxs[i] >> 6]);
     }
-    for (unsigned i = 0; i < n; i++) {
-        gort_mspan *s = w->cand_span[i];
-        if (!s) continue;
-        uintptr_t idx = idxs[i];
-        uint64_t bit = 1ull << (idx & 63);
-        struct gort_span_word *sw = &s->words[idx >> 6];
-        if (!(sw->alloc & bit) || (atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit)) continue;
-        if (atomic_test_and_set_bit(&sw->xfree, idx & 63)) continue;
-        w->marked_bytes += s->elemsize;
-        if (s->kind == GORT_KIND_GC_SCAN) gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)s->sizeclass << 48);
-    }
+    for (unsigned i = 0; i < n; i++)
+        if (w->cand_span[i]) grey_object(w, w->cand_span[i], idxs[i]);
 }
 
 /* A candidate pointer of a scanned object: if it lies in a span, the span's
  * first line is prefetched and the pair waits for the next batch. */
 static inline __attribute__((always_inline)) void cand_add(gcwork *w, uintptr_t p, uintptr_t lo, uintptr_t span) {
-    if (p - lo >= span) return;
-    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
-    if (!ha) return;
-    gort_mspan *s = atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
-                                         memory_order_relaxed);
+    gort_mspan *s = heap_span_of(p, lo, span);
     if (!s) return;
     __builtin_prefetch(s);
     unsigned n = w->ncand;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -73,14 +74,6 @@ NOINLINE static void make_garbage(void) {
     g_w = gort_weak_make(n);
     g_hidden = (uintptr_t)n ^ 0xA5A5000000000000ULL;
     for (int i = 0; i < 64; i++) g_keep[i % 4] = gort_new(Node); /* live neighbours */
-}
-/* Zeroes 64 KiB of the stack below this function's frame, where dead frames keep stale
- * copies of addresses (the stack is scanned conservatively from the collector's own frame
- * upwards). Written through a pointer rather than as a local array, so that no part of
- * the region (a sanitizer's redzones, padding) is left out. */
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void clobber_stack(void) {
-    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
-    for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
 }
 static void free_collected(void *arg) {
     make_garbage();

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -75,17 +76,6 @@ NOINLINE static void verify_list(const Node *h, long n, uint64_t base, const cha
         exit(1);
     }
 }
-
-/* Zeroes 64 KiB of the stack below this function's frame, where dead frames keep stale
- * copies of addresses (the stack is scanned conservatively from the collector's own frame
- * upwards). Written through a pointer rather than as a local array, so that no part of
- * the region (a sanitizer's redzones, padding) is left out. */
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void clobber_stack(void) {
-    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
-    for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
-}
-
-NOINLINE static int weak_live(gort_weak *w) { return gort_weak_get(w) != NULL; }
 
 static double now(void) {
     struct timespec ts;

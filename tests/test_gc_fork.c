@@ -19,6 +19,7 @@
 #include <time.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -59,14 +60,6 @@ static int list_ok(const Node *h, long n, uint64_t base) {
             return 0;
     }
     return h == NULL;
-}
-/* Zeroes 64 KiB of the stack below this function's frame, where dead frames keep stale
- * copies of addresses (the stack is scanned conservatively from the collector's own frame
- * upwards). Written through a pointer rather than as a local array, so that no part of
- * the region (a sanitizer's redzones, padding) is left out. */
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void clobber_stack(void) {
-    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
-    for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
 }
 
 enum { LIVE_N = 20000, SLOTS = 32, SLOT_N = 50 };

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -26,20 +27,6 @@ static inline uint64_t mix(uint64_t x) {
     x = (x + g_seed) * 0x9E3779B97F4A7C15ULL;
     return x ^ (x >> 31);
 }
-
-/* Zeroes 64 KiB of the stack below this function's frame, where dead frames keep stale
- * copies of addresses (the stack is scanned conservatively from the collector's own frame
- * upwards). Written through a pointer rather than as a local array, so that no part of
- * the region (a sanitizer's redzones, padding) is left out. */
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void clobber_stack(void) {
-    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
-    for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
-}
-NOINLINE static void gc_clean(int n) {
-    clobber_stack();
-    for (int i = 0; i < n; i++) gort_gc();
-}
-NOINLINE static int weak_live(gort_weak *w) { return gort_weak_get(w) != NULL; }
 
 /* A stamped 16-byte object. */
 NOINLINE static uint64_t *stamped(uint64_t id) {

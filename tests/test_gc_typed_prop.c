@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 #define NOINLINE __attribute__((noinline))
 #define NTYPES 48
@@ -34,11 +35,6 @@ typedef struct {
 
 /* roots the collector sees: holders and weak handles live in scanned manual blocks */
 static holder *hold;
-
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void clobber_stack(void) {
-    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
-    for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
-}
 
 static uint64_t stamp_of(uint64_t id) { return id * 0x9E3779B97F4A7C15ULL ^ 0x5bd1e995; }
 
