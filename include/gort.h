@@ -8,6 +8,7 @@
  *   gort/gc.h      collected allocation: gort_new, the garbage collector
  *   gort/chan.h    Go's channels, select and time.After for threads
  *   gort/slice.h   Go's slices (make, append, copy, re-slicing) in the collected heap
+ *   gort/profile.h sampled heap profiles (pprof) and a picture of the heap (SVG)
  */
 #ifndef GORT_H
 #define GORT_H
@@ -18,5 +19,6 @@
 #include "gort/gc.h"
 #include "gort/chan.h"
 #include "gort/slice.h"
+#include "gort/profile.h"
 
 #endif

@@ -27,7 +27,7 @@ __thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")
 
 void gort__lockrank_fail(const char *what, unsigned rank) {
     static const char *const names[GORT_NRANKS] = {"timer",      "gc_lock",    "meta_lock",  "mcache_list",
-                                                   "mcache.gc_lock", "mcentral", "mheap", "persistent",
+                                                   "mcache.gc_lock", "mcentral", "mheap", "prof_lock", "persistent",
                                                    "work_lock"};
     write_str("gort: fatal error: ");
     write_str(what);

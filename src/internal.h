@@ -6,7 +6,7 @@
  *
  * Lock order (acquire left before right; never the reverse):
  *
- *     mcentral[spc].lock  ->  mheap.lock  ->  persistent_lock
+ *     mcentral[spc].lock  ->  mheap.lock  ->  prof_lock  ->  persistent_lock
  *     mcache_list_lock    ->  mcentral[spc].lock
  *     the collector's (gc.c): gc_lock -> meta_lock -> mcache_list_lock ->
  *     every mcache.gc_lock -> mcentral locks -> mheap.lock
@@ -15,7 +15,9 @@
  * heap-wide counters. An mcentral lock guards that class's span lists and the
  * allocation bits of every span on them. A span cached by a thread (owner !=
  * NULL) is changed only by that thread, without locks; other threads reach it
- * only through its atomic remote-free list `xfree`.
+ * only through its atomic remote-free list `xfree`. prof_lock (prof.c, the
+ * heap profile) is taken under any of the others but mheap.lock and
+ * persistent_lock, never with mheap.lock held except by the fork handler.
  */
 #ifndef GORT_INTERNAL_H
 #define GORT_INTERNAL_H
@@ -211,6 +213,11 @@ typedef struct gort_mspan {
     uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
     uint8_t sizeclass;         /* gort__spc_class(spanclass), for the marker: no division */
     uint8_t kind;              /* gort__spc_kind(spanclass), likewise */
+    /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
+     * none), in 16 bits of what was padding: the header's size and the offset
+     * of words[] stay as they were. Changed under the profile's lock; read
+     * without it as a hint by the refill and the span free. */
+    _Atomic uint16_t prof;
     uintptr_t base;            /* first byte; page-aligned */
     uintptr_t limit;           /* end of the last object */
     size_t npages;
@@ -296,6 +303,7 @@ typedef struct gort_heap_arena {
     uint64_t *_Atomic ptrbits;
     uintptr_t base;
     uint32_t slot;             /* position in the page allocator's dense index */
+    uint32_t used_top;         /* pages below it have been in a span; above it never (mheap.lock) */
 } gort_heap_arena;
 
 /* The arena index: address >> 26 -> metadata, for any address below 2^48.
@@ -382,6 +390,12 @@ typedef struct gort_options {
     bool gctrace;             /* GORT_GCTRACE=1: one line per cycle on stderr, as GODEBUG=gctrace=1 */
     bool gccheckmark;         /* GORT_GCCHECKMARK=1: re-mark after each cycle, abort on a missed object */
     uint8_t oom;              /* GORT_OOM=abort|null|report (GORT_OOM_*) */
+    /* the heap profile's (prof.c) */
+    int64_t memprofile_rate;  /* GORT_MEMPROFILERATE: bytes per sample, 0 off; -1 unset (512 KiB when a profile is asked for) */
+    const char *memprofile;   /* GORT_MEMPROFILE: write a profile there at exit */
+    bool memprofile_signal;   /* GORT_MEMPROFILE_SIGNAL=1: and on each SIGUSR2 */
+    const char *heapview;     /* GORT_HEAPVIEW: write the heap's picture (SVG) there at exit */
+    uint32_t heapview_every_ms; /* GORT_HEAPVIEW_EVERY: and a numbered snapshot (SVG + stats JSON) this often */
 } gort_options;
 enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };
 GORT_HIDDEN extern gort_options gort__options;
@@ -535,6 +549,37 @@ GORT_HIDDEN uint64_t gort__gc_retain_bytes(void);
 /* The collector's statistics after gort_stats_print's (json: as a "gc"
  * member); nothing when the program never used the collector. */
 GORT_HIDDEN void gort__gc_stats_print(FILE *out, bool json);
+
+/* ---- the heap profile (prof.c) ----
+ * Go's MemProfileRate sampling, folded into the allocation slow paths: when
+ * gort__prof_rate is 0 (off) a refill and a large allocation pay one load and
+ * a branch, and the malloc and free fast paths nothing. The profile's lock
+ * comes after mheap.lock and before persistent_lock in the lock order and is
+ * never held across anything that allocates. */
+GORT_HIDDEN extern _Atomic size_t gort__prof_rate;
+/* gort__prof_on: set when sampling is first turned on, and never cleared
+ * (samples may outlive the rate going back to 0). */
+GORT_HIDDEN extern _Atomic bool gort__prof_on;
+/* The end of a refill when gort__prof_on (a tail jump): the word just loaded
+ * may bring back the slots of sampled objects, which were freed; hands out
+ * the lowest slot of s->alloc_cache, samples it when the thread's byte count
+ * reaches its next sample, and shortens alloc_cache so that the allocation
+ * that reaches the following sample comes back through refill. */
+GORT_HIDDEN void *gort__prof_take(gort_mcache *mc, gort_mspan *s);
+/* A large object was allocated (profiling on). */
+GORT_HIDDEN void gort__prof_large(gort_mspan *s, void *const *frame);
+/* s, which has samples, goes back to the page heap: its samples are freed. */
+GORT_HIDDEN void gort__prof_span_freed(gort_mspan *s);
+GORT_HIDDEN void gort__prof_fork_lock(int how); /* 0: lock, else unlock (fork) */
+GORT_HIDDEN void gort__prof_init(void);         /* from options.c's constructor */
+/* Set by an API entry point that reaches the slow path by a call rather than
+ * a tail jump (realloc, posix_memalign): its own frame record, so that the
+ * profile's stack starts at its caller. NULL otherwise. */
+extern __thread void *const *gort__prof_frame __attribute__((tls_model("initial-exec")));
+#define GORT_PROF_ENTER()                                       \
+    void *const *gort_prof_outer_ = gort__prof_frame;           \
+    if (!gort_prof_outer_) gort__prof_frame = __builtin_frame_address(0)
+#define GORT_PROF_LEAVE() (gort__prof_frame = gort_prof_outer_)
 
 /* ---- malloc.c ---- */
 typedef struct gort_large_stats {

@@ -32,6 +32,7 @@ enum gort_lockrank {
     GORT_RANK_MCACHE_GC,    /* many: each thread cache's gc_lock */
     GORT_RANK_MCENTRAL,     /* many: each span class's mcentral lock */
     GORT_RANK_MHEAP,        /* pageheap.c: the page heap */
+    GORT_RANK_PROF,         /* prof.c: prof_lock, the heap profile's samples and buckets */
     GORT_RANK_PERSISTENT,   /* arena.c: persistentalloc */
     GORT_RANK_WORK,         /* gc.c: work_lock, the work buffers and marker threads */
     GORT_NRANKS

@@ -81,6 +81,9 @@ static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zer
     }
     atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+    /* the heap profile (prof.c); reached by tail jumps, as the refill */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_rate, memory_order_relaxed)))
+        gort__prof_large(s, __builtin_frame_address(0));
     return (void *)s->base;
 }
 
@@ -214,6 +217,16 @@ size_t gort_usable_size(const void *p) {
 
 /* ---- calloc, realloc, aligned ---- */
 
+/* calloc's refill: the heap profile's stack starts at this frame (the
+ * refill is called, not jumped to). */
+static GORT_NOINLINE void *calloc_refill(gort_mcache *mc, unsigned cls, size_t n) {
+    GORT_PROF_ENTER();
+    void *p = gort__mcache_refill(mc, cls);
+    GORT_PROF_LEAVE();
+    if (p) memset(p, 0, n);
+    return p;
+}
+
 void *gort_calloc(size_t n, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
@@ -221,12 +234,32 @@ void *gort_calloc(size_t n, size_t size) {
         return NULL;
     }
     if (GORT_LIKELY(total <= GORT_MAX_SMALL_SIZE)) {
-        void *p = malloc_small(gort__size_to_class(total));
-        if (p) memset(p, 0, total);
+        size_t cls = gort__size_to_class(total);
+        gort_mcache *mc = gort__tls_mcache;
+        gort_mspan *s = mc->alloc[cls];
+        uint64_t c = s->alloc_cache;
+        if (GORT_UNLIKELY(c == 0)) return calloc_refill(mc, (unsigned)cls, total); /* a tail jump */
+        void *p = gort__span_take(s, c);
+        memset(p, 0, total);
         return p;
     }
     /* only the pages used before are cleared (pageheap.c) */
     return malloc_large_z(total, 1, true);
+}
+
+/* realloc that moves the block while profiling: out of line and reached by
+ * a tail jump, so that the heap profile's stacks start at realloc's caller
+ * (its frame record is the program's, GORT_PROF_ENTER). */
+static GORT_NOINLINE void *realloc_move_profiled(void *p, size_t n, gort_mspan *s) {
+    size_t have = s->elemsize;
+    GORT_PROF_ENTER();
+    /* a gort_malloc_scanned block stays scanned */
+    void *q = gort__spc_kind(s->spanclass) == GORT_KIND_MANUAL_SCAN ? gort_malloc_scanned(n) : gort_malloc(n);
+    GORT_PROF_LEAVE();
+    if (!q) return NULL;
+    memcpy(q, p, n < have ? n : have);
+    gort_free(p);
+    return q;
 }
 
 void *gort_realloc(void *p, size_t n) {
@@ -247,6 +280,7 @@ void *gort_realloc(void *p, size_t n) {
             return p;
         }
     }
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed))) return realloc_move_profiled(p, n, s);
     /* a gort_malloc_scanned block stays scanned */
     void *q = gort__spc_kind(s->spanclass) == GORT_KIND_MANUAL_SCAN ? gort_malloc_scanned(n) : gort_malloc(n);
     if (!q) return NULL;

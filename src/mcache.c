@@ -326,6 +326,11 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
         mc->alloc[spc] = s;
         if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");
     }
+    /* The heap profile's sampling (prof.c), by a tail jump: malloc reaches
+     * this function by tail jumps too, so gort__prof_take's caller is the
+     * program's, and its frame record is where the sample's stack starts. */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed)))
+        return gort__prof_take(mc, s);
     return gort__span_take(s, s->alloc_cache);
 }
 
@@ -353,11 +358,13 @@ static void fork_prepare(void) {
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) gort__lock(&gort__central[i].lock, GORT_RANK_MCENTRAL);
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+    gort__prof_fork_lock(0);
     gort__persistent_lock(true);
 }
 
 static void release_all(void) {
     gort__persistent_lock(false);
+    gort__prof_fork_lock(1);
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
     for (unsigned i = GORT_NUM_SPANCLASSES; i-- > 0;) gort__unlock(&gort__central[i].lock, GORT_RANK_MCENTRAL);
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);

@@ -35,6 +35,7 @@ gort_options gort__options = {
     .gc_percent = 100,
     .memory_limit = INT64_MAX,
     .oom = GORT_OOM_ABORT,
+    .memprofile_rate = -1,
 };
 
 /* The drop-in (preload.c) defines this as true: it starts no thread unless
@@ -86,7 +87,7 @@ static bool parse_u64(const char *v, uint64_t max, bool size, uint64_t *out) {
     return true;
 }
 
-enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM };
+enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM, K_RATE, K_PATH, K_MS };
 typedef struct opt {
     const char *name;
     enum kind kind;
@@ -109,6 +110,13 @@ static const opt table[] = {
     {"GORT_GCTRACE", K_BOOL, F(gctrace), 0, 1, NULL},
     {"GORT_GCCHECKMARK", K_BOOL, F(gccheckmark), 0, 1, NULL},
     {"GORT_OOM", K_OOM, F(oom), 0, 2, "abort, null or report"},
+    {"GORT_MEMPROFILERATE", K_RATE, F(memprofile_rate), 0, (uint64_t)1 << 40,
+     "bytes per sample from 0 (off) to 1TiB, with an optional B, KiB, MiB, GiB or TiB suffix"},
+    {"GORT_MEMPROFILE", K_PATH, F(memprofile), 0, 0, "a file name"},
+    {"GORT_MEMPROFILE_SIGNAL", K_BOOL, F(memprofile_signal), 0, 1, NULL},
+    {"GORT_HEAPVIEW", K_PATH, F(heapview), 0, 0, "a file name"},
+    {"GORT_HEAPVIEW_EVERY", K_MS, F(heapview_every_ms), 10, 3600000,
+     "a period from 10ms to 3600s: a number with an ms or s suffix (a bare number is milliseconds)"},
 };
 #undef F
 
@@ -141,6 +149,27 @@ static bool set_option(gort_options *o, const opt *d, const char *v) {
         if (strcmp(v, "off") == 0) x = INT64_MAX;
         else if (!parse_u64(v, d->hi, true, &x)) return false;
         *(int64_t *)f = (int64_t)x;
+        return true;
+    case K_RATE:
+        if (!parse_u64(v, d->hi, true, &x)) return false;
+        *(int64_t *)f = (int64_t)x;
+        return true;
+    case K_MS: { /* a period: ms (the default) or s */
+        size_t len = strlen(v);
+        uint64_t mul = 1;
+        char num[32];
+        if (len > 2 && strcmp(v + len - 2, "ms") == 0) len -= 2;
+        else if (len > 1 && v[len - 1] == 's') len -= 1, mul = 1000;
+        if (len == 0 || len >= sizeof num) return false;
+        memcpy(num, v, len);
+        num[len] = 0;
+        if (!parse_u64(num, d->hi, false, &x) || x > d->hi / mul || x * mul < d->lo) return false;
+        *(uint32_t *)f = (uint32_t)(x * mul);
+        return true;
+    }
+    case K_PATH: /* the environment's own string: read at exit (prof.c copies it) */
+        if (strlen(v) >= 4096) return false;
+        *(const char **)f = v;
         return true;
     case K_OOM:
         if (strcmp(v, "abort") == 0) *(uint8_t *)f = GORT_OOM_ABORT;
@@ -200,4 +229,5 @@ __attribute__((constructor)) static void options_init(void) {
         stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
         atexit(show_stats_at_exit);
     }
+    gort__prof_init(); /* GORT_MEMPROFILE*, GORT_HEAPVIEW */
 }

@@ -391,6 +391,11 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     update_chunks((uint64_t)pn >> 9, ((uint64_t)pn + npages - 1) >> 9);
     h->pages_inuse += npages;
     h->pages_scav -= scav;
+    /* each arena's high-water mark (for the heap's picture, heapview.c) */
+    for (uint64_t q = (uint64_t)pn >> 13, last = ((uint64_t)pn + npages - 1) >> 13; q <= last; q++) {
+        uint32_t top = q < last ? (uint32_t)GORT_PAGES_PER_ARENA : (uint32_t)((((uint64_t)pn + npages - 1) & 8191) + 1);
+        if (h->slots[q]->used_top < top) h->slots[q]->used_top = top;
+    }
     uintptr_t base = pn_addr((uint64_t)pn);
     if (scav) gort__sys_used((void *)base, npages * GORT_PAGE_SIZE, scav * GORT_PAGE_SIZE);
     s->bitsclass = (uint8_t)bc;
@@ -435,6 +440,7 @@ uint64_t gort__scavenge_overage_locked(void) {
 
 void gort__heap_free_span(gort_mspan *s) {
     gort_mheap *h = &gort__heap;
+    if (GORT_UNLIKELY(atomic_load_explicit(&s->prof, memory_order_relaxed) != 0)) gort__prof_span_freed(s);
     gort__lock(&h->lock, GORT_RANK_MHEAP);
     if (s->state != GORT_SPAN_IN_USE) gort__throw_addr("freeing a span not in use", (void *)s->base);
     uint64_t pn = addr_pn(s->base);

@@ -42,7 +42,14 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size) {
 EXPORT int posix_memalign(void **out, size_t align, size_t n) {
     if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
     int saved = errno;
-    void *p = gort_aligned_alloc(align, n);
+    void *p;
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed))) {
+        GORT_PROF_ENTER(); /* the profile's stacks start at this caller */
+        p = gort_aligned_alloc(align, n);
+        GORT_PROF_LEAVE();
+    } else {
+        p = gort_aligned_alloc(align, n);
+    }
     if (!p) {
         int e = errno;
         errno = saved;

@@ -129,6 +129,25 @@ static const row rows[] = {
     {"GORT_OOM", "abort", 1, F(oom), GORT_OOM_ABORT},
     {"GORT_OOM", "panic", 0, F(oom), GORT_OOM_ABORT},
     {"GORT_OOM", "", 1, F(oom), GORT_OOM_ABORT},
+    /* the heap profile and picture (prof.c) */
+    {"GORT_MEMPROFILERATE", "524288", 1, F(memprofile_rate), 524288},
+    {"GORT_MEMPROFILERATE", "512KiB", 1, F(memprofile_rate), 524288},
+    {"GORT_MEMPROFILERATE", "1", 1, F(memprofile_rate), 1},
+    {"GORT_MEMPROFILERATE", "0", 1, F(memprofile_rate), 0},
+    {"GORT_MEMPROFILERATE", "-1", 0, F(memprofile_rate), 0},
+    {"GORT_MEMPROFILERATE", "2TiB", 0, F(memprofile_rate), 0},
+    {"GORT_MEMPROFILERATE", "512k", 0, F(memprofile_rate), 0},
+    {"GORT_MEMPROFILE_SIGNAL", "on", 1, F(memprofile_signal), 1},
+    {"GORT_MEMPROFILE_SIGNAL", "usr2", 0, F(memprofile_signal), 0},
+    {"GORT_HEAPVIEW_EVERY", "100ms", 1, F(heapview_every_ms), 100},
+    {"GORT_HEAPVIEW_EVERY", "1s", 1, F(heapview_every_ms), 1000},
+    {"GORT_HEAPVIEW_EVERY", "250", 1, F(heapview_every_ms), 250},
+    {"GORT_HEAPVIEW_EVERY", "3600s", 1, F(heapview_every_ms), 3600000},
+    {"GORT_HEAPVIEW_EVERY", "3601s", 0, F(heapview_every_ms), 0},
+    {"GORT_HEAPVIEW_EVERY", "5ms", 0, F(heapview_every_ms), 0},
+    {"GORT_HEAPVIEW_EVERY", "2h", 0, F(heapview_every_ms), 0},
+    {"GORT_HEAPVIEW_EVERY", "s", 0, F(heapview_every_ms), 0},
+    {"GORT_HEAPVIEW_EVERY", "1.5s", 0, F(heapview_every_ms), 0},
 };
 #undef F
 
