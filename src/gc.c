@@ -500,6 +500,16 @@ NO_SANITIZE static void scan_object(gcwork *w, uintptr_t e) {
 /* Drains the mark queue: local buffer, then the global list, until every
  * marker is out of work (Go's gcDrain with work.nwait termination). */
 #define PREFETCH_RING 8
+/* The end of a drain: the addresses it held in its candidate batch and ring
+ * are wiped, so that a stale copy left in a dead stack frame cannot later sit
+ * in a live frame's unwritten slot and keep an object alive (the stack is
+ * scanned conservatively). */
+static void drain_wipe(gcwork *w, uintptr_t *ring, size_t ring_bytes) {
+    explicit_bzero(w->cand, sizeof w->cand);
+    explicit_bzero(w->cand_span, sizeof w->cand_span);
+    explicit_bzero(ring, ring_bytes);
+}
+
 static void drain(gcwork *w) {
     /* Objects taken from the buffer wait in a small ring after a prefetch,
      * so that scanning one overlaps the cache misses of the next few (the
@@ -554,6 +564,7 @@ static void drain(gcwork *w) {
             }
             if (work_done) {
                 gort__unlock(&work_lock, GORT_RANK_WORK);
+                drain_wipe(w, ring, sizeof ring);
                 return;
             }
             atomic_fetch_add_explicit(&work_nwait, 1, memory_order_relaxed);
@@ -562,6 +573,7 @@ static void drain(gcwork *w) {
                 update_joinable();
                 pthread_cond_broadcast(&work_cond);
                 gort__unlock(&work_lock, GORT_RANK_WORK);
+                drain_wipe(w, ring, sizeof ring);
                 return;
             }
             pthread_cond_wait(&work_cond, &work_lock);
