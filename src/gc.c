@@ -1089,7 +1089,7 @@ static void compute_goal(void) {
 static void gc_init(void);
 static void start_finalizer_thread(void);
 
-static GORT_NOINLINE void collect(bool forced) {
+static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     pthread_once(&gc_once, gc_init);
     gort_mcache *self = gort__mcache_ensure();
     if (!self) return;
@@ -1111,9 +1111,6 @@ static GORT_NOINLINE void collect(bool forced) {
     /* 2. the world */
     stop_the_world(self);
     uint64_t t1 = now_ns(CLOCK_MONOTONIC);
-    __builtin_unwind_init();
-    volatile uintptr_t here = 0;
-    uintptr_t self_sp = (uintptr_t)&here;
     lookup_stack_tops(self, self_sp);
     heap_lo = UINTPTR_MAX;
     heap_hi = 0;
@@ -1240,6 +1237,18 @@ static GORT_NOINLINE void collect(bool forced) {
         }
     }
     gort__unlock(&gc_lock, GORT_RANK_GC);
+}
+
+/* A full cycle. The collecting thread's stack is scanned from this frame up:
+ * it holds the caller's registers (__builtin_unwind_init saves every
+ * callee-saved one here) and nothing else, while collect_cycle's frame below
+ * it, with large locals written only late in the cycle (work buffers' batches,
+ * the trace line), is left out: their stale words are not roots. */
+static GORT_NOINLINE void collect(bool forced) {
+    __builtin_unwind_init();
+    volatile uintptr_t here = 0;
+    collect_cycle(forced, (uintptr_t)&here);
+    (void)here;
 }
 
 /* ------------------------------------------------------------------ */
