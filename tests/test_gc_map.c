@@ -151,6 +151,26 @@ static void test_elems(void) {
         exit(1);
     }
     objmap_check(n, "elems after the deletes' check");
+    /* deletes with no insert or growth after them: only the delete clears the slot */
+    for (uint64_t k = n; k < n + n / 8; k++) CHECK(objmap_put(g_objmap, k, stamped(k)));
+    objmap_finish_growth();
+    gort__map_info info;
+    gort__map_info_get((gort_map *)g_objmap, &info);
+    for (uint64_t k = n; k < n + n / 8; k++) {
+        CHECK_EQ(weak_add(*objmap_get(g_objmap, k)), g_objw0 + k);
+        CHECK(objmap_delete(g_objmap, k));
+    }
+    gort__map_info_get((gort_map *)g_objmap, &info);
+    CHECK(!info.growing);
+    gc_clean(2);
+    live = 0;
+    for (uint64_t k = n; k < n + n / 8; k++) live += weak_live(g_weak[g_objw0 + k]);
+    if (live) {
+        fprintf(stderr, "elems: %zu of %llu deleted entries' objects are still alive\n", live,
+                (unsigned long long)(n / 8));
+        exit(1);
+    }
+    objmap_check(n, "elems after the second deletes");
 }
 
 /* ---- pointer keys: the key is the only reference ---- */
