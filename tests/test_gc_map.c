@@ -468,6 +468,38 @@ static void clear_mid_iteration(int gc) {
     if (!gc) fmap_free(m);
 }
 
+/* ---- one long chain: an evacuation reserves its overflow buckets (more than 16: a
+ * scanned list) while the pacer collects at every allocation ---- */
+static uint64_t const_hash(const void *k, uint64_t seed) {
+    (void)k;
+    (void)seed;
+    return 0x0123456789abcdefULL;
+}
+static bool u64_eq(const void *a, const void *b) { return memcmp(a, b, 8) == 0; }
+GORT_MAP_DEFINE(chainmap, uint64_t, Obj *, const_hash, u64_eq)
+static chainmap *g_chain;
+NOINLINE static void chain_fill(uint64_t lo, uint64_t hi) {
+    for (uint64_t k = lo; k < hi; k++) CHECK(chainmap_put(g_chain, k, stamped(k)));
+}
+static void test_long_chain(void) {
+    const uint64_t n = 400;
+    g_chain = chainmap_make_gc(0, NULL, &gort_type_pointer);
+    int prev = gort_set_gc_percent(0);
+    chain_fill(0, n);
+    gort_set_gc_percent(prev);
+    gc_clean(1);
+    size_t bad = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        Obj **v = chainmap_get(g_chain, k);
+        bad += !v || !stamp_ok(*v, k);
+    }
+    if (bad) {
+        fprintf(stderr, "long chain: %zu of %llu entries wrong\n", bad, (unsigned long long)n);
+        exit(1);
+    }
+    CHECK_EQ(gort__map_validate((gort_map *)g_chain), n);
+}
+
 /* ---- 5. death ---- */
 static void die_free(void *arg) {
     (void)arg;
@@ -513,6 +545,7 @@ int main(void) {
     test_iterators();
     clear_mid_iteration(0);
     clear_mid_iteration(1);
+    test_long_chain();
     /* everything still referenced survives a last round */
     gc_clean(2);
     objmap_check((uint64_t)scaled(20000), "elems at the end");
