@@ -401,7 +401,7 @@ static void *map_malloc(gort_map *m, size_t n) {
     return alloc_fails() ? NULL : gort_malloc(n);
 }
 /* n zeroed buckets: an array, or one overflow bucket. */
-static void *alloc_buckets(gort_map *m, size_t n) {
+static ALWAYS_INLINE void *alloc_buckets(gort_map *m, size_t n) {
     if (alloc_fails()) return NULL;
     if (UNLIKELY(is_gc(m))) return gort_new_typed(&gc_types(m)->bucket, n);
     return gort_calloc(n, m->bucket_size);
@@ -412,11 +412,8 @@ static void *alloc_ielem(gort_map *m) {
     if (is_gc(m)) return gort_new_typed(&gc_types(m)->elem, 1);
     return gort_calloc(1, m->elem_size);
 }
-/* The collector frees a collected map's blocks. */
-static void map_release(gort_map *m, void *p) {
-    if (UNLIKELY(is_gc(m))) return;
-    gort_free(p);
-}
+/* A collected map's blocks are never freed by the map: the paths that free
+ * (free_array, retire_array, free_ikey, ...) return at once for one. */
 
 static ALWAYS_INLINE uint8_t flags_load(const gort_map *m) { return __atomic_load_n(&m->flags, __ATOMIC_RELAXED); }
 static ALWAYS_INLINE void flags_store(gort_map *m, uint8_t f) { __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED); }
@@ -554,7 +551,7 @@ static void free_chains(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
         uint8_t *o = overflow(m, a + i * m->bucket_size);
         while (o) {
             uint8_t *next = overflow(m, o);
-            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) map_release(m, o);
+            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) gort_free(o);
             o = next;
         }
     }
@@ -562,7 +559,7 @@ static void free_chains(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
 static void free_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
     if (is_gc(m)) return;
     free_chains(m, a, nmain, nalloc);
-    map_release(m, a);
+    gort_free(a);
 }
 
 /* Every overflow bucket of the current array came from its preallocated
@@ -573,7 +570,7 @@ static void free_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
 static bool chains_inside(const gort_map *m) { return m->next_overflow && m->next_overflow < prealloc_end(m); }
 static void free_current(gort_map *m) {
     if (is_gc(m)) return;
-    if (chains_inside(m)) map_release(m, m->buckets);
+    if (chains_inside(m)) gort_free(m->buckets);
     else free_array(m, m->buckets, (size_t)1 << m->B, cur_nalloc(m));
 }
 
@@ -635,7 +632,7 @@ static void free_ikey(gort_map *m, void *k, bool defer) {
         memcpy(blk, &m->deferred, sizeof m->deferred);
         m->deferred = blk;
     } else {
-        map_release(m, blk);
+        gort_free(blk);
     }
 }
 static void free_deferred(gort_map *m) {
@@ -643,7 +640,7 @@ static void free_deferred(gort_map *m) {
     while (blk) {
         uint8_t *next;
         memcpy(&next, blk, sizeof next);
-        map_release(m, blk);
+        gort_free(blk);
         blk = next;
     }
     m->deferred = NULL;
@@ -684,7 +681,10 @@ static ALWAYS_INLINE void copy_elem(const gort_map *m, void *dst, const void *sr
     }
 }
 
-static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int kind) {
+/* gc (a constant): a collected map's instantiation; a manual map's has no
+ * trace of collected maps (measured: testing for them here cost 1% of
+ * evacuate's instructions). */
+static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int kind, const bool gc) {
     const size_t bsz = m->bucket_size;
     uint8_t *b = m->oldbuckets + oldbucket * bsz;
     size_t newbit = noldbuckets(m);
@@ -706,14 +706,16 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
                     /* a collected map's reserved buckets must be seen by
                      * the collections their allocations may start */
                     resv = alloc_fails() ? NULL
-                           : is_gc(m)    ? gort_malloc_scanned(nmalloc * sizeof *resv)
+                           : gc          ? gort_malloc_scanned(nmalloc * sizeof *resv)
                                          : gort_malloc(nmalloc * sizeof *resv);
                     if (!resv) return false;
                 }
                 for (size_t j = 0; j < nmalloc; j++) {
-                    resv[j] = alloc_buckets(m, 1);
+                    resv[j] = alloc_fails() ? NULL
+                              : gc          ? gort_new_typed(&gc_types(m)->bucket, 1)
+                                            : gort_calloc(1, bsz);
                     if (!resv[j]) {
-                        while (j > 0) map_release(m, resv[--j]);
+                        while (j > 0 && !gc) gort_free(resv[--j]);
                         if (resv != resv_stack) gort_free(resv);
                         return false;
                     }
@@ -769,28 +771,38 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
         if (nresv > 0) { /* give back what was not needed */
             if (used < npre) {
                 m->next_overflow -= (npre - used) * bsz;
-                for (size_t j = 0; j < nmalloc; j++) map_release(m, resv[j]);
+                for (size_t j = 0; j < nmalloc && !gc; j++) gort_free(resv[j]);
             } else {
-                for (size_t j = used - npre; j < nmalloc; j++) map_release(m, resv[j]);
+                for (size_t j = used - npre; j < nmalloc && !gc; j++) gort_free(resv[j]);
             }
             if (resv != resv_stack) gort_free(resv);
         }
-        /* A collected map: unlink the old bucket's chain and clear its keys
-         * and elems (its tophash keeps the evacuation marks) unless an
-         * iterator may still read it (Go's evacuate). */
-        if (UNLIKELY(is_gc(m)) && !(flags_load(m) & F_OLDITER))
+        /* A collected map whose slots hold pointers (CLEARDEL): unlink the
+         * old bucket's chain and clear its keys and elems (its tophash keeps
+         * the evacuation marks) unless an iterator may still read it (Go's
+         * evacuate). A pointer-free map's old chain goes with its array. */
+        if (gc && (m->tflags & T_GCCLEAR) && !(flags_load(m) & F_OLDITER))
             memset(m->oldbuckets + oldbucket * bsz + BUCKET_CNT, 0, bsz - BUCKET_CNT);
     }
     if (oldbucket == m->nevacuate) advance_evacuation_mark(m, newbit);
     return true;
 }
 
-static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
+static NOINLINE bool evacuate_gc(gort_map *m, size_t oldbucket) {
     switch (m->kind) {
-    case K_32: return evacuate_k(m, oldbucket, K_32);
-    case K_64: return evacuate_k(m, oldbucket, K_64);
-    case K_STR: return evacuate_k(m, oldbucket, K_STR);
-    default: return evacuate_k(m, oldbucket, K_GEN);
+    case K_32: return evacuate_k(m, oldbucket, K_32, true);
+    case K_64: return evacuate_k(m, oldbucket, K_64, true);
+    case K_STR: return evacuate_k(m, oldbucket, K_STR, true);
+    default: return evacuate_k(m, oldbucket, K_GEN, true);
+    }
+}
+static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
+    if (UNLIKELY(is_gc(m))) return evacuate_gc(m, oldbucket);
+    switch (m->kind) {
+    case K_32: return evacuate_k(m, oldbucket, K_32, false);
+    case K_64: return evacuate_k(m, oldbucket, K_64, false);
+    case K_STR: return evacuate_k(m, oldbucket, K_STR, false);
+    default: return evacuate_k(m, oldbucket, K_GEN, false);
     }
 }
 
@@ -1031,7 +1043,7 @@ found:;
             memset(k, 0, kstride(m, kind));
             memset(e, 0, m->elem_stride);
         } else {
-            map_release(m, deref_ptr(e));
+            gort_free(deref_ptr(e));
             memset(e, 0, sizeof(void *));
         }
     }
@@ -1268,7 +1280,7 @@ static void free_indirect_live(gort_map *m) {
                 for (unsigned i = 0; i < BUCKET_CNT; i++) {
                     if (b[i] < MIN_TOPHASH) continue;
                     if (m->tflags & T_IKEY) free_ikey(m, deref_ptr(key_at(m, b, i, K_GEN)), false);
-                    if (m->tflags & T_IELEM) map_release(m, deref_ptr(elem_at(m, b, i, K_GEN)));
+                    if (m->tflags & T_IELEM) gort_free(deref_ptr(elem_at(m, b, i, K_GEN)));
                 }
             }
         }
@@ -1359,7 +1371,7 @@ void gort_map_free(gort_map *m) {
     for (map_grave *g = m->graveyard, *next; g; g = next) {
         next = g->next;
         free_array(m, g->arr, g->nmain, g->nalloc);
-        map_release(m, g);
+        gort_free(g);
     }
     free_deferred(m);
     gort_free(m);
