@@ -28,12 +28,13 @@
  *    the slot holding a pointer.
  *
  * Memory: bucket arrays, overflow buckets and indirect keys/elems of a
- * manual map (gort_map_new) come from gort_malloc/gort_calloc. Go's GC keeps a bucket array alive while an
- * iterator uses it; here an array that may still be read by an iterator
- * (the map's iterator flags were set) is not freed when its growth ends but
- * kept on the map's "graveyard" list until gort_map_free, and indirect keys
- * deleted while iterators may run are kept on a deferred list (an iterator
- * re-looks-up keys of evacuated slots). Without iteration nothing is kept.
+ * manual map (gort_map_new) come from gort_malloc/gort_calloc. Go's GC
+ * keeps a bucket array alive while an iterator uses it; here an array that
+ * may still be read by an iterator (the map's iterator flags were set) is
+ * not freed when its growth ends but kept on the map's "graveyard" list
+ * until gort_map_free, and indirect keys deleted while iterators may run
+ * are kept on a deferred list (an iterator re-looks-up keys of evacuated
+ * slots). Without iteration nothing is kept.
  *
  * A collected map (gort_map_make_gc, flag T_GC) takes all of these from the
  * collected heap instead, typed by descriptors built per map shape

@@ -51,7 +51,8 @@ static size_t check_type(const char *which, const gort_type *ty, size_t size) {
     if (ty == NULL) return 0;
     if (ty->size != size) type_error(which, ty, "its size is not the map's size for it", ty->size, size);
     if (ty->ptrwords == 0) return 0;
-    if (ty->size % 8 != 0) type_error(which, ty, "a type with pointers must be a whole number of 8-byte words", ty->size, 8);
+    if (ty->size % 8 != 0)
+        type_error(which, ty, "a type with pointers must be a whole number of 8-byte words", ty->size, 8);
     if (ty->ptrwords > ty->size / 8)
         type_error(which, ty, "ptrwords is beyond its size in words", ty->ptrwords, ty->size / 8);
     if (ty->ptrmask == NULL) type_error(which, ty, "ptrwords without a ptrmask", ty->ptrwords, 0);
