@@ -797,21 +797,31 @@ static NOINLINE bool evacuate_gc(gort_map *m, size_t oldbucket) {
     default: return evacuate_k(m, oldbucket, K_GEN, true);
     }
 }
-static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
+/* One function per key kind, called by the put and delete of that kind
+ * (their kind is the map's): the kind needs no dispatch, and the test for a
+ * collected map takes its place. */
+#define EVACUATE_FN(NAME, KIND) \
+    static NOINLINE bool NAME(gort_map *m, size_t oldbucket) { return evacuate_k(m, oldbucket, KIND, false); }
+EVACUATE_FN(evacuate_32, K_32)
+EVACUATE_FN(evacuate_64, K_64)
+EVACUATE_FN(evacuate_str, K_STR)
+EVACUATE_FN(evacuate_gen, K_GEN)
+#undef EVACUATE_FN
+static ALWAYS_INLINE bool evacuate(gort_map *m, size_t oldbucket, const int kind) {
     if (UNLIKELY(is_gc(m))) return evacuate_gc(m, oldbucket);
-    switch (m->kind) {
-    case K_32: return evacuate_k(m, oldbucket, K_32, false);
-    case K_64: return evacuate_k(m, oldbucket, K_64, false);
-    case K_STR: return evacuate_k(m, oldbucket, K_STR, false);
-    default: return evacuate_k(m, oldbucket, K_GEN, false);
+    switch (kind) {
+    case K_32: return evacuate_32(m, oldbucket);
+    case K_64: return evacuate_64(m, oldbucket);
+    case K_STR: return evacuate_str(m, oldbucket);
+    default: return evacuate_gen(m, oldbucket);
     }
 }
 
 /* Go's growWork: the old bucket of `bucket`, then one more. */
-static ALWAYS_INLINE bool grow_work(gort_map *m, size_t bucket) {
+static ALWAYS_INLINE bool grow_work(gort_map *m, size_t bucket, const int kind) {
     size_t oldmask = noldbuckets(m) - 1;
-    if (!evacuate(m, bucket & oldmask)) return false;
-    if (m->oldbuckets && !evacuate(m, m->nevacuate)) return false;
+    if (!evacuate(m, bucket & oldmask, kind)) return false;
+    if (m->oldbuckets && !evacuate(m, m->nevacuate, kind)) return false;
     return true;
 }
 
@@ -911,7 +921,7 @@ static ALWAYS_INLINE void *map_put(gort_map *m, const void *key, int kind) {
     const uint8_t top = tophash(h);
 again:;
     size_t bucket = h & (((size_t)1 << m->B) - 1);
-    if (UNLIKELY(m->oldbuckets != NULL) && !grow_work(m, bucket)) goto out;
+    if (UNLIKELY(m->oldbuckets != NULL) && !grow_work(m, bucket, kind)) goto out;
     uint8_t *b = m->buckets + bucket * m->bucket_size;
     uint8_t *insb = NULL;
     unsigned insi = 0;
@@ -1007,7 +1017,7 @@ static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind) {
     uint8_t *b;
     if (UNLIKELY(m->oldbuckets != NULL)) {
         size_t bucket = h & (((size_t)1 << m->B) - 1);
-        grow_work(m, bucket); /* out of memory: delete in the old bucket instead */
+        grow_work(m, bucket, kind); /* out of memory: delete in the old bucket instead */
         b = bucket_for(m, h);
     } else {
         b = m->buckets + (h & (((size_t)1 << m->B) - 1)) * m->bucket_size;
