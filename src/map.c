@@ -27,13 +27,25 @@
  *  - Keys/elems larger than 128 bytes live in their own gort_malloc blocks,
  *    the slot holding a pointer.
  *
- * Memory: bucket arrays, overflow buckets and indirect keys/elems come from
- * gort_malloc/gort_calloc. Go's GC keeps a bucket array alive while an
- * iterator uses it; here an array that may still be read by an iterator
- * (the map's iterator flags were set) is not freed when its growth ends but
- * kept on the map's "graveyard" list until gort_map_free, and indirect keys
- * deleted while iterators may run are kept on a deferred list (an iterator
- * re-looks-up keys of evacuated slots). Without iteration nothing is kept.
+ * Memory: bucket arrays, overflow buckets and indirect keys/elems of a
+ * manual map (gort_map_new) come from gort_malloc/gort_calloc. Go's GC
+ * keeps a bucket array alive while an iterator uses it; here an array that
+ * may still be read by an iterator (the map's iterator flags were set) is
+ * not freed when its growth ends but kept on the map's "graveyard" list
+ * until gort_map_free, and indirect keys deleted while iterators may run
+ * are kept on a deferred list (an iterator re-looks-up keys of evacuated
+ * slots). Without iteration nothing is kept.
+ *
+ * A collected map (gort_map_make_gc, flag T_GC) takes all of these from the
+ * collected heap instead, typed by descriptors built per map shape
+ * (map_gc.c), and frees nothing itself: an array or key the map drops stays
+ * alive while an iterator (or anything else) still refers to it, so there is
+ * no graveyard or deferred list. Only allocation and freeing test T_GC
+ * (slow paths); lookups and inserts run the same code for both kinds. A
+ * delete in a collected map whose slots hold pointers clears the slot (flag
+ * CLEARDEL sends it out of line), and evacuation clears an old bucket's
+ * keys and elems once no iterator can read them (Go's evacuate), so that
+ * the collector does not keep what the map no longer holds.
  *
  * Threads: none; a map is used by one thread at a time (or read by many).
  * The WRITING flag detects concurrent misuse as Go does.
@@ -348,7 +360,10 @@ enum { F_ITERATOR = GORT__MAP_F_ITERATOR, F_OLDITER = GORT__MAP_F_OLDITER, F_WRI
 /* key kinds: the fast paths */
 enum { K_GEN = GORT__MAP_K_GEN, K_32 = GORT__MAP_K_32, K_64 = GORT__MAP_K_64, K_STR = GORT__MAP_K_STR };
 /* type flags */
-enum { T_IKEY = 1, T_IELEM = 2, T_REFLEXIVE = 4, T_KEYUPDATE = 8 };
+enum { T_IKEY = 1, T_IELEM = 2, T_REFLEXIVE = 4, T_KEYUPDATE = 8,
+       T_GC = 16,      /* a collected map: the header is a map_gc_header */
+       T_GCCLEAR = 32  /* a collected map whose slots hold pointers: delete clears them */ };
+enum { F_CLEARDEL = GORT__MAP_F_CLEARDEL };
 
 typedef struct gort__map_grave {
     struct gort__map_grave *next;
@@ -358,19 +373,48 @@ typedef struct gort__map_grave {
 
 _Static_assert(sizeof(struct gort_map) == 112, "the map header is 112 bytes");
 
+/* A collected map's header: the map, then its interned types (map_gc.c). */
+typedef struct map_gc_header {
+    struct gort_map m;
+    const gort__map_gctype *gt;
+} map_gc_header;
+/* Its pointer words: the arrays (next_overflow points into `buckets`).
+ * graveyard and deferred stay NULL in a collected map; gt is not in the heap. */
+#define HW_(f) (offsetof(struct gort_map, f) / 8)
+_Static_assert(offsetof(struct gort_map, buckets) % 8 == 0 && offsetof(struct gort_map, oldbuckets) % 8 == 0 &&
+                   offsetof(struct gort_map, next_overflow) % 8 == 0 && HW_(next_overflow) > HW_(oldbuckets) &&
+                   HW_(oldbuckets) > HW_(buckets),
+               "the map header's pointer words");
+static const uint64_t gc_header_mask[1] = {((uint64_t)1 << HW_(buckets)) | ((uint64_t)1 << HW_(oldbuckets)) |
+                                           ((uint64_t)1 << HW_(next_overflow))};
+static const gort_type gc_header_type = {sizeof(map_gc_header), _Alignof(map_gc_header), HW_(next_overflow) + 1,
+                                         gc_header_mask, "gort map"};
+#undef HW_
+
+static ALWAYS_INLINE bool is_gc(const gort_map *m) { return m->tflags & T_GC; }
+static ALWAYS_INLINE const gort__map_gctype *gc_types(const gort_map *m) {
+    return ((const map_gc_header *)(const void *)m)->gt;
+}
+
 /* Every block the map holds goes through these (fault injection). */
 static void *map_malloc(gort_map *m, size_t n) {
     (void)m;
     return alloc_fails() ? NULL : gort_malloc(n);
 }
-static void *map_calloc(gort_map *m, size_t n) {
-    (void)m;
-    return alloc_fails() ? NULL : gort_calloc(1, n);
+/* n zeroed buckets: an array, or one overflow bucket. */
+static ALWAYS_INLINE void *alloc_buckets(gort_map *m, size_t n) {
+    if (alloc_fails()) return NULL;
+    if (UNLIKELY(is_gc(m))) return gort_new_typed(&gc_types(m)->bucket, n);
+    return gort_calloc(n, m->bucket_size);
 }
-static void map_release(gort_map *m, void *p) {
-    (void)m;
-    gort_free(p);
+/* A zeroed out-of-line elem. */
+static void *alloc_ielem(gort_map *m) {
+    if (alloc_fails()) return NULL;
+    if (is_gc(m)) return gort_new_typed(&gc_types(m)->elem, 1);
+    return gort_calloc(1, m->elem_size);
 }
+/* A collected map's blocks are never freed by the map: the paths that free
+ * (free_array, retire_array, free_ikey, ...) return at once for one. */
 
 static ALWAYS_INLINE uint8_t flags_load(const gort_map *m) { return __atomic_load_n(&m->flags, __ATOMIC_RELAXED); }
 static ALWAYS_INLINE void flags_store(gort_map *m, uint8_t f) { __atomic_store_n(&m->flags, f, __ATOMIC_RELAXED); }
@@ -489,7 +533,7 @@ static ALWAYS_INLINE uint8_t *prealloc_end(const gort_map *m) { return m->bucket
 static uint8_t *make_array(gort_map *m, unsigned B, size_t *nalloc) {
     size_t n = nalloc_for(B);
     if (n > SIZE_MAX / m->bucket_size) return NULL;
-    uint8_t *a = map_calloc((gort_map *)m, n * m->bucket_size);
+    uint8_t *a = alloc_buckets(m, n);
     if (a) *nalloc = n;
     return a;
 }
@@ -508,14 +552,15 @@ static void free_chains(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
         uint8_t *o = overflow(m, a + i * m->bucket_size);
         while (o) {
             uint8_t *next = overflow(m, o);
-            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) map_release(m, o);
+            if ((uintptr_t)o < lo || (uintptr_t)o >= hi) gort_free(o);
             o = next;
         }
     }
 }
 static void free_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
+    if (is_gc(m)) return;
     free_chains(m, a, nmain, nalloc);
-    map_release(m, a);
+    gort_free(a);
 }
 
 /* Every overflow bucket of the current array came from its preallocated
@@ -525,12 +570,14 @@ static void free_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
  * with a big hint holds mostly pages the OS never backed). */
 static bool chains_inside(const gort_map *m) { return m->next_overflow && m->next_overflow < prealloc_end(m); }
 static void free_current(gort_map *m) {
-    if (chains_inside(m)) map_release(m, m->buckets);
+    if (is_gc(m)) return;
+    if (chains_inside(m)) gort_free(m->buckets);
     else free_array(m, m->buckets, (size_t)1 << m->B, cur_nalloc(m));
 }
 
 /* An array the map no longer uses: freed, or kept while iterators may read it. */
 static void retire_array(gort_map *m, uint8_t *a, size_t nmain, size_t nalloc) {
+    if (is_gc(m)) return; /* iterators keep it alive as long as they need it */
     if (flags_load(m) & (F_ITERATOR | F_OLDITER)) {
         map_grave *g = map_malloc(m, sizeof *g);
         if (g) { /* out of memory: leak the array rather than free it under an iterator */
@@ -561,7 +608,7 @@ static NOINLINE uint8_t *new_overflow(gort_map *m, uint8_t *b) {
         o = m->next_overflow;
         m->next_overflow += m->bucket_size;
     } else {
-        o = map_calloc(m, m->bucket_size);
+        o = alloc_buckets(m, 1);
         if (!o) return NULL;
     }
     incr_noverflow(m);
@@ -570,18 +617,23 @@ static NOINLINE uint8_t *new_overflow(gort_map *m, uint8_t *b) {
 }
 
 /* Indirect keys: a block of IND_HDR + key_size bytes; the header links the
- * block on the deferred list. */
+ * block on the deferred list. A collected map's key block is the key alone. */
 static void *alloc_ikey(gort_map *m) {
+    if (is_gc(m)) return alloc_fails() ? NULL : gort_new_typed(&gc_types(m)->key, 1);
     uint8_t *blk = map_malloc(m, IND_HDR + m->key_size);
     return blk ? blk + IND_HDR : NULL;
 }
+static ALWAYS_INLINE void *ikey_block(const gort_map *m, void *k) {
+    return is_gc(m) ? k : (uint8_t *)k - IND_HDR;
+}
 static void free_ikey(gort_map *m, void *k, bool defer) {
+    if (is_gc(m)) return;
     uint8_t *blk = (uint8_t *)k - IND_HDR;
     if (defer) {
         memcpy(blk, &m->deferred, sizeof m->deferred);
         m->deferred = blk;
     } else {
-        map_release(m, blk);
+        gort_free(blk);
     }
 }
 static void free_deferred(gort_map *m) {
@@ -589,7 +641,7 @@ static void free_deferred(gort_map *m) {
     while (blk) {
         uint8_t *next;
         memcpy(&next, blk, sizeof next);
-        map_release(m, blk);
+        gort_free(blk);
         blk = next;
     }
     m->deferred = NULL;
@@ -630,7 +682,10 @@ static ALWAYS_INLINE void copy_elem(const gort_map *m, void *dst, const void *sr
     }
 }
 
-static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int kind) {
+/* gc (a constant): a collected map's instantiation; a manual map's has no
+ * trace of collected maps (measured: testing for them here cost 1% of
+ * evacuate's instructions). */
+static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int kind, const bool gc) {
     const size_t bsz = m->bucket_size;
     uint8_t *b = m->oldbuckets + oldbucket * bsz;
     size_t newbit = noldbuckets(m);
@@ -649,14 +704,20 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
                 }
                 nmalloc = nresv - npre;
                 if (nmalloc > RESV_STACK) {
-                    resv = map_malloc(m, nmalloc * sizeof *resv);
+                    /* a collected map's reserved buckets must be seen by
+                     * the collections their allocations may start */
+                    resv = alloc_fails() ? NULL
+                           : gc          ? gort_malloc_scanned(nmalloc * sizeof *resv)
+                                         : gort_malloc(nmalloc * sizeof *resv);
                     if (!resv) return false;
                 }
                 for (size_t j = 0; j < nmalloc; j++) {
-                    resv[j] = map_calloc(m, bsz);
+                    resv[j] = alloc_fails() ? NULL
+                              : gc          ? gort_new_typed(&gc_types(m)->bucket, 1)
+                                            : gort_calloc(1, bsz);
                     if (!resv[j]) {
-                        while (j > 0) map_release(m, resv[--j]);
-                        if (resv != resv_stack) map_release(m, resv);
+                        while (j > 0 && !gc) gort_free(resv[--j]);
+                        if (resv != resv_stack) gort_free(resv);
                         return false;
                     }
                 }
@@ -711,31 +772,56 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
         if (nresv > 0) { /* give back what was not needed */
             if (used < npre) {
                 m->next_overflow -= (npre - used) * bsz;
-                for (size_t j = 0; j < nmalloc; j++) map_release(m, resv[j]);
+                for (size_t j = 0; j < nmalloc && !gc; j++) gort_free(resv[j]);
             } else {
-                for (size_t j = used - npre; j < nmalloc; j++) map_release(m, resv[j]);
+                for (size_t j = used - npre; j < nmalloc && !gc; j++) gort_free(resv[j]);
             }
-            if (resv != resv_stack) map_release(m, resv);
+            if (resv != resv_stack) gort_free(resv);
         }
+        /* A collected map whose slots hold pointers (CLEARDEL): unlink the
+         * old bucket's chain and clear its keys and elems (its tophash keeps
+         * the evacuation marks) unless an iterator may still read it (Go's
+         * evacuate). A pointer-free map's old chain goes with its array. */
+        if (gc && (m->tflags & T_GCCLEAR) && !(flags_load(m) & F_OLDITER))
+            memset(m->oldbuckets + oldbucket * bsz + BUCKET_CNT, 0, bsz - BUCKET_CNT);
     }
     if (oldbucket == m->nevacuate) advance_evacuation_mark(m, newbit);
     return true;
 }
 
-static NOINLINE bool evacuate(gort_map *m, size_t oldbucket) {
+static NOINLINE bool evacuate_gc(gort_map *m, size_t oldbucket) {
     switch (m->kind) {
-    case K_32: return evacuate_k(m, oldbucket, K_32);
-    case K_64: return evacuate_k(m, oldbucket, K_64);
-    case K_STR: return evacuate_k(m, oldbucket, K_STR);
-    default: return evacuate_k(m, oldbucket, K_GEN);
+    case K_32: return evacuate_k(m, oldbucket, K_32, true);
+    case K_64: return evacuate_k(m, oldbucket, K_64, true);
+    case K_STR: return evacuate_k(m, oldbucket, K_STR, true);
+    default: return evacuate_k(m, oldbucket, K_GEN, true);
+    }
+}
+/* One function per key kind, called by the put and delete of that kind
+ * (their kind is the map's): the kind needs no dispatch, and the test for a
+ * collected map takes its place. */
+#define EVACUATE_FN(NAME, KIND) \
+    static NOINLINE bool NAME(gort_map *m, size_t oldbucket) { return evacuate_k(m, oldbucket, KIND, false); }
+EVACUATE_FN(evacuate_32, K_32)
+EVACUATE_FN(evacuate_64, K_64)
+EVACUATE_FN(evacuate_str, K_STR)
+EVACUATE_FN(evacuate_gen, K_GEN)
+#undef EVACUATE_FN
+static ALWAYS_INLINE bool evacuate(gort_map *m, size_t oldbucket, const int kind) {
+    if (UNLIKELY(is_gc(m))) return evacuate_gc(m, oldbucket);
+    switch (kind) {
+    case K_32: return evacuate_32(m, oldbucket);
+    case K_64: return evacuate_64(m, oldbucket);
+    case K_STR: return evacuate_str(m, oldbucket);
+    default: return evacuate_gen(m, oldbucket);
     }
 }
 
 /* Go's growWork: the old bucket of `bucket`, then one more. */
-static ALWAYS_INLINE bool grow_work(gort_map *m, size_t bucket) {
+static ALWAYS_INLINE bool grow_work(gort_map *m, size_t bucket, const int kind) {
     size_t oldmask = noldbuckets(m) - 1;
-    if (!evacuate(m, bucket & oldmask)) return false;
-    if (m->oldbuckets && !evacuate(m, m->nevacuate)) return false;
+    if (!evacuate(m, bucket & oldmask, kind)) return false;
+    if (m->oldbuckets && !evacuate(m, m->nevacuate, kind)) return false;
     return true;
 }
 
@@ -835,7 +921,7 @@ static ALWAYS_INLINE void *map_put(gort_map *m, const void *key, int kind) {
     const uint8_t top = tophash(h);
 again:;
     size_t bucket = h & (((size_t)1 << m->B) - 1);
-    if (UNLIKELY(m->oldbuckets != NULL) && !grow_work(m, bucket)) goto out;
+    if (UNLIKELY(m->oldbuckets != NULL) && !grow_work(m, bucket, kind)) goto out;
     uint8_t *b = m->buckets + bucket * m->bucket_size;
     uint8_t *insb = NULL;
     unsigned insi = 0;
@@ -887,7 +973,7 @@ again:;
             if (!ik) goto out;
         }
         if (m->tflags & T_IELEM) {
-            ie = map_calloc(m, m->elem_size);
+            ie = alloc_ielem(m);
             if (!ie) {
                 if (ik) free_ikey(m, ik, false);
                 goto out;
@@ -899,7 +985,7 @@ again:;
             kslot = ik;
         }
     } else if (kind != K_GEN && UNLIKELY(m->tflags & T_IELEM)) {
-        void *ie = map_calloc(m, m->elem_size);
+        void *ie = alloc_ielem(m);
         if (!ie) goto out;
         memcpy(eslot, &ie, sizeof ie);
     }
@@ -931,7 +1017,7 @@ static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind) {
     uint8_t *b;
     if (UNLIKELY(m->oldbuckets != NULL)) {
         size_t bucket = h & (((size_t)1 << m->B) - 1);
-        grow_work(m, bucket); /* out of memory: delete in the old bucket instead */
+        grow_work(m, bucket, kind); /* out of memory: delete in the old bucket instead */
         b = bucket_for(m, h);
     } else {
         b = m->buckets + (h & (((size_t)1 << m->B) - 1)) * m->bucket_size;
@@ -963,9 +1049,14 @@ found:;
         free_ikey(m, deref_ptr(k), defer);
         memset(k, 0, sizeof(void *));
     }
-    if (UNLIKELY(m->tflags & T_IELEM)) {
-        map_release(m, deref_ptr(e));
-        memset(e, 0, sizeof(void *));
+    if (UNLIKELY(m->tflags & (T_IELEM | T_GCCLEAR))) {
+        if (m->tflags & T_GCCLEAR) { /* a collected map: drop what the slot refers to */
+            memset(k, 0, kstride(m, kind));
+            memset(e, 0, m->elem_stride);
+        } else {
+            gort_free(deref_ptr(e));
+            memset(e, 0, sizeof(void *));
+        }
     }
     b[i] = EMPTY_ONE;
     /* If the chain now ends in EMPTY_ONEs, turn them into EMPTY_REST. */
@@ -998,14 +1089,8 @@ out:
 
 /* ------------------------------------------------------------ public API */
 
-gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
-    if (t == NULL || t->key_size > UINT32_MAX || t->elem_size > UINT32_MAX) {
-        errno = EINVAL;
-        return NULL;
-    }
-    hash_init();
-    gort_map *m = alloc_fails() ? NULL : gort_calloc(1, sizeof *m);
-    if (!m) return NULL;
+/* Fills a zeroed header from t (sizes checked): kind, layout, seed. */
+static void map_setup(gort_map *m, const gort_maptype *t) {
     m->key_size = (uint32_t)t->key_size;
     m->elem_size = (uint32_t)t->elem_size;
     m->hash = t->hash;
@@ -1034,16 +1119,68 @@ gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
     m->bucket_size = (m->bucket_size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
     m->bucket_size += sizeof(void *);
     new_seed(m);
-    /* Go's makemap: a hint whose buckets cannot be allocated acts as 0. */
+}
+
+/* Go's makemap: a hint whose buckets cannot be allocated acts as 0. */
+static unsigned hint_B(const gort_map *m, size_t hint) {
     if (hint > ((size_t)1 << 48) / m->bucket_size) hint = 0;
     unsigned B = 0;
     while (over_load_factor(hint, B)) B++;
+    return B;
+}
+
+gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
+    if (t == NULL || t->key_size > UINT32_MAX || t->elem_size > UINT32_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    hash_init();
+    gort_map *m = alloc_fails() ? NULL : gort_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    map_setup(m, t);
+    unsigned B = hint_B(m, hint);
     if (B > 0) {
         size_t nalloc;
         uint8_t *a = make_array(m, B, &nalloc);
         if (!a) {
             gort_free(m);
             return NULL;
+        }
+        install_array(m, a, B, nalloc);
+    }
+    return m;
+}
+
+gort_map *gort_map_make_gc(const gort_maptype *t, size_t hint) {
+    if (t == NULL) map_fatal("gort_map_make_gc: NULL map type");
+    if (t->key_size > UINT32_MAX || t->elem_size > UINT32_MAX)
+        map_fatal("gort_map_make_gc: a key or elem size above UINT32_MAX");
+    hash_init();
+    gort_map tmp = {0};
+    map_setup(&tmp, t);
+    /* the types first: a bad one is reported before anything is allocated */
+    const gort__map_gctype *gt = gort__map_gctype_get(t, tmp.bucket_size, tmp.key_stride, tmp.elem_stride,
+                                                      (tmp.tflags & T_IKEY) != 0, (tmp.tflags & T_IELEM) != 0);
+    map_gc_header *h = alloc_fails() ? NULL : gort_new_typed(&gc_header_type, 1);
+    if (!h) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    gort_map *m = &h->m;
+    memcpy(m, &tmp, sizeof tmp);
+    h->gt = gt;
+    m->tflags |= T_GC;
+    if (gt->slot_ptrs) {
+        m->tflags |= T_GCCLEAR;
+        flags_store(m, F_CLEARDEL);
+    }
+    unsigned B = hint_B(m, hint);
+    if (B > 0) {
+        size_t nalloc;
+        uint8_t *a = make_array(m, B, &nalloc);
+        if (!a) {
+            errno = ENOMEM;
+            return NULL; /* the collector frees the header */
         }
         install_array(m, a, B, nalloc);
     }
@@ -1113,7 +1250,7 @@ static size_t indirect_memory(const gort_map *m, uint8_t *arr, size_t nmain) {
         for (uint8_t *b = arr + j * m->bucket_size; b; b = overflow(m, b))
             for (unsigned i = 0; i < BUCKET_CNT; i++) {
                 if (b[i] < MIN_TOPHASH) continue;
-                if (m->tflags & T_IKEY) n += gort_usable_size((uint8_t *)deref_ptr(key_at(m, b, i, K_GEN)) - IND_HDR);
+                if (m->tflags & T_IKEY) n += gort_usable_size(ikey_block(m, deref_ptr(key_at(m, b, i, K_GEN))));
                 if (m->tflags & T_IELEM) n += gort_usable_size(deref_ptr(elem_at(m, b, i, K_GEN)));
             }
     return n;
@@ -1144,7 +1281,7 @@ size_t gort_map_memory(const gort_map *m) {
 
 /* Frees the out-of-line keys and elems of every live entry. */
 static void free_indirect_live(gort_map *m) {
-    if (!(m->tflags & (T_IKEY | T_IELEM)) || m->buckets == NULL || m->count == 0) return;
+    if (!(m->tflags & (T_IKEY | T_IELEM)) || is_gc(m) || m->buckets == NULL || m->count == 0) return;
     for (int pass = 0; pass < 2; pass++) {
         uint8_t *arr = pass == 0 ? m->buckets : m->oldbuckets;
         if (!arr) continue;
@@ -1154,7 +1291,7 @@ static void free_indirect_live(gort_map *m) {
                 for (unsigned i = 0; i < BUCKET_CNT; i++) {
                     if (b[i] < MIN_TOPHASH) continue;
                     if (m->tflags & T_IKEY) free_ikey(m, deref_ptr(key_at(m, b, i, K_GEN)), false);
-                    if (m->tflags & T_IELEM) map_release(m, deref_ptr(elem_at(m, b, i, K_GEN)));
+                    if (m->tflags & T_IELEM) gort_free(deref_ptr(elem_at(m, b, i, K_GEN)));
                 }
             }
         }
@@ -1173,6 +1310,7 @@ static void mark_all_empty(gort_map *m, uint8_t *arr, size_t nmain) {
 void gort_map_clear(gort_map *m) {
     if (m == NULL) return;
     begin_write(m);
+    m->clearseq++; /* iterators begun before stop producing old arrays' entries */
     free_indirect_live(m);
     uint8_t f = flags_load(m);
     if (m->buckets) {
@@ -1217,7 +1355,7 @@ void gort_map_clear(gort_map *m) {
                     m->next_overflow = NULL;
                 }
             } else {
-                if (!chains_inside(m)) free_chains(m, a, nmain, cur_nalloc(m));
+                if (!chains_inside(m) && !is_gc(m)) free_chains(m, a, nmain, cur_nalloc(m));
                 memset(a, 0, bytes);
                 install_array(m, a, m->B, cur_nalloc(m));
             }
@@ -1235,6 +1373,8 @@ void gort_map_clear(gort_map *m) {
 
 void gort_map_free(gort_map *m) {
     if (m == NULL) return;
+    if (UNLIKELY(is_gc(m)))
+        map_fatal("gort_map_free of a collected map (made by gort_map_make_gc: the collector frees it)");
     if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map writes");
     free_indirect_live(m);
     if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
@@ -1242,7 +1382,7 @@ void gort_map_free(gort_map *m) {
     for (map_grave *g = m->graveyard, *next; g; g = next) {
         next = g->next;
         free_array(m, g->arr, g->nmain, g->nalloc);
-        map_release(m, g);
+        gort_free(g);
     }
     free_deferred(m);
     gort_free(m);
@@ -1264,6 +1404,7 @@ void gort_map_iter_init(gort_map_iter *it, gort_map *m) {
     it->bucket_ = it->start_bucket_;
     it->check_bucket_ = NO_CHECK;
     it->fast_ = m->oldbuckets == NULL ? m->buckets : NULL;
+    it->clearseq_ = m->clearseq;
     uint8_t f = flags_load(m);
     if ((f & (F_ITERATOR | F_OLDITER)) != (F_ITERATOR | F_OLDITER))
         __atomic_fetch_or(&m->flags, F_ITERATOR | F_OLDITER, __ATOMIC_RELAXED);
@@ -1373,6 +1514,10 @@ bool gort_map_iter_next(gort_map_iter *it) {
                 }
             }
             if ((top != EVAC_X && top != EVAC_Y) || !reflexive) {
+                /* a NaN-like key in an array the map left: produced from
+                 * here, unless the map was cleared since (Go's clearSeq; a
+                 * manual map's clear also empties its graveyard) */
+                if (top <= EVAC_Y && it->clearseq_ != m->clearseq) continue;
                 it->key = k;
                 it->elem = slot_elem(m, e);
             } else {

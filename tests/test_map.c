@@ -121,7 +121,7 @@ static void test_typed(void) {
     for (uint64_t i = 0; i < 5000; i++) *(uint64_t *)gort_map_put(g, &i) = i + 1;
     for (uint64_t i = 0; i < 5000; i++) CHECK(*(uint64_t *)gort_map_get_u64(g, i) == i + 1);
     gort_map_free(g);
-    gort_maptype t2 = {8, 8, NULL, NULL}; /* bytewise 8-byte keys take the fast path too */
+    gort_maptype t2 = {8, 8, NULL, NULL, NULL, NULL}; /* bytewise 8-byte keys take the fast path too */
     g = gort_map_new(&t2, 0);
     for (uint64_t i = 0; i < 5000; i++) *(uint64_t *)gort_map_put_u64(g, i) = i + 2;
     for (uint64_t i = 0; i < 5000; i++) CHECK(*(uint64_t *)gort_map_get(g, &i) == i + 2);
@@ -331,7 +331,7 @@ static void test_iter_delete_ahead(void) {
 static void test_new_invalid(void) {
     errno = 0;
     CHECK(gort_map_new(NULL, 0) == NULL && errno == EINVAL);
-    gort_maptype t = {(size_t)UINT32_MAX + 1, 8, NULL, NULL};
+    gort_maptype t = {(size_t)UINT32_MAX + 1, 8, NULL, NULL, NULL, NULL};
     errno = 0;
     CHECK(gort_map_new(&t, 0) == NULL && errno == EINVAL);
     t.key_size = 8;
@@ -543,7 +543,7 @@ static void test_memory(void) {
     CHECK(gort_map_memory(m) < empty + 272 * 144 + 8192 + 64 * 144);
     gort_map_free(m);
     /* out-of-line keys and elems count, and iteration during growth keeps arrays */
-    gort_maptype big = {200, 300, NULL, NULL};
+    gort_maptype big = {200, 300, NULL, NULL, NULL, NULL};
     m = gort_map_new(&big, 0);
     uint8_t key[200] = {0};
     for (uint32_t i = 0; i < 100; i++) {

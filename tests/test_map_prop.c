@@ -286,9 +286,9 @@ static gort_map *new_map(size_t hint) {
     case KIND_U64: t = gort_maptype_u64(C->elem_size); break;
     case KIND_U32: t = gort_maptype_u32(C->elem_size); break;
     case KIND_STR: t = gort_maptype_string(C->elem_size); break;
-    case KIND_TINY: t = (gort_maptype){3, C->elem_size, NULL, NULL}; break;
-    case KIND_HUGE: t = (gort_maptype){HUGE_KEY, C->elem_size, NULL, NULL}; break;
-    case KIND_CUSTOM: t = (gort_maptype){sizeof(custom_key), C->elem_size, custom_hash, custom_equal}; break;
+    case KIND_TINY: t = (gort_maptype){3, C->elem_size, NULL, NULL, NULL, NULL}; break;
+    case KIND_HUGE: t = (gort_maptype){HUGE_KEY, C->elem_size, NULL, NULL, NULL, NULL}; break;
+    case KIND_CUSTOM: t = (gort_maptype){sizeof(custom_key), C->elem_size, custom_hash, custom_equal, NULL, NULL}; break;
     }
     gort_map *m = gort_map_new(&t, hint);
     CHECK(m != NULL);

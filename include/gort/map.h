@@ -32,6 +32,20 @@
  *     intmap_iter_init(&it, m);
  *     while (intmap_iter_next(&it, &k, &e)) ...
  *     intmap_free(m);
+ *
+ * Collected maps (Go's make(map) in a program that uses the collector,
+ * gort/gc.h): gort_map_make_gc, or name_make_gc in the typed layer, makes a
+ * map whose header and buckets live in the collected heap. The collector
+ * scans its buckets precisely (the words that key_type and elem_type mark as
+ * pointers, and the overflow links) and frees the map once nothing refers
+ * to it; gort_map_free of it is a fatal error. A collected map is used
+ * through the same functions as a manual one.
+ *
+ *     typedef struct Node { struct Node *next; long v; } Node;
+ *     GORT_TYPE(Node, next);
+ *     GORT_MAP_DEFINE_U64(nodes, int64_t, Node *)
+ *     nodes *m = nodes_make_gc(0, NULL, &gort_type_pointer); // elems are pointers
+ *     nodes_put(m, 1, gort_new(Node));   // kept alive by the map
  */
 #ifndef GORT_MAP_H
 #define GORT_MAP_H
@@ -41,6 +55,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "malloc.h"
+#include "gc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +65,10 @@ typedef struct gort_maptype {
     size_t key_size, elem_size;
     uint64_t (*hash)(const void *key, uint64_t seed); /* NULL: hash the key's bytes */
     bool (*equal)(const void *a, const void *b);      /* NULL: compare the key's bytes */
+    /* Collected maps only (gort_map_make_gc; gort_map_new ignores them): the
+     * pointer words of a key and of an elem, as for gort_new_typed. NULL: no
+     * pointers. A type's size must equal key_size / elem_size. */
+    const gort_type *key_type, *elem_type;
 } gort_maptype;
 
 /* gort's string: bytes the caller owns (a string key stores this pair, not a
@@ -85,7 +104,7 @@ struct gort_map {
     uint16_t elem_off;      /* 8 + 8 * key_stride */
     uint8_t key_stride, elem_stride; /* bytes per slot (8 when stored out of line) */
     uint32_t key_size, elem_size;    /* at most UINT32_MAX (gort_map_new checks) */
-    uint32_t spare_;
+    uint32_t clearseq;      /* gort_map_clear calls, mod 2^32 (Go's clearSeq) */
     uint8_t *next_overflow; /* next preallocated overflow bucket of `buckets`, or NULL */
     uint64_t (*hash)(const void *, uint64_t);
     bool (*equal)(const void *, const void *);
@@ -98,6 +117,21 @@ struct gort_map {
  * when out of memory (errno ENOMEM), or for a NULL t or a key or elem size
  * above UINT32_MAX (errno EINVAL). t is copied. */
 GORT_API gort_map *gort_map_new(const gort_maptype *t, size_t hint);
+/* A collected map (Go's make(map[K]V, hint)): the header, bucket arrays,
+ * overflow buckets and out-of-line keys/elems come from the collected heap;
+ * the collector scans the words t->key_type and t->elem_type mark and frees
+ * the map once unreachable. Never NULL except out of memory with
+ * GORT_OOM=null (errno ENOMEM; otherwise out of memory is fatal, as for
+ * gort_new). A NULL t, a size above UINT32_MAX, or a type that does not fit
+ * its key/elem is a fatal error. gort_map_free of the map is a fatal error.
+ * Keep a collected map, and an iterator over it, where the collector looks
+ * (gort/gc.h: stacks, globals, collected objects, gort_malloc_scanned). */
+GORT_API gort_map *gort_map_make_gc(const gort_maptype *t, size_t hint);
+/* Ready-made types for gort_maptype.key_type/elem_type: one pointer word (a
+ * key or elem that is a pointer to a collected object), and gort_string
+ * (its bytes kept alive: a string in the collected heap). */
+GORT_API extern const gort_type gort_type_pointer;
+GORT_API extern const gort_type gort_type_string;
 /* The elem for key, or NULL. */
 GORT_API void *gort_map_get(gort_map *m, const void *key);
 /* The elem slot for key (zeroed when the key is new), or NULL when out of
@@ -111,6 +145,7 @@ GORT_API size_t gort_map_len(const gort_map *m);
 GORT_API size_t gort_map_memory(const gort_map *m);
 /* Removes every entry (Go's clear(m)); keeps the bucket array. */
 GORT_API void gort_map_clear(gort_map *m);
+/* Frees a manual map (gort_map_new). A fatal error on a collected map. */
 GORT_API void gort_map_free(gort_map *m);
 
 /* Fast paths (Go's mapaccess1_fast32/64/faststr, mapassign_fast*, ...): for
@@ -148,6 +183,7 @@ typedef struct gort_map_iter {
                        * visited whose slots were live when it was entered */
     size_t start_bucket_, bucket_, check_bucket_;
     uint8_t B_, offset_, wrapped_, i_;
+    uint32_t clearseq_; /* the map's clearseq at init */
 } gort_map_iter;
 
 GORT_API void gort_map_iter_init(gort_map_iter *it, gort_map *m);
@@ -179,8 +215,11 @@ GORT_API bool gort_equal_f64(const void *a, const void *b);
 enum { GORT__MAP_K_GEN = 0, GORT__MAP_K_32 = 1, GORT__MAP_K_64 = 2, GORT__MAP_K_STR = 3 };
 /* GROWING mirrors oldbuckets != NULL, so that one test of the flags byte
  * sends a write in progress or a growth to the out-of-line path */
+/* CLEARDEL (constant for a map's life): a delete must clear the slot's
+ * pointers (a collected map whose keys or elems hold them), which only the
+ * out-of-line path does; the inline delete tests it with WRITING|GROWING. */
 enum { GORT__MAP_F_ITERATOR = 1, GORT__MAP_F_OLDITER = 2, GORT__MAP_F_WRITING = 4, GORT__MAP_F_SAMESIZE = 8,
-       GORT__MAP_F_GROWING = 16 };
+       GORT__MAP_F_GROWING = 16, GORT__MAP_F_CLEARDEL = 32 };
 enum { GORT__MAP_EMPTY_REST = 0, GORT__MAP_EMPTY_ONE = 1, GORT__MAP_MIN_TOPHASH = 5 };
 /* gort_map_iter.check_bucket_ when the iterator's bucket is in its own array
  * (not an old bucket walked for a new one during a growth) */
@@ -429,7 +468,7 @@ done:
 GORT__MAP_AI bool gort__map_delete_inl(gort_map *m, const void *kp, const int kind, const size_t ks, const size_t es) {
     if (m == NULL || m->count == 0) return false;
     uint8_t f = gort__map_flags(m);
-    if (GORT__MAP_UNLIKELY(f & (GORT__MAP_F_WRITING | GORT__MAP_F_GROWING)))
+    if (GORT__MAP_UNLIKELY(f & (GORT__MAP_F_WRITING | GORT__MAP_F_GROWING | GORT__MAP_F_CLEARDEL)))
         return gort__map_delete_slow(m, kp, kind);
     const size_t bs = GORT__MAP_BSIZE(ks, es);
     uint64_t h = gort__map_khash(m, kp, kind);
@@ -570,19 +609,19 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
 
 /* Ready-made map types for any elem size. */
 static inline gort_maptype gort_maptype_u32(size_t elem_size) {
-    gort_maptype t = {4, elem_size, gort_hash_u32, gort_equal_u32};
+    gort_maptype t = {4, elem_size, gort_hash_u32, gort_equal_u32, NULL, NULL};
     return t;
 }
 static inline gort_maptype gort_maptype_u64(size_t elem_size) {
-    gort_maptype t = {8, elem_size, gort_hash_u64, gort_equal_u64};
+    gort_maptype t = {8, elem_size, gort_hash_u64, gort_equal_u64, NULL, NULL};
     return t;
 }
 static inline gort_maptype gort_maptype_string(size_t elem_size) {
-    gort_maptype t = {sizeof(gort_string), elem_size, gort_hash_string, gort_equal_string};
+    gort_maptype t = {sizeof(gort_string), elem_size, gort_hash_string, gort_equal_string, NULL, NULL};
     return t;
 }
 static inline gort_maptype gort_maptype_f64(size_t elem_size) {
-    gort_maptype t = {sizeof(double), elem_size, gort_hash_f64, gort_equal_f64};
+    gort_maptype t = {sizeof(double), elem_size, gort_hash_f64, gort_equal_f64, NULL, NULL};
     return t;
 }
 static inline gort_string gort_str(const char *s) {
@@ -598,6 +637,9 @@ static inline gort_string gort_strn(const char *s, size_t n) {
  * Typed layer. Each macro defines an incomplete struct type `name` and static
  * inline functions:
  *   name *name_new(size_t hint)            NULL when out of memory
+ *   name *name_make_gc(size_t hint, const gort_type *key_type, const gort_type *elem_type)
+ *                                          a collected map (gort_map_make_gc); the types
+ *                                          mark K's and V's pointers (NULL: none)
  *   V *name_get(name *m, K k)              the elem, or NULL
  *   bool name_has(name *m, K k)
  *   V *name_put(name *m, K k, V v)         stores v; NULL when out of memory
@@ -618,6 +660,13 @@ static inline gort_string gort_strn(const char *s, size_t n) {
     GORT__MAP_TYPED name *name##_new(size_t hint) {                                         \
         gort_maptype t_ = MAKETYPE;                                                       \
         return (name *)gort_map_new(&t_, hint);                                           \
+    }                                                                                     \
+    GORT__MAP_TYPED name *name##_make_gc(size_t hint, const gort_type *key_type,            \
+                                        const gort_type *elem_type) {                     \
+        gort_maptype t_ = MAKETYPE;                                                       \
+        t_.key_type = key_type;                                                           \
+        t_.elem_type = elem_type;                                                         \
+        return (name *)gort_map_make_gc(&t_, hint);                                       \
     }                                                                                     \
     GORT__MAP_TYPED size_t name##_len(const name *m) {                                      \
         return gort_map_len((const gort_map *)m);                                         \
@@ -696,7 +745,7 @@ static inline gort_string gort_strn(const char *s, size_t n) {
 #define GORT_MAP_DEFINE_F64(name, V) GORT_MAP_DEFINE_BYREF_(name, double, V, gort_maptype_f64(sizeof(V)))
 #define GORT_MAP_DEFINE(name, K, V, hashfn, equalfn)                                      \
     GORT_MAP_DEFINE_BYREF_(name, K, V,                                                    \
-                           ((gort_maptype){sizeof(K), sizeof(V), (hashfn), (equalfn)}))
+                           ((gort_maptype){sizeof(K), sizeof(V), (hashfn), (equalfn), NULL, NULL}))
 
 #ifdef __cplusplus
 }
