@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 #include "map_internal.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -30,18 +31,6 @@ static inline uint64_t mix(uint64_t x) {
     x = (x + g_seed) * 0x9E3779B97F4A7C15ULL;
     return x ^ (x >> 31);
 }
-
-/* Zeroes 64 KiB of the stack below this frame, where dead frames keep stale copies of
- * addresses (the stack is scanned conservatively). */
-__attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void clobber_stack(void) {
-    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
-    for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
-}
-NOINLINE static void gc_clean(int n) {
-    clobber_stack();
-    for (int i = 0; i < n; i++) gort_gc();
-}
-NOINLINE static int weak_live(gort_weak *w) { return gort_weak_get(w) != NULL; }
 
 /* A stamped 16-byte noscan object: {id, mix(id)}. */
 typedef struct Obj {
