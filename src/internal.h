@@ -4,12 +4,11 @@
  * The overview of the allocator (structures, the malloc and free walks) is at
  * the top of malloc.c. Field invariants sit beside the fields below.
  *
- * Lock order (acquire left before right; never the reverse):
+ * Lock order: the ranks in lock.h (checked in the debug, ASan and TSan
+ * builds), and docs/design.md:
  *
- *     mcentral[spc].lock  ->  mheap.lock  ->  prof_lock  ->  persistent_lock
- *     mcache_list_lock    ->  mcentral[spc].lock
- *     the collector's (gc.c): gc_lock -> meta_lock -> mcache_list_lock ->
- *     every mcache.gc_lock -> mcentral locks -> mheap.lock
+ *     timer -> gc_lock -> meta_lock -> mcache_list_lock -> every mcache.gc_lock
+ *     -> mcentral locks -> mheap.lock -> prof_lock -> persistent_lock -> work_lock
  *
  * mheap.lock guards the page allocator, arena growth, span structs and the
  * heap-wide counters. An mcentral lock guards that class's span lists and the
