@@ -1467,9 +1467,10 @@ static GORT_NOINLINE void *new_small_finish(const gort_type *t, void *p, size_t 
 }
 
 /* gort_new(T) of a small T whose pointer words all lie in its first 64 (every
- * GORT_TYPE of up to 512 bytes): a leaf with tail calls to the slow paths,
- * 111 instructions per 16-byte node, refills included, where the general
- * path took 190 (callgrind, bench/gc/binarytrees.c at depth 14, GORT_GOGC=off). The type's checks are the
+ * GORT_TYPE of up to 512 bytes): a leaf with tail calls to the slow paths.
+ * Per 16-byte node, refills included: 112 instructions, where the general
+ * path took 190 (callgrind, bench/gc/binarytrees.c at depth 14, GORT_GOGC=off;
+ * the refill's zeroing of the word's free slots counted). The type's checks are the
  * general path's, folded into two comparisons: size a multiple of 8 in
  * [8, 512] and 1 <= ptrwords <= size / 8. */
 void *gort_new_typed(const gort_type *t, size_t count) {
