@@ -499,7 +499,7 @@ NO_SANITIZE static void scan_object(gcwork *w, uintptr_t e) {
 
 /* Drains the mark queue: local buffer, then the global list, until every
  * marker is out of work (Go's gcDrain with work.nwait termination). */
-#define PREFETCH_RING 8
+#define PREFETCH_RING 16
 /* The end of a drain: the addresses it held in its candidate batch and ring
  * are wiped, so that a stale copy left in a dead stack frame cannot later sit
  * in a live frame's unwritten slot and keep an object alive (the stack is
