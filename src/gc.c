@@ -187,11 +187,7 @@ static bool heap_bits_set(uintptr_t p, size_t slotwords, size_t words, const gor
             pattern = 0;
             for (size_t i = 0, tw = t->size >> 3; i < count; i++) pattern |= t->ptrmask[0] << (i * tw);
         }
-        uint64_t slotmask = slotwords == 64 ? ~0ull : (1ull << slotwords) - 1;
-        size_t w = at >> 6, o = at & 63;
-        bm[w] = (bm[w] & ~(slotmask << o)) | (pattern << o);
-        if (o + slotwords > 64) bm[w + 1] = (bm[w + 1] & ~(slotmask >> (64 - o))) | (pattern >> (64 - o));
-        return true;
+        return heap_bits_small(bm, at, slotwords, pattern);
     }
     bits_fill(bm, at, slotwords, false);
     if (!t) {
