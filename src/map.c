@@ -1129,6 +1129,18 @@ static unsigned hint_B(const gort_map *m, size_t hint) {
     return B;
 }
 
+/* The bucket array a size hint asks for, made and installed (none for a small
+ * hint); false when it cannot be allocated. */
+static bool presize(gort_map *m, size_t hint) {
+    unsigned B = hint_B(m, hint);
+    if (B == 0) return true;
+    size_t nalloc;
+    uint8_t *a = make_array(m, B, &nalloc);
+    if (!a) return false;
+    install_array(m, a, B, nalloc);
+    return true;
+}
+
 gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
     if (t == NULL || t->key_size > UINT32_MAX || t->elem_size > UINT32_MAX) {
         errno = EINVAL;
@@ -1138,15 +1150,9 @@ gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
     gort_map *m = alloc_fails() ? NULL : gort_calloc(1, sizeof *m);
     if (!m) return NULL;
     map_setup(m, t);
-    unsigned B = hint_B(m, hint);
-    if (B > 0) {
-        size_t nalloc;
-        uint8_t *a = make_array(m, B, &nalloc);
-        if (!a) {
-            gort_free(m);
-            return NULL;
-        }
-        install_array(m, a, B, nalloc);
+    if (!presize(m, hint)) {
+        gort_free(m);
+        return NULL;
     }
     return m;
 }
@@ -1174,15 +1180,9 @@ gort_map *gort_map_make_gc(const gort_maptype *t, size_t hint) {
         m->tflags |= T_GCCLEAR;
         flags_store(m, F_CLEARDEL);
     }
-    unsigned B = hint_B(m, hint);
-    if (B > 0) {
-        size_t nalloc;
-        uint8_t *a = make_array(m, B, &nalloc);
-        if (!a) {
-            errno = ENOMEM;
-            return NULL; /* the collector frees the header */
-        }
-        install_array(m, a, B, nalloc);
+    if (!presize(m, hint)) {
+        errno = ENOMEM;
+        return NULL; /* the collector frees the header */
     }
     return m;
 }
