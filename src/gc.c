@@ -1370,18 +1370,26 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
     return p;
 }
 
-/* A small object of span class spc: the fast path as malloc's, with the
- * stop request deferred while the span's bits change. */
-static inline void *alloc_small(unsigned spc) {
+/* The lock-free part of a collected small allocation: a slot of the thread's
+ * cached word for span class spc, or NULL. A stop request that arrives
+ * meanwhile is deferred (gc_tls.deferred) for the caller to honour once the
+ * slot's bits are whole. */
+static inline void *take_cached(unsigned spc) {
     gc_tls.in_alloc = 1;
     atomic_signal_fence(memory_order_seq_cst);
-    gort_mcache *mc = gort__tls_mcache;
-    gort_mspan *s = mc->alloc[spc];
+    gort_mspan *s = gort__tls_mcache->alloc[spc];
     uint64_t c = s->alloc_cache;
     void *p = c ? gort__span_take(s, c) : NULL;
     atomic_signal_fence(memory_order_seq_cst);
     gc_tls.in_alloc = 0;
     atomic_signal_fence(memory_order_seq_cst);
+    return p;
+}
+
+/* A small object of span class spc: the fast path as malloc's, with the
+ * stop request deferred while the span's bits change. */
+static inline void *alloc_small(unsigned spc) {
+    void *p = take_cached(spc);
     if (GORT_UNLIKELY(gc_tls.deferred)) stop_deferred();
     if (GORT_LIKELY(p)) return p;
     return alloc_small_slow(spc);
@@ -1474,14 +1482,7 @@ void *gort_new_typed(const gort_type *t, size_t count) {
                       t->ptrwords - 1 >= (t->size >> 3) || !t->ptrmask))
         return new_typed(t, count);
     size_t cls = gort__size_to_class(t->size);
-    gc_tls.in_alloc = 1;
-    atomic_signal_fence(memory_order_seq_cst);
-    gort_mspan *s = gort__tls_mcache->alloc[gort__spc_make((unsigned)cls, GORT_KIND_GC_SCAN)];
-    uint64_t c = s->alloc_cache;
-    void *p = c ? gort__span_take(s, c) : NULL;
-    atomic_signal_fence(memory_order_seq_cst);
-    gc_tls.in_alloc = 0;
-    atomic_signal_fence(memory_order_seq_cst);
+    void *p = take_cached(gort__spc_make((unsigned)cls, GORT_KIND_GC_SCAN));
     size_t slotwords = gort_class_to_size[cls] >> 3;
     if (GORT_UNLIKELY(!p)) {
         if (gc_tls.deferred) stop_deferred();
