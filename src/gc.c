@@ -334,7 +334,8 @@ static inline __attribute__((always_inline)) gort_mspan *heap_span_of(uintptr_t 
  * not a collected span or p lies past its last object. Only the span's first
  * cache line is read (nelems rather than `limit`, which is on the next). */
 static inline __attribute__((always_inline)) bool gc_object_index(const gort_mspan *s, uintptr_t p, uintptr_t *idxp) {
-    if (s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) return false;
+    /* unsigned: a manual span's kind (0) wraps to a large value and fails */
+    if ((unsigned)s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) return false;
     uintptr_t off = p - s->base, idx = 0;
     if (s->sizeclass) {
         idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
