@@ -73,12 +73,15 @@ static gort_mcache *mcache_create(void) {
     memset(mc, 0, sizeof *mc);
     for (unsigned i = 0; i < GORT_NUM_SPANCLASSES; i++) mc->alloc[i] = &gort__empty_span;
     mc->thread = pthread_self();
+    /* The thread's own pointers first: once on the list, a collection may
+     * stop it, and the stop handler records the stack pointer through
+     * gort__tls_gcself (unset, the thread's stack would not be scanned).
+     * Before pthread_setspecific too, which may itself allocate. */
+    gort__tls_mcache = mc;
+    gort__tls_gcself = mc;
     mc->next_all = gort__all_caches;
     gort__all_caches = mc;
     gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
-    /* Publish before pthread_setspecific, which may itself allocate. */
-    gort__tls_mcache = mc;
-    gort__tls_gcself = mc;
     pthread_once(&cache_key_once, make_key);
     pthread_setspecific(cache_key, mc);
     return mc;
