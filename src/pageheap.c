@@ -205,6 +205,19 @@ static uint64_t w_count_used(uint64_t *pa, uint64_t *sc, uint64_t m) {
     return (uint64_t)gort__popcount(*pa & m);
 }
 
+/* The first 64 KiB of every 4 GiB of the heap's address space hold no span:
+ * they are marked in use in the page bitmap, with no span, and never
+ * touched. A collector that scans conservatively reads a stack slot a 32-bit
+ * store half overwrote as the upper half of a stale heap pointer (0x000000c0
+ * for Go's first hint) over a small integer: 0xc000000002 named the heap's
+ * first object and kept binary-trees' 128 MB stretch tree alive through the
+ * run, in half of the runs. Small integers are the commonest low halves, so
+ * the pages they point at hold nothing (Boehm GC blacklists such pages when
+ * it sees them; this is the cheap, static part of that). */
+#define GUARD_PAGES 8
+static inline bool guard_arena(uintptr_t base) { return (base & 0xffffffffu) == 0; }
+static inline bool guard_page(uintptr_t base, unsigned p) { return guard_arena(base) && p < GUARD_PAGES; }
+
 /* Adds narenas new arenas to the heap; false with errno on failure. */
 static bool heap_grow_locked(uint64_t npages) {
     gort__assert_held(GORT_RANK_MHEAP);
@@ -237,6 +250,12 @@ static bool heap_grow_locked(uint64_t npages) {
     h->narenas += (uint32_t)narenas;
     h->pages_total += narenas * GORT_PAGES_PER_ARENA;
     h->pages_scav += narenas * GORT_PAGES_PER_ARENA;
+    for (size_t i = 0; i < narenas; i++) {
+        if (!guard_arena(h->slots[first + i]->base)) continue;
+        range_apply((uint64_t)(first + i) << 13, GUARD_PAGES, w_alloc);
+        h->pages_total -= GUARD_PAGES; /* not heap pages: neither in use nor free */
+        h->pages_scav -= GUARD_PAGES;
+    }
     update_chunks((uint64_t)first * GORT_CHUNKS_PER_ARENA, (uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA - 1);
     return true;
 }
@@ -613,6 +632,10 @@ size_t gort__heap_check_locked(void) {
             bool used = ha->palloc[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
             bool sc = ha->scav[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
             gort_mspan *s = ha->spans[p];
+            if (guard_page(ha->base, p)) {
+                if (!used || sc || s) gort__throw("heap check: guard page");
+                continue;
+            }
             inuse += used;
             scav += sc;
             if (used && sc) gort__throw("heap check: page in use and scavenged");

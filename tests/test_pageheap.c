@@ -1,6 +1,8 @@
 /* White-box: the page heap against a reference model of pages (single-threaded, so
  * not run under TSan). Every allocation must be the address-ordered first fit the model
- * finds among existing arenas, or come from new arenas when no fit exists. */
+ * finds among existing arenas, or come from new arenas when no fit exists. The first
+ * 8 pages (64 KiB) of every 4 GiB of address space are never handed out (pageheap.c:
+ * stale upper halves of heap pointers over small integers point there). */
 #include "check.h"
 #include "internal.h"
 
@@ -37,6 +39,9 @@ static uintptr_t model_first_fit(size_t n, const char *u, size_t npg) {
     return 0;
 }
 
+enum { GUARD = 8 };
+static bool guarded(size_t sl) { return (gort__heap.slots[sl]->base & 0xffffffffu) == 0; }
+
 int main(void) {
     uint64_t rng = test_seed();
     int ops = (int)(40000 * test_scale());
@@ -58,8 +63,10 @@ int main(void) {
             }
             size_t npg = (size_t)gort__heap.nslots * GORT_PAGES_PER_ARENA;
             CHECK(npg <= sizeof used);
-            for (size_t sl = 0; sl < gort__heap.nslots; sl++) /* holes read as used */
+            for (size_t sl = 0; sl < gort__heap.nslots; sl++) { /* holes and guard pages read as used */
                 if (!gort__heap.slots[sl]) memset(used + (sl << 13), 1, GORT_PAGES_PER_ARENA);
+                else if (guarded(sl)) memset(used + (sl << 13), 1, GUARD);
+            }
             uintptr_t want = model_first_fit(n, used, npg);
             uint32_t slots_before = gort__heap.nslots;
             gort_mspan *s = gort__heap_alloc_span(n, 1, spc);
@@ -105,15 +112,31 @@ int main(void) {
     gort__heap_check_locked();
     CHECK_EQ(gort__heap.pages_inuse, 0);
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
-    /* everything free again: one run as big as the first arena is found at its base */
-    gort_mspan *all = gort__heap_alloc_span(GORT_PAGES_PER_ARENA, 1, spc);
-    CHECK(all && all->base == gort__heap.slots[0]->base);
+    /* everything free again: one run as big as the first arena (less its guard pages)
+     * is found at its base (after them) */
+    size_t g0 = guarded(0) ? GUARD : 0;
+    gort_mspan *all = gort__heap_alloc_span(GORT_PAGES_PER_ARENA - g0, 1, spc);
+    CHECK(all && all->base == gort__heap.slots[0]->base + g0 * GORT_PAGE_SIZE);
     gort__heap_free_span(all);
+    /* the guard pages: no span, and no allocation's low 32 address bits below 64 KiB */
+    size_t nguarded = 0;
+    for (size_t sl = 0; sl < gort__heap.nslots; sl++) {
+        if (!gort__heap.slots[sl] || !guarded(sl)) continue;
+        nguarded++;
+        for (unsigned p = 0; p < GUARD; p++)
+            CHECK(gort__span_of(gort__heap.slots[sl]->base + p * GORT_PAGE_SIZE) == NULL);
+    }
+    CHECK(nguarded > 0); /* the first arena lies at Go's hint, 0xc000000000 (the TSan build: its own) */
     gort_release_memory(); /* what inline scavenging has not given back already */
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     gort__heap_check_locked();
     CHECK_EQ(gort__heap.pages_scav, gort__heap.pages_total);
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    /* objects, small and large, from a heap whose every page is free */
+    for (int k = 0; k < 2000; k++) {
+        void *p = gort_malloc(k % 7 == 0 ? 70000 : 16);
+        CHECK(p && ((uintptr_t)p & 0xffffffffu) >= GUARD * GORT_PAGE_SIZE);
+    }
     printf("ok: %d ops, %u slots\n", ops, gort__heap.nslots);
     return 0;
 }
