@@ -158,19 +158,24 @@ typedef struct gort_fixalloc {
 GORT_HIDDEN void *gort__fixalloc_alloc(gort_fixalloc *f);
 GORT_HIDDEN void gort__fixalloc_free(gort_fixalloc *f, void *p);
 
-/* slaballoc: fixed-size blocks in 64 KiB slabs that go back to the OS when
- * they empty (one empty slab is kept). For span structs, which come and go
- * with the heap: unlike Go's fixalloc, a heap that shrinks gives their
- * memory back. The caller holds the lock that guards the allocator. */
+/* slaballoc: fixed-size blocks in 64 KiB slabs. For span structs, which come
+ * and go with the heap: unlike Go's fixalloc, a heap that shrinks gives their
+ * memory back, but not at once: a slab that empties stays mapped, and
+ * gort__slab_trim (the scavenger's periods) unmaps those that stayed empty
+ * since the last trim. The caller holds the lock that guards the allocator. */
 struct gort_slab;
 typedef struct gort_slaballoc {
     size_t size;
     struct gort_slab *partial; /* slabs with a free block */
     uint32_t nempty;           /* empty slabs kept on partial */
+    uint32_t nempty_low;       /* the fewest empty slabs since the last trim */
     uint32_t nslabs;           /* slabs mapped */
 } gort_slaballoc;
 GORT_HIDDEN void *gort__slab_alloc(gort_slaballoc *a);
 GORT_HIDDEN void gort__slab_free(gort_slaballoc *a, void *p);
+/* Unmaps the empty slabs that stayed empty since the last trim (all: every
+ * empty slab). Returns how many. */
+GORT_HIDDEN size_t gort__slab_trim(gort_slaballoc *a, bool all);
 
 /* ---- spans (mheap.go's mspan) ---- */
 struct gort_mcache;
@@ -303,6 +308,7 @@ typedef struct gort_heap_arena {
     uintptr_t base;
     uint32_t slot;             /* position in the page allocator's dense index */
     uint32_t used_top;         /* pages below it have been in a span; above it never (mheap.lock) */
+    uint32_t guard_pages;      /* pages at the base held back, in use with no span (pageheap.c) */
 } gort_heap_arena;
 
 /* The arena index: address >> 26 -> metadata, for any address below 2^48.
@@ -356,6 +362,9 @@ GORT_HIDDEN void gort__heap_free_span(gort_mspan *s);
 GORT_HIDDEN bool gort__heap_grow_span(gort_mspan *s, size_t npages);
 GORT_HIDDEN size_t gort__heap_release_free_locked(void);
 GORT_HIDDEN uint64_t gort__heap_scavenge_locked(uint64_t max_pages);
+/* The span structs' empty slabs back to the OS: those empty since the last
+ * trim, or all (scavenger.c's periods; gort_release_memory). */
+GORT_HIDDEN void gort__heap_trim_slabs_locked(bool all);
 GORT_HIDDEN uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run);
 GORT_HIDDEN uint64_t gort__scavenge_overage_locked(void);
 

@@ -213,10 +213,11 @@ static uint64_t w_count_used(uint64_t *pa, uint64_t *sc, uint64_t m) {
  * first object and kept binary-trees' 128 MB stretch tree alive through the
  * run, in half of the runs. Small integers are the commonest low halves, so
  * the pages they point at hold nothing (Boehm GC blacklists such pages when
- * it sees them; this is the cheap, static part of that). */
+ * it sees them; this is the cheap, static part of that). An arena added for
+ * a request of more than an arena has no guard: that run may have to cross
+ * the boundary (a 4 GiB object must). */
 #define GUARD_PAGES 8
 static inline bool guard_arena(uintptr_t base) { return (base & 0xffffffffu) == 0; }
-static inline bool guard_page(uintptr_t base, unsigned p) { return guard_arena(base) && p < GUARD_PAGES; }
 
 /* Adds narenas new arenas to the heap; false with errno on failure. */
 static bool heap_grow_locked(uint64_t npages) {
@@ -250,8 +251,11 @@ static bool heap_grow_locked(uint64_t npages) {
     h->narenas += (uint32_t)narenas;
     h->pages_total += narenas * GORT_PAGES_PER_ARENA;
     h->pages_scav += narenas * GORT_PAGES_PER_ARENA;
-    for (size_t i = 0; i < narenas; i++) {
+    /* A growth for a request of more than an arena keeps no guard: the
+     * request's run may cross a 4 GiB boundary (a 4 GiB object must). */
+    for (size_t i = 0; i < narenas && npages + GUARD_PAGES <= GORT_PAGES_PER_ARENA; i++) {
         if (!guard_arena(h->slots[first + i]->base)) continue;
+        h->slots[first + i]->guard_pages = GUARD_PAGES;
         range_apply((uint64_t)(first + i) << 13, GUARD_PAGES, w_alloc);
         h->pages_total -= GUARD_PAGES; /* not heap pages: neither in use nor free */
         h->pages_scav -= GUARD_PAGES;
@@ -598,8 +602,14 @@ uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run) {
     return released;
 }
 
+void gort__heap_trim_slabs_locked(bool all) {
+    gort__assert_held(GORT_RANK_MHEAP);
+    for (unsigned k = 0; k < 5; k++) gort__slab_trim(&gort__heap.spanalloc[k], all);
+}
+
 size_t gort__heap_release_free_locked(void) {
     gort__assert_held(GORT_RANK_MHEAP);
+    gort__heap_trim_slabs_locked(true);
     return (size_t)gort__heap_scavenge_locked(UINT64_MAX) << GORT_PAGE_SHIFT;
 }
 
@@ -632,7 +642,7 @@ size_t gort__heap_check_locked(void) {
             bool used = ha->palloc[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
             bool sc = ha->scav[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
             gort_mspan *s = ha->spans[p];
-            if (guard_page(ha->base, p)) {
+            if (p < ha->guard_pages) {
                 if (!used || sc || s) gort__throw("heap check: guard page");
                 continue;
             }
