@@ -167,7 +167,6 @@ void gort__fixalloc_free(gort_fixalloc *f, void *p) {
 
 /* ---- slaballoc ---- */
 #define SLAB_BYTES ((size_t)64 * 1024)
-#define SLAB_KEEP 4
 
 typedef struct gort_slab {
     struct gort_slab *next, *prev; /* on the allocator's partial list while listed */
@@ -204,6 +203,7 @@ void *gort__slab_alloc(gort_slaballoc *a) {
         slab_list(a, sl);
     } else if (sl->nused == 0) {
         a->nempty--;
+        if (a->nempty < a->nempty_low) a->nempty_low = a->nempty;
     }
     void *p = sl->free;
     if (p) sl->free = *(void **)p;
@@ -223,18 +223,27 @@ void gort__slab_free(gort_slaballoc *a, void *p) {
     sl->free = p;
     sl->nused--;
     if (!sl->listed) slab_list(a, sl);
-    if (sl->nused != 0) return;
-    /* Empty: kept while empty ones are fewer than SLAB_KEEP plus an eighth
-     * of the slabs (a collection frees thousands of spans at once, and the
-     * next cycle's allocation wants them back: unmapping and mapping them
-     * again was 1451 munmaps and 6% of GCBench's time in TLB shootdowns),
-     * else returned, unless it is the last with room. */
-    if (a->nempty < SLAB_KEEP + a->nslabs / 8 || !(sl->next || sl->prev)) {
-        a->nempty++;
-        return;
+    /* Empty: kept until a trim finds it stayed empty. A collection frees
+     * thousands of spans at once and the next cycle's allocation wants them
+     * back: unmapping at once was, on GCBench, 658 munmaps (each a TLB
+     * shootdown) and as many slabs faulted in again. */
+    if (sl->nused == 0) a->nempty++;
+}
+
+size_t gort__slab_trim(gort_slaballoc *a, bool all) {
+    uint32_t idle = all ? a->nempty : a->nempty_low;
+    size_t n = 0;
+    for (gort_slab *sl = a->partial, *next; sl && idle > 0; sl = next) {
+        next = sl->next;
+        if (sl->nused != 0) continue;
+        slab_unlist(a, sl);
+        a->nslabs--;
+        a->nempty--;
+        idle--;
+        n++;
+        gort__sys_free(sl, SLAB_BYTES, GORT_OS_READY);
+        atomic_fetch_sub_explicit(&gort__metadata_bytes, SLAB_BYTES, memory_order_relaxed);
     }
-    slab_unlist(a, sl);
-    a->nslabs--;
-    gort__sys_free(sl, SLAB_BYTES, GORT_OS_READY);
-    atomic_fetch_sub_explicit(&gort__metadata_bytes, SLAB_BYTES, memory_order_relaxed);
+    a->nempty_low = a->nempty;
+    return n;
 }

@@ -97,6 +97,7 @@ static bool tick_due(void) {
 
 static void inline_period_locked(void) {
     gort__assert_held(GORT_RANK_MHEAP);
+    gort__heap_trim_slabs_locked(false);
     uint64_t idle = period_sample_locked();
     if (idle) period_released_locked(gort__heap_scavenge_locked(idle < STEP_PAGES ? idle : STEP_PAGES));
 }
@@ -149,6 +150,7 @@ void gort__scavenge_on_free_locked(void) {
         if (win.inuse[i] < floor) floor = win.inuse[i];
     if (h->pages_inuse + SHRINK_PAGES > floor) return;
     uint64_t got = gort__heap_scavenge_runs_locked(SHRINK_PAGES);
+    gort__heap_trim_slabs_locked(false); /* the span structs' slabs shrink with it */
     period_released_locked(got);
     last_check = over > got ? over - got : 0;
 }
@@ -164,6 +166,7 @@ static void *scavenger_main(void *arg) {
          * the heap even if no thread allocates from their class again. */
         gort__central_drain_all();
         gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+        gort__heap_trim_slabs_locked(false);
         uint64_t idle = period_sample_locked();
         while (idle > 0) {
             uint64_t got = gort__heap_scavenge_locked(idle < STEP_PAGES ? idle : STEP_PAGES);

@@ -98,14 +98,26 @@ static void test_metadata_allocators(void) {
     uint64_t full = atomic_load(&gort__metadata_bytes);
     CHECK(full >= m0 + N * 320);
     for (int i = 0; i < N; i++) gort__slab_free(&sa, blk[i]);
-    /* the empty slabs went back to the OS, but for a few kept for reuse (4
-     * plus an eighth of those mapped) */
+    /* the empty slabs stay mapped until a trim finds them still empty */
     uint64_t slabs = N * 320 / (64 * 1024);
-    CHECK(atomic_load(&gort__metadata_bytes) <= full - (slabs - 4 - slabs / 8 - 1) * 64 * 1024);
-    CHECK(sa.nempty == sa.nslabs && sa.nslabs <= 4 + slabs / 8 + 1);
+    CHECK(sa.nempty == sa.nslabs && sa.nslabs >= slabs);
+    CHECK_EQ(atomic_load(&gort__metadata_bytes), full);
+    CHECK_EQ(gort__slab_trim(&sa, false), 0); /* emptied since the last trim (none yet) */
+    /* taken again since: not idle; the rest, empty all along, are */
+    uint32_t n0 = sa.nslabs;
     void *again = gort__slab_alloc(&sa);
     CHECK(again && ((char *)again)[319] == 0);
+    CHECK_EQ(gort__slab_trim(&sa, false), n0 - 1);
+    CHECK(sa.nslabs == 1 && sa.nempty == 0);
+    CHECK_EQ(atomic_load(&gort__metadata_bytes), full - (uint64_t)(n0 - 1) * 64 * 1024);
     gort__slab_free(&sa, again);
+    CHECK_EQ(gort__slab_trim(&sa, false), 0);
+    CHECK_EQ(gort__slab_trim(&sa, true), 1); /* all: gort_release_memory */
+    CHECK(sa.nslabs == 0 && sa.nempty == 0 && sa.partial == NULL);
+    again = gort__slab_alloc(&sa); /* from a fresh slab */
+    CHECK(again && ((char *)again)[319] == 0);
+    gort__slab_free(&sa, again);
+    gort__slab_trim(&sa, true);
 }
 
 
