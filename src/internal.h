@@ -237,8 +237,14 @@ typedef struct gort_mspan {
     struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
     /* A large collected object's layout (gc.c): its type and element count
      * (NULL: scanned conservatively, every word). Small objects use the
-     * arena's pointer bitmap instead. */
-    const struct gort_type *largetype;
+     * arena's pointer bitmap instead, and a small scanned span keeps the
+     * address of its first page's bitmap word there (heapbits; NULL until its
+     * first refill), so that gort_new writes an object's bits with one load
+     * from the span in hand rather than two through the arena index. */
+    union {
+        const struct gort_type *largetype;
+        uint64_t *heapbits;
+    };
     size_t largecount;
     /* The bitmaps, out of line from the objects, a pair of words per 64 slots
      * so that free reads both with one address:
