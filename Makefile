@@ -30,7 +30,10 @@ LDLIBS_ALL := -pthread -ldl -lm
 CORE_SRCS := $(filter-out src/preload.c,$(wildcard src/*.c))
 CORE_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRCS))
 PRELOAD_OBJ := $(BUILD)/obj/preload.o
-HEADERS   := $(wildcard include/*.h include/gort/*.h src/*.h)
+# Each object and test records the headers it includes (-MMD -MP: build/<mode>/**/*.d), so
+# that a header's change rebuilds exactly what includes it; a missing .d (a build from before)
+# rebuilds its target.
+DEPFLAGS  := -MMD -MP
 
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
@@ -41,8 +44,10 @@ LIBS := $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so
 all: libs
 libs: $(LIBS)
 
-$(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+$(BUILD)/obj/%.o: src/%.c $(BUILD)/obj/%.d | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/obj/%.d $(BUILD)/tests/%.d $(BUILD)/examples/%.d: ;
+.PRECIOUS: $(BUILD)/obj/%.d $(BUILD)/tests/%.d $(BUILD)/examples/%.d
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
@@ -57,8 +62,8 @@ $(BUILD)/libgort-malloc.so: $(CORE_OBJS) $(PRELOAD_OBJ)
 	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libgort-malloc.so -o $@ $^ $(LDLIBS_ALL)
 
 # Tests link the static library: white-box tests may include src/internal.h.
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Itests $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/tests/%.d $(BUILD)/libgort.a | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -Itests $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
 
 # test_gc_dlopen loads tests/lib_gc_dlopen.c as a shared library (its statics must be roots);
 # the test finds it next to its own binary.
@@ -67,9 +72,9 @@ $(BUILD)/tests/lib_gc_dlopen.so: tests/lib_gc_dlopen.c | $(BUILD)/tests
 $(BUILD)/tests/test_gc_dlopen: $(BUILD)/tests/lib_gc_dlopen.so
 
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libgort.a
+$(BUILD)/examples/%: examples/%.c $(BUILD)/examples/%.d $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
 
 tests: libs $(TEST_BINS) $(EXAMPLE_BINS)
 
@@ -110,3 +115,5 @@ bench:
 
 clean:
 	rm -rf build
+
+-include $(CORE_OBJS:.o=.d) $(PRELOAD_OBJ:.o=.d) $(TEST_BINS:=.d) $(EXAMPLE_BINS:=.d)
