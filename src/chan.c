@@ -209,7 +209,7 @@ static void park(struct waiter *w) {
                     since = t;
                     seen = p;
                 } else if (t - since >= DEADLOCK_NS) {
-                    gort__throw("all goroutines are asleep - deadlock!");
+                    gort__fatal("all goroutines are asleep - deadlock!");
                 }
                 struct timespec ts = {0, 30 * 1000 * 1000};
                 futex(&w->state, FUTEX_WAIT, 2, &ts);
@@ -295,18 +295,18 @@ static inline unsigned char *slot(gort_chan *c, size_t i) { return c->buf + i * 
 /* make, free                                                           */
 
 static gort_chan *make_chan(size_t elem_size, size_t cap, int scan) {
-    if (elem_size > MAX_ELEM) gort__throw("channel element type too large (>64kB)");
+    if (elem_size > MAX_ELEM) gort__fatal("channel element type too large (>64kB)");
     size_t bytes;
     if (__builtin_mul_overflow(elem_size, cap, &bytes) || bytes > (size_t)PTRDIFF_MAX - HDR_BYTES ||
         bytes > ((size_t)1 << 47))
-        gort__throw("makechan: size out of range");
+        gort__fatal("makechan: size out of range");
     size_t total = HDR_BYTES + bytes;
     gort_chan *c;
     bool manual = !gort__gc_in_use();
     if (manual) c = gort_malloc(total);
     else if (scan) c = gort_gc_alloc(total);
     else c = gort_gc_alloc_noscan(total);
-    if (!c) gort__throw("makechan: out of memory");
+    if (!c) gort__fatal("makechan: out of memory");
     memset(c, 0, HDR_BYTES);
     register_thread();
     c->dataqsiz = cap;
@@ -320,7 +320,7 @@ static gort_chan *make_chan(size_t elem_size, size_t cap, int scan) {
 gort_chan *gort_chan_make(size_t elem_size, size_t cap) { return make_chan(elem_size, cap, 1); }
 
 gort_chan *gort_chan_make_typed(const gort_type *t, size_t cap) {
-    if (!t) gort__throw("gort_chan_make_typed: NULL type");
+    if (!t) gort__fatal("gort_chan_make_typed: NULL type");
     return make_chan(t->size, cap, t->ptrwords != 0);
 }
 
@@ -387,7 +387,7 @@ static bool chansend(gort_chan *c, const void *elem, bool block) {
     chan_lock(&c->lock);
     if (GORT_UNLIKELY(atomic_load_explicit(&c->closed, memory_order_relaxed))) {
         chan_unlock(&c->lock);
-        gort__throw("send on closed channel");
+        gort__fatal("send on closed channel");
     }
     sudog *sg = dequeue(&c->recvq);
     if (sg) {
@@ -413,7 +413,7 @@ static bool chansend(gort_chan *c, const void *elem, bool block) {
     enqueue(&c->sendq, &me);
     chan_unlock(&c->lock);
     park(&w);
-    if (!me.success) gort__throw("send on closed channel");
+    if (!me.success) gort__fatal("send on closed channel");
     return true;
 }
 
@@ -476,11 +476,11 @@ bool gort_chan_try_recv(gort_chan *c, void *elem, bool *ok) {
 }
 
 void gort_chan_close(gort_chan *c) {
-    if (c == NULL) gort__throw("close of nil channel");
+    if (c == NULL) gort__fatal("close of nil channel");
     chan_lock(&c->lock);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
         chan_unlock(&c->lock);
-        gort__throw("close of closed channel");
+        gort__fatal("close of closed channel");
     }
     atomic_store_explicit(&c->closed, 1, memory_order_relaxed);
     /* Collect every waiter first (Go's glist), wake them after the unlock. */
@@ -573,7 +573,7 @@ static void sort_lockorder(gort_select_case *cs, uint32_t *o, uint32_t n) {
 #define SEL_STACK 32
 
 int gort_select(gort_select_case *cs, size_t ncases, bool block) {
-    if (ncases > UINT32_MAX / 2) gort__throw("select: too many cases");
+    if (ncases > UINT32_MAX / 2) gort__fatal("select: too many cases");
     register_thread();
     uint32_t n = (uint32_t)ncases;
     uint32_t stack_orders[2 * SEL_STACK];
@@ -583,7 +583,7 @@ int gort_select(gort_select_case *cs, size_t ncases, bool block) {
     void *heap = NULL;
     if (n > SEL_STACK) {
         heap = gort_malloc(n * (2 * sizeof(uint32_t) + sizeof(sudog)));
-        if (!heap) gort__throw("select: out of memory");
+        if (!heap) gort__fatal("select: out of memory");
         sgs = heap;
         orders = (uint32_t *)(sgs + n);
     }
@@ -615,7 +615,7 @@ int gort_select(gort_select_case *cs, size_t ncases, bool block) {
         if (sc->dir == GORT_SELECT_SEND) {
             if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
                 selunlock(cs, lockorder, np);
-                gort__throw("send on closed channel");
+                gort__fatal("send on closed channel");
             }
             sudog *sg = dequeue(&c->recvq);
             if (sg) {
@@ -657,7 +657,7 @@ int gort_select(gort_select_case *cs, size_t ncases, bool block) {
             }
         } else {
             selunlock(cs, lockorder, np);
-            gort__throw("select: a case's dir is neither GORT_SELECT_SEND nor GORT_SELECT_RECV");
+            gort__fatal("select: a case's dir is neither GORT_SELECT_SEND nor GORT_SELECT_RECV");
         }
     }
     if (!block) {
@@ -694,7 +694,7 @@ int gort_select(gort_select_case *cs, size_t ncases, bool block) {
         selunlock(cs, lockorder, np);
         if (chosen < 0) gort__throw("select: woken without a case");
         if (cs[chosen].dir == GORT_SELECT_SEND) {
-            if (!win->success) gort__throw("send on closed channel");
+            if (!win->success) gort__fatal("send on closed channel");
         } else {
             cs[chosen].ok = win->success;
         }
@@ -794,14 +794,14 @@ gort_chan *gort_after(uint64_t ns) {
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &a, timer_main, NULL) != 0) gort__throw("gort_after: cannot start the timer thread");
+        if (pthread_create(&t, &a, timer_main, NULL) != 0) gort__fatal("gort_after: cannot start the timer thread");
         pthread_attr_destroy(&a);
         tstarted = true;
     }
     if (tlen == tcap || (gc && !tscanned)) {
         size_t ncap = tcap ? (tlen == tcap ? 2 * tcap : tcap) : 16;
         timer *nh = gc ? gort_malloc_scanned(ncap * sizeof(timer)) : gort_malloc(ncap * sizeof(timer));
-        if (!nh) gort__throw("gort_after: out of memory");
+        if (!nh) gort__fatal("gort_after: out of memory");
         if (tlen) memcpy(nh, theap, tlen * sizeof(timer));
         timer *old = theap;
         theap = nh;

@@ -1,57 +1,47 @@
 /*
  * debug.c: fatal errors and the heap consistency checker.
  *
- * gort__throw prints "gort: fatal error: <msg>" with write(2) (no stdio, no
- * allocation: the heap may be what is broken) and aborts. It is always
- * compiled in, for broken invariants and for misuse Go would make fatal
- * (double free, invalid free).
+ * Two ways to die, as Go's fatal and throw:
+ *   gort__fatal      the program misused gort (double free, send on a closed
+ *                    channel, concurrent map writes), or a resource it needs
+ *                    is exhausted (out of memory): the program's fault or its
+ *                    environment's, not gort's.
+ *   gort__throw      an invariant of gort's own is broken: a bug in gort.
+ * Both print "gort: fatal error: <msg>" (the _addr forms add " (address
+ * 0x...)"), which tests and users match; gort__throw adds a second line
+ * saying that gort is at fault. Both write with write(2) (no stdio, no
+ * allocation: the heap may be what is broken), abort, and are always
+ * compiled in.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
 
+/* The one writer of every fatal message. */
 static void write_str(const char *s) {
     size_t n = strlen(s);
     while (n > 0) {
         ssize_t w = write(2, s, n);
+        if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return;
         s += w;
         n -= (size_t)w;
     }
 }
 
-#if GORT_DEBUG >= 1
-__thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")));
+static const char bug_line[] = "gort: this is a bug in gort (an internal invariant is broken)\n";
 
-void gort__lockrank_fail(const char *what, unsigned rank) {
-    static const char *const names[GORT_NRANKS] = {"timer",      "gc_lock",    "meta_lock",  "mcache_list",
-                                                   "mcache.gc_lock", "mcentral", "mheap", "prof_lock", "persistent",
-                                                   "work_lock"};
-    write_str("gort: fatal error: ");
-    write_str(what);
-    write_str(" (rank ");
-    write_str(rank < GORT_NRANKS ? names[rank] : "?");
-    write_str("; held:");
-    for (unsigned r = 0; r < GORT_NRANKS; r++)
-        if (gort__lockstate.held >> r & 1) {
-            write_str(" ");
-            write_str(names[r]);
-        }
-    write_str(")\n");
-    abort();
-}
-#endif
-
-void gort__throw(const char *msg) {
+/* "gort: fatal error: msg" without the newline. */
+static void error_start(const char *msg) {
     write_str("gort: fatal error: ");
     write_str(msg);
-    write_str("\n");
-    abort();
 }
 
-void gort__throw_addr(const char *msg, const void *p) {
+/* " (address 0x...)": hex digits into a buffer on the stack. */
+static void write_addr(const void *p) {
     char buf[32], *e = buf + sizeof buf - 1;
     uintptr_t a = (uintptr_t)p;
     *e = 0;
@@ -61,11 +51,58 @@ void gort__throw_addr(const char *msg, const void *p) {
     } while (a);
     *--e = 'x';
     *--e = '0';
-    write_str("gort: fatal error: ");
-    write_str(msg);
     write_str(" (address ");
     write_str(e);
+    write_str(")");
+}
+
+#if GORT_DEBUG >= 1
+__thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")));
+
+void gort__lockrank_fail(const char *what, unsigned rank) {
+    static const char *const names[GORT_NRANKS] = {"timer",      "gc_lock",    "meta_lock",  "mcache_list",
+                                                   "mcache.gc_lock", "mcentral", "mheap", "prof_lock", "persistent",
+                                                   "work_lock"};
+    error_start(what);
+    write_str(" (rank ");
+    write_str(rank < GORT_NRANKS ? names[rank] : "?");
+    write_str("; held:");
+    for (unsigned r = 0; r < GORT_NRANKS; r++)
+        if (gort__lockstate.held >> r & 1) {
+            write_str(" ");
+            write_str(names[r]);
+        }
     write_str(")\n");
+    write_str(bug_line); /* the lock order is gort's own invariant */
+    abort();
+}
+#endif
+
+void gort__fatal(const char *msg) {
+    error_start(msg);
+    write_str("\n");
+    abort();
+}
+
+void gort__fatal_addr(const char *msg, const void *p) {
+    error_start(msg);
+    write_addr(p);
+    write_str("\n");
+    abort();
+}
+
+void gort__throw(const char *msg) {
+    error_start(msg);
+    write_str("\n");
+    write_str(bug_line);
+    abort();
+}
+
+void gort__throw_addr(const char *msg, const void *p) {
+    error_start(msg);
+    write_addr(p);
+    write_str("\n");
+    write_str(bug_line);
     abort();
 }
 

@@ -254,7 +254,7 @@ static workbuf *getempty(void) {
     } else {
         /* 64 buffers at a time; kept for later cycles */
         char *chunk = gort__sys_alloc(64 * sizeof(workbuf));
-        if (!chunk) gort__throw("out of memory for the collector's work buffers");
+        if (!chunk) gort__fatal("out of memory for the collector's work buffers");
         atomic_fetch_add_explicit(&gort__metadata_bytes, 64 * sizeof(workbuf), memory_order_relaxed);
         for (int i = 1; i < 64; i++) {
             workbuf *w = (workbuf *)(chunk + i * sizeof(workbuf));
@@ -1060,7 +1060,7 @@ static void save_marks(gort_mspan *s, void *arg) {
         size_t ncap = saved_cap ? saved_cap : 4096;
         while (ncap < saved_n + s->nwords) ncap *= 2;
         uint64_t *n = gort__sys_alloc(ncap * 8);
-        if (!n) gort__throw("checkmark: out of memory");
+        if (!n) gort__fatal("checkmark: out of memory");
         if (saved_marks) {
             memcpy(n, saved_marks, saved_n * 8);
             gort__sys_free(saved_marks, saved_cap * 8, GORT_OS_READY);
@@ -1292,7 +1292,7 @@ static void gc_init(void) {
     if (sigaction(GC_SIGNAL, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ? old.sa_sigaction != NULL
                                                                             : old.sa_handler != SIG_DFL &&
                                                                                   old.sa_handler != SIG_IGN))
-        gort__throw("the collector needs SIGPWR, and the program has a handler for it");
+        gort__fatal("the collector needs SIGPWR, and the program has a handler for it");
     sa.sa_sigaction = stop_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
@@ -1348,7 +1348,7 @@ static void *out_of_memory(size_t n) {
         return NULL;
     }
     oom_line(n);
-    gort__throw("out of memory");
+    gort__fatal("out of memory");
 }
 
 /* Before a collected allocation takes new memory: collect when the heap has
@@ -1504,7 +1504,7 @@ static GORT_NOINLINE void *new_typed(const gort_type *t, size_t count) {
     if (!t || __builtin_mul_overflow(t->size, count, &n) || n > PTRDIFF_MAX) return out_of_memory(n = SIZE_MAX);
     if (t->ptrwords == 0) return gc_alloc(n, GORT_KIND_GC_NOSCAN, NULL, 0, true);
     if (t->size & 7 || t->ptrwords > t->size / 8 || !t->ptrmask)
-        gort__throw("gort_new_typed: a type with pointers must be a whole number of 8-byte words");
+        gort__fatal("gort_new_typed: a type with pointers must be a whole number of 8-byte words");
     return gc_alloc(n, GORT_KIND_GC_SCAN, t, count, true);
 }
 
@@ -1572,7 +1572,7 @@ void *gort_malloc_scanned(size_t n) {
     return (void *)s->base;
 }
 
-void gort__gc_bad_free(const void *p) { gort__throw_addr("free of a collected object (the collector frees it)", p); }
+void gort__gc_bad_free(const void *p) { gort__fatal_addr("free of a collected object (the collector frees it)", p); }
 
 /* ------------------------------------------------------------------ */
 /* The API                                                              */
@@ -1608,7 +1608,7 @@ void gort_gc_add_roots(void *start, size_t len) {
     gort__lock(&meta_lock, GORT_RANK_META);
     if (nroots == roots_cap && !grow_array((void **)&roots, &roots_cap, sizeof *roots)) {
         gort__unlock(&meta_lock, GORT_RANK_META);
-        gort__throw("gort_gc_add_roots: out of memory");
+        gort__fatal("gort_gc_add_roots: out of memory");
     }
     roots[nroots].lo = (uintptr_t)start;
     roots[nroots].hi = (uintptr_t)start + len;
@@ -1651,7 +1651,7 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
     uintptr_t base;
     gort_mspan *s = find_object((uintptr_t)obj, &base);
     if (!s || base != (uintptr_t)obj)
-        gort__throw_addr("gort_set_finalizer: pointer not at the beginning of a collected object", obj);
+        gort__fatal_addr("gort_set_finalizer: pointer not at the beginning of a collected object", obj);
     gort__lock(&meta_lock, GORT_RANK_META);
     size_t h = fins_cap ? fin_hash(base, fins_cap) : 0;
     if (fins_cap) {
@@ -1660,7 +1660,7 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
             if (fins[i].obj == base) {
                 if (fn) {
                     gort__unlock(&meta_lock, GORT_RANK_META);
-                    gort__throw_addr("gort_set_finalizer: finalizer already set", obj);
+                    gort__fatal_addr("gort_set_finalizer: finalizer already set", obj);
                 }
                 fins[i].obj = 1;
                 fins_n--;
@@ -1675,7 +1675,7 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
     }
     if ((fins_used + 1) * 4 > fins_cap * 3 && !fins_grow()) {
         gort__unlock(&meta_lock, GORT_RANK_META);
-        gort__throw("gort_set_finalizer: out of memory");
+        gort__fatal("gort_set_finalizer: out of memory");
     }
     h = fin_hash(base, fins_cap);
     while (fins[h].obj > 1) h = (h + 1) & (fins_cap - 1);
@@ -1773,7 +1773,7 @@ gort_weak *gort_weak_make(void *obj) {
     ensure_init();
     if (!obj) return NULL;
     uintptr_t base;
-    if (!find_object((uintptr_t)obj, &base)) gort__throw_addr("gort_weak_make: not a collected object", obj);
+    if (!find_object((uintptr_t)obj, &base)) gort__fatal_addr("gort_weak_make: not a collected object", obj);
     gort_weak *w = gort_gc_alloc_noscan(sizeof *w);
     if (!w) return NULL;
     atomic_store_explicit(&w->obj, (uintptr_t)obj, memory_order_relaxed);
@@ -1781,7 +1781,7 @@ gort_weak *gort_weak_make(void *obj) {
     gort__lock(&meta_lock, GORT_RANK_META);
     if (nweaks == weaks_cap && !grow_array((void **)&weaks, &weaks_cap, sizeof *weaks)) {
         gort__unlock(&meta_lock, GORT_RANK_META);
-        gort__throw("gort_weak_make: out of memory");
+        gort__fatal("gort_weak_make: out of memory");
     }
     weaks[nweaks++] = w;
     gort__unlock(&meta_lock, GORT_RANK_META);
@@ -1869,7 +1869,7 @@ __attribute__((constructor)) static void find_clock_nanosleep(void) {
 }
 static clock_nanosleep_fn real_clock_nanosleep(void) {
     clock_nanosleep_fn f = atomic_load_explicit(&real_clock_nanosleep_fn, memory_order_acquire);
-    if (!f) gort__throw("dlsym(clock_nanosleep) failed");
+    if (!f) gort__fatal("dlsym(clock_nanosleep) failed");
     return f;
 }
 

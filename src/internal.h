@@ -47,10 +47,28 @@
 #ifndef GORT_DEBUG
 #define GORT_DEBUG 0
 #endif
+/* Assertions, by cost (mimalloc's mi_assert, mi_assert_internal,
+ * mi_assert_expensive). Each is a gort__throw ("assertion failed: <c>") when
+ * checked and nothing at all otherwise (c is not evaluated):
+ *   GORT_ASSERT(c)            GORT_DEBUG >= 1: the debug, ASan and TSan builds
+ *   GORT_ASSERT_INTERNAL(c)   GORT_DEBUG >= 2: the debug and ASan builds
+ *   GORT_ASSERT_EXPENSIVE(c)  GORT_DEBUG >= 3: no MODE sets it (see
+ *                             docs/hacking.md, "Errors")
+ * Release is GORT_DEBUG 0: none of them costs anything there. */
+#if GORT_DEBUG >= 1
+#define GORT_ASSERT(c) ((c) ? (void)0 : gort__throw("assertion failed: " #c))
+#else
+#define GORT_ASSERT(c) ((void)0)
+#endif
 #if GORT_DEBUG >= 2
 #define GORT_ASSERT_INTERNAL(c) ((c) ? (void)0 : gort__throw("assertion failed: " #c))
 #else
 #define GORT_ASSERT_INTERNAL(c) ((void)0)
+#endif
+#if GORT_DEBUG >= 3
+#define GORT_ASSERT_EXPENSIVE(c) ((c) ? (void)0 : gort__throw("assertion failed: " #c))
+#else
+#define GORT_ASSERT_EXPENSIVE(c) ((void)0)
 #endif
 
 #include "lock.h"
@@ -109,7 +127,18 @@ static inline unsigned gort__spc_make(unsigned cls, unsigned kind) { return kind
 static inline unsigned gort__spc_class(unsigned spc) { return spc % GORT_NUM_CLASSES; }
 static inline unsigned gort__spc_kind(unsigned spc) { return spc / GORT_NUM_CLASSES; }
 
-/* ---- fatal errors (debug.c) ---- */
+/* ---- fatal errors (debug.c) ----
+ * Each prints "gort: fatal error: <msg>" (the _addr forms add " (address
+ * 0x...)") with write(2) and aborts.
+ * gort__fatal: the program's misuse (a double free, a send on a closed
+ * channel, a bad gort_type) or an exhausted resource it cannot go on
+ * without (out of memory, a thread that cannot start). Go's fatal.
+ * gort__throw: gort's own invariant is broken, a bug in gort; adds the line
+ * "gort: this is a bug in gort (an internal invariant is broken)". Go's throw.
+ * Which one: could gort, bug-free, get there with some program or some
+ * machine? Then gort__fatal. */
+GORT_HIDDEN __attribute__((noreturn, cold)) void gort__fatal(const char *msg);
+GORT_HIDDEN __attribute__((noreturn, cold)) void gort__fatal_addr(const char *msg, const void *p);
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw(const char *msg);
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw_addr(const char *msg, const void *p);
 
@@ -452,7 +481,7 @@ static inline void gort__span_free_slot_owned(gort_mspan *s, uintptr_t idx, cons
     struct gort_span_word *sw = &s->words[idx >> 6];
     uint64_t bit = (uint64_t)1 << (idx & 63);
     uint64_t ab = sw->alloc;
-    if (GORT_UNLIKELY(!(ab & bit))) gort__throw_addr("double free", p);
+    if (GORT_UNLIKELY(!(ab & bit))) gort__fatal_addr("double free", p);
     sw->alloc = ab & ~bit;
     s->alloc_count--;
 }

@@ -100,11 +100,11 @@ static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what
     uintptr_t a = (uintptr_t)p;
     if (!(a >> GORT_ADDR_BITS) && gort__arenas[a >> GORT_ARENA_SHIFT]) {
         gort_mspan *s = gort__span_of(a);
-        if (!s) gort__throw_addr(what[0] == 'f' ? "double free or free of unallocated heap memory"
+        if (!s) gort__fatal_addr(what[0] == 'f' ? "double free or free of unallocated heap memory"
                                                  : "pointer into unallocated heap memory", p);
-        gort__throw_addr(what[0] == 'f' ? "free of interior pointer" : "interior pointer passed to gort_usable_size", p);
+        gort__fatal_addr(what[0] == 'f' ? "free of interior pointer" : "interior pointer passed to gort_usable_size", p);
     }
-    gort__throw_addr(what[0] == 'f' ? "free of pointer not allocated by gort" : "pointer not allocated by gort", p);
+    gort__fatal_addr(what[0] == 'f' ? "free of pointer not allocated by gort" : "pointer not allocated by gort", p);
 }
 
 /* The span of object p, checking that p is an object's start: p must be
@@ -143,7 +143,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
     uintptr_t idx = (uintptr_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmagic) >> 32);
     uint64_t bit = (uint64_t)1 << (idx & 63);
     if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->words[idx >> 6].xfree, bit, memory_order_relaxed) & bit))
-        gort__throw_addr("double free", p);
+        gort__fatal_addr("double free", p);
     if (mc->is_empty) atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], 1, memory_order_relaxed);
     else gort__stat_add(&mc->nfree[spc], 1);
     /* A span nobody owns: freed under its mcentral's lock (central.c). */
@@ -175,7 +175,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
 /* Out of line and not noreturn, so that the fast path reaches them by a
  * tail jump and needs no stack frame. */
 static GORT_NOINLINE GORT_NOIPA __attribute__((cold)) void free_bad(void *p) { bad_pointer("free", p); }
-static GORT_NOINLINE GORT_NOIPA __attribute__((cold)) void free_double(void *p) { gort__throw_addr("double free", p); }
+static GORT_NOINLINE GORT_NOIPA __attribute__((cold)) void free_double(void *p) { gort__fatal_addr("double free", p); }
 
 void gort_free(void *p) {
     if (!p) return;

@@ -63,6 +63,7 @@
 
 #include "gort/malloc.h"
 #include "gort/map.h"
+#include "internal.h"
 #include "map_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -79,26 +80,10 @@
 
 /* ---------------------------------------------------------------- errors */
 
-static void write_all(const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t r = write(2, s, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return;
-        s += r;
-        n -= (size_t)r;
-    }
-}
-
-/* Prints "gort: fatal error: msg" without allocating, then aborts. */
-static __attribute__((noreturn, noinline, cold)) void map_fatal(const char *msg) {
-    static const char pre[] = "gort: fatal error: ";
-    write_all(pre, sizeof pre - 1);
-    write_all(msg, strlen(msg));
-    write_all("\n", 1);
-    abort();
-}
-
-void gort__map_throw(const char *msg) { map_fatal(msg); }
+/* The inline paths' (gort/map.h) way to gort__fatal, which the libraries do
+ * not export. Everything else here calls gort__fatal (the program's misuse:
+ * concurrent writes, a nil map) or gort__throw (the map's own invariants). */
+void gort__map_fatal(const char *msg) { gort__fatal(msg); }
 
 /* ------------------------------------------------------------ allocation */
 
@@ -422,12 +407,12 @@ static ALWAYS_INLINE void flags_store(gort_map *m, uint8_t f) { __atomic_store_n
 /* Sets WRITING, Go's `h.flags ^= hashWriting` after the check. */
 static ALWAYS_INLINE void begin_write(gort_map *m) {
     uint8_t f = flags_load(m);
-    if (UNLIKELY(f & F_WRITING)) map_fatal("concurrent map writes");
+    if (UNLIKELY(f & F_WRITING)) gort__fatal("concurrent map writes");
     flags_store(m, f ^ F_WRITING);
 }
 static ALWAYS_INLINE void end_write(gort_map *m) {
     uint8_t f = flags_load(m);
-    if (UNLIKELY(!(f & F_WRITING))) map_fatal("concurrent map writes");
+    if (UNLIKELY(!(f & F_WRITING))) gort__fatal("concurrent map writes");
     flags_store(m, f & (uint8_t)~F_WRITING);
 }
 
@@ -736,7 +721,7 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
                     b[i] = EVAC_EMPTY;
                     continue;
                 }
-                if (UNLIKELY(top < MIN_TOPHASH)) map_fatal("bad map state");
+                if (UNLIKELY(top < MIN_TOPHASH)) gort__throw("bad map state");
                 uint8_t *k = key_at(m, b, i, kind);
                 void *k2 = kind == K_GEN ? slot_key(m, k) : k;
                 unsigned useY = 0;
@@ -756,7 +741,7 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
                     uint8_t *o;
                     if (used < npre) o = pre0 + used * bsz;
                     else if (used - npre < nmalloc) o = resv[used - npre];
-                    else map_fatal("map evacuation reservation exceeded");
+                    else gort__throw("map evacuation reservation exceeded");
                     used++;
                     incr_noverflow(m);
                     set_overflow(m, dst->b, o);
@@ -888,7 +873,7 @@ static ALWAYS_INLINE uint8_t *find(const gort_map *m, const void *key, uint64_t 
 
 static ALWAYS_INLINE void *map_get(gort_map *m, const void *key, int kind) {
     if (m == NULL || m->count == 0) return NULL;
-    if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map read and map write");
+    if (UNLIKELY(flags_load(m) & F_WRITING)) gort__fatal("concurrent map read and map write");
     uint64_t h = key_hash(m, key, kind);
     unsigned i;
     uint8_t *b = find(m, key, h, kind, &i);
@@ -907,8 +892,8 @@ static ALWAYS_INLINE void store_key(const gort_map *m, uint8_t *dst, const void 
 }
 
 static ALWAYS_INLINE void *map_put(gort_map *m, const void *key, int kind) {
-    if (UNLIKELY(m == NULL)) map_fatal("assignment to entry in nil map");
-    if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map writes");
+    if (UNLIKELY(m == NULL)) gort__fatal("assignment to entry in nil map");
+    if (UNLIKELY(flags_load(m) & F_WRITING)) gort__fatal("concurrent map writes");
     uint64_t h = key_hash(m, key, kind);
     begin_write(m);
     void *elem = NULL;
@@ -1010,7 +995,7 @@ out:
 
 static ALWAYS_INLINE bool map_delete(gort_map *m, const void *key, int kind) {
     if (m == NULL || m->count == 0) return false;
-    if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map writes");
+    if (UNLIKELY(flags_load(m) & F_WRITING)) gort__fatal("concurrent map writes");
     uint64_t h = key_hash(m, key, kind);
     begin_write(m);
     bool found = false;
@@ -1158,9 +1143,9 @@ gort_map *gort_map_new(const gort_maptype *t, size_t hint) {
 }
 
 gort_map *gort_map_make_gc(const gort_maptype *t, size_t hint) {
-    if (t == NULL) map_fatal("gort_map_make_gc: NULL map type");
+    if (t == NULL) gort__fatal("gort_map_make_gc: NULL map type");
     if (t->key_size > UINT32_MAX || t->elem_size > UINT32_MAX)
-        map_fatal("gort_map_make_gc: a key or elem size above UINT32_MAX");
+        gort__fatal("gort_map_make_gc: a key or elem size above UINT32_MAX");
     hash_init();
     gort_map tmp = {0};
     map_setup(&tmp, t);
@@ -1197,7 +1182,7 @@ void *gort_map_get(gort_map *m, const void *key) {
     }
 }
 void *gort_map_put(gort_map *m, const void *key) {
-    if (m == NULL) map_fatal("assignment to entry in nil map");
+    if (m == NULL) gort__fatal("assignment to entry in nil map");
     switch (m->kind) {
     case K_32: return map_put(m, key, K_32);
     case K_64: return map_put(m, key, K_64);
@@ -1374,8 +1359,8 @@ void gort_map_clear(gort_map *m) {
 void gort_map_free(gort_map *m) {
     if (m == NULL) return;
     if (UNLIKELY(is_gc(m)))
-        map_fatal("gort_map_free of a collected map (made by gort_map_make_gc: the collector frees it)");
-    if (UNLIKELY(flags_load(m) & F_WRITING)) map_fatal("concurrent map writes");
+        gort__fatal("gort_map_free of a collected map (made by gort_map_make_gc: the collector frees it)");
+    if (UNLIKELY(flags_load(m) & F_WRITING)) gort__fatal("concurrent map writes");
     free_indirect_live(m);
     if (m->oldbuckets) free_array(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
     if (m->buckets) free_current(m);
@@ -1417,7 +1402,7 @@ bool gort_map_iter_next(gort_map_iter *it) {
         return false;
     }
     uint8_t f = flags_load(m);
-    if (UNLIKELY(f & F_WRITING)) map_fatal("concurrent map iteration and map write");
+    if (UNLIKELY(f & F_WRITING)) gort__fatal("concurrent map iteration and map write");
     const size_t bsz = m->bucket_size;
     size_t bucket = it->bucket_;
     uint8_t *b = it->bptr_;
@@ -1564,19 +1549,19 @@ static size_t validate_chain(const gort_map *m, uint8_t *b, size_t index, size_t
     for (; b; b = overflow(m, b)) {
         for (unsigned i = 0; i < BUCKET_CNT; i++) {
             uint8_t t = b[i];
-            if (rest && t != EMPTY_REST) map_fatal("map validate: slot after emptyRest not emptyRest");
+            if (rest && t != EMPTY_REST) gort__throw("map validate: slot after emptyRest not emptyRest");
             if (t == EMPTY_REST) {
                 rest = true;
                 continue;
             }
             if (t == EMPTY_ONE) continue;
-            if (t < MIN_TOPHASH) map_fatal("map validate: evacuation mark in a live bucket");
+            if (t < MIN_TOPHASH) gort__throw("map validate: evacuation mark in a live bucket");
             live++;
             void *k = slot_key(m, key_at(m, b, i, K_GEN));
             if ((m->tflags & T_REFLEXIVE) || m->equal(k, k)) {
                 uint64_t h = key_hash(m, k, m->kind);
-                if ((h & mask) != index) map_fatal("map validate: key in the wrong bucket");
-                if (tophash(h) != t) map_fatal("map validate: wrong tophash");
+                if ((h & mask) != index) gort__throw("map validate: key in the wrong bucket");
+                if (tophash(h) != t) gort__throw("map validate: wrong tophash");
             }
         }
     }
@@ -1586,11 +1571,11 @@ static size_t validate_chain(const gort_map *m, uint8_t *b, size_t index, size_t
 size_t gort__map_validate(const gort_map *m) {
     if (!m) return 0;
     if ((m->oldbuckets != NULL) != ((flags_load(m) & F_GROWING) != 0))
-        map_fatal("map validate: flag GROWING does not match oldbuckets");
-    if (m->bmask != ((size_t)1 << m->B) - 1) map_fatal("map validate: bmask is not 2^B - 1");
+        gort__throw("map validate: flag GROWING does not match oldbuckets");
+    if (m->bmask != ((size_t)1 << m->B) - 1) gort__throw("map validate: bmask is not 2^B - 1");
     size_t live = 0;
     if (m->buckets == NULL) {
-        if (m->count != 0) map_fatal("map validate: count without buckets");
+        if (m->count != 0) gort__throw("map validate: count without buckets");
         return 0;
     }
     size_t n = (size_t)1 << m->B;
@@ -1602,7 +1587,7 @@ size_t gort__map_validate(const gort_map *m) {
             if (!evacuated(o)) { /* the new bucket must still be empty */
                 for (uint8_t *c = b; c; c = overflow(m, c))
                     for (unsigned i = 0; i < BUCKET_CNT; i++)
-                        if (c[i] != EMPTY_REST) map_fatal("map validate: new bucket filled before evacuation");
+                        if (c[i] != EMPTY_REST) gort__throw("map validate: new bucket filled before evacuation");
                 continue;
             }
         }
@@ -1613,10 +1598,10 @@ size_t gort__map_validate(const gort_map *m) {
         for (size_t j = 0; j < oldn; j++) {
             uint8_t *o = m->oldbuckets + j * m->bucket_size;
             if (evacuated(o)) continue;
-            if (j < m->nevacuate) map_fatal("map validate: unevacuated bucket below nevacuate");
+            if (j < m->nevacuate) gort__throw("map validate: unevacuated bucket below nevacuate");
             live += validate_chain(m, o, j, oldn - 1);
         }
     }
-    if (live != m->count) map_fatal("map validate: count mismatch");
+    if (live != m->count) gort__throw("map validate: count mismatch");
     return live;
 }

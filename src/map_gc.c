@@ -26,6 +26,7 @@
 
 #include "gort/gc.h"
 #include "gort/map.h"
+#include "internal.h"
 #include "map_internal.h"
 
 /* ---- ready-made types ---- */
@@ -42,7 +43,7 @@ static __attribute__((noreturn)) void type_error(const char *which, const gort_t
     char msg[256];
     snprintf(msg, sizeof msg, "gort_map_make_gc: %s type %s: %s (%zu, %zu)", which,
              ty->name ? ty->name : "(unnamed)", what, a, b);
-    gort__map_throw(msg);
+    gort__fatal(msg);
 }
 
 /* The pointer words of a key or elem type of `size` bytes: ptrwords (0:
@@ -94,7 +95,7 @@ const gort__map_gctype *gort__map_gctype_get(const gort_maptype *t, size_t bucke
     /* the candidate record (freed when an equal one is found) */
     size_t bytes = sizeof(gort__map_gctype) + nmask * 8;
     gort__map_gctype *c = gort_malloc(bytes);
-    if (c == NULL) gort__map_throw("gort_map_make_gc: out of memory for the map's type");
+    if (c == NULL) gort__fatal("gort_map_make_gc: out of memory for the map's type");
     memset(c, 0, bytes);
     uint64_t *bm = c->masks, *km = bm + bmw, *em = km + kmw;
     const size_t eoff = 8 + 8 * key_stride;

@@ -58,7 +58,7 @@ static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 static void mcache_thread_exit(void *arg);
 static size_t mcache_process_notify(gort_mcache *mc);
 static void make_key(void) {
-    if (pthread_key_create(&cache_key, mcache_thread_exit) != 0) gort__throw("pthread_key_create failed");
+    if (pthread_key_create(&cache_key, mcache_thread_exit) != 0) gort__fatal("pthread_key_create failed");
 }
 
 static gort_mcache *mcache_create(void) {

@@ -21,7 +21,7 @@ static char zerobase[16] __attribute__((aligned(16)));
 void gort__panic_index(size_t i, size_t len) {
     char msg[96];
     snprintf(msg, sizeof msg, "index out of range [%zu] with length %zu", i, len);
-    gort__throw(msg);
+    gort__fatal(msg);
 }
 
 void gort__panic_slice(int kind, size_t x, size_t y) {
@@ -33,7 +33,7 @@ void gort__panic_slice(int kind, size_t x, size_t y) {
     case 3: snprintf(msg, sizeof msg, "slice bounds out of range [:%zu:%zu]", x, y); break;
     default: snprintf(msg, sizeof msg, "slice bounds out of range [%zu:%zu:]", x, y); break;
     }
-    gort__throw(msg);
+    gort__fatal(msg);
 }
 
 static size_t size_class_round(size_t n) {
@@ -61,18 +61,18 @@ gort_slice gort_makeslice(const gort_type *et, size_t len, size_t cap) {
     if (__builtin_mul_overflow(et->size, cap, &mem) || mem > MAX_ALLOC || len > cap) {
         /* Go: a len that is out of range is reported first */
         if (__builtin_mul_overflow(et->size, len, &mem) || mem > MAX_ALLOC)
-            gort__throw("makeslice: len out of range");
-        gort__throw("makeslice: cap out of range");
+            gort__fatal("makeslice: len out of range");
+        gort__fatal("makeslice: cap out of range");
     }
     gort_slice s = {alloc_array(et, cap, mem, 0), len, cap};
-    if (!s.ptr) gort__throw("makeslice: out of memory");
+    if (!s.ptr) gort__fatal("makeslice: out of memory");
     return s;
 }
 
 gort_slice gort_growslice(gort_slice s, size_t num, const gort_type *et) {
     size_t oldlen = s.len, oldcap = s.cap, size = et->size, newlen;
     if (__builtin_add_overflow(oldlen, num, &newlen) || (ptrdiff_t)newlen < 0)
-        gort__throw("growslice: cap out of range");
+        gort__fatal("growslice: cap out of range");
     if (size == 0) return (gort_slice){zerobase, newlen, newlen};
     /* Go 1.20's nextslicecap */
     size_t newcap = oldcap, doublecap = oldcap + oldcap;
@@ -91,12 +91,12 @@ gort_slice gort_growslice(gort_slice s, size_t num, const gort_type *et) {
         }
     }
     size_t mem;
-    if (__builtin_mul_overflow(newcap, size, &mem) || mem > MAX_ALLOC) gort__throw("growslice: cap out of range");
+    if (__builtin_mul_overflow(newcap, size, &mem) || mem > MAX_ALLOC) gort__fatal("growslice: cap out of range");
     mem = size_class_round(mem);
     newcap = mem / size;
     mem = newcap * size;
     void *p = alloc_array(et, newcap, mem, oldlen * size);
-    if (!p) gort__throw("growslice: out of memory");
+    if (!p) gort__fatal("growslice: out of memory");
     if (oldlen) memcpy(p, s.ptr, oldlen * size);
     return (gort_slice){p, newlen, newcap};
 }

@@ -226,7 +226,7 @@ enum { GORT__MAP_EMPTY_REST = 0, GORT__MAP_EMPTY_ONE = 1, GORT__MAP_MIN_TOPHASH 
 #define GORT__MAP_NO_CHECK ((size_t)1 << (sizeof(size_t) * 8 - 1))
 /* process-wide secret keys of the integer hash (set before any map exists) */
 GORT_API extern uint64_t gort__map_hash_secret[4];
-GORT_API __attribute__((noreturn, cold)) void gort__map_throw(const char *msg);
+GORT_API __attribute__((noreturn, cold)) void gort__map_fatal(const char *msg);
 GORT_API void gort__map_reseed(gort_map *m);
 
 #define GORT__MAP_AI static inline __attribute__((always_inline))
@@ -447,7 +447,7 @@ GORT__MAP_AI void *gort__map_put_inl(gort_map *m, const void *kp, const int kind
         if (GORT__MAP_UNLIKELY(insb == NULL || (c > 8 && c > 13 * (((size_t)1 << B) / 2)) ||
                                m->noverflow >= (uint16_t)(1u << B15))) {
             uint8_t f2 = gort__map_flags(m);
-            if (GORT__MAP_UNLIKELY(!(f2 & GORT__MAP_F_WRITING))) gort__map_throw("concurrent map writes");
+            if (GORT__MAP_UNLIKELY(!(f2 & GORT__MAP_F_WRITING))) gort__map_fatal("concurrent map writes");
             gort__map_set_flags(m, (uint8_t)(f2 & ~GORT__MAP_F_WRITING));
             return gort__map_put_slow(m, kp, kind);
         }
@@ -459,7 +459,7 @@ GORT__MAP_AI void *gort__map_put_inl(gort_map *m, const void *kp, const int kind
     }
 done:
     f = gort__map_flags(m);
-    if (GORT__MAP_UNLIKELY(!(f & GORT__MAP_F_WRITING))) gort__map_throw("concurrent map writes");
+    if (GORT__MAP_UNLIKELY(!(f & GORT__MAP_F_WRITING))) gort__map_fatal("concurrent map writes");
     gort__map_set_flags(m, (uint8_t)(f & ~GORT__MAP_F_WRITING));
     return elem;
 }
@@ -527,7 +527,7 @@ not_last:
     if (--m->count == 0) gort__map_reseed(m); /* a fresh seed, as Go */
 done:
     f = gort__map_flags(m);
-    if (GORT__MAP_UNLIKELY(!(f & GORT__MAP_F_WRITING))) gort__map_throw("concurrent map writes");
+    if (GORT__MAP_UNLIKELY(!(f & GORT__MAP_F_WRITING))) gort__map_fatal("concurrent map writes");
     gort__map_set_flags(m, (uint8_t)(f & ~GORT__MAP_F_WRITING));
     return found;
 }
