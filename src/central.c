@@ -30,50 +30,13 @@
 
 gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 
-void gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
-    uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, clear_notice ? GORT_XF_NONE : (x & GORT_XF_MASK),
-                                                  memory_order_acquire, memory_order_relaxed)) {
-    }
-    uint64_t taken[GORT_MAX_NELEMS / 64] = {0}; /* xfree_bits to clear, one atomic per word */
-    for (uintptr_t q = x & ~(uintptr_t)GORT_XF_MASK; q;) {
-        uintptr_t next = *(uintptr_t *)q;
-        uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
-        gort__span_free_slot_owned(s, idx, (void *)q);
-        taken[idx >> 6] |= (uint64_t)1 << (idx & 63);
-        q = next;
-    }
-    if (x & ~(uintptr_t)GORT_XF_MASK)
-        for (unsigned w = 0; w < s->nwords; w++)
-            if (taken[w]) atomic_fetch_and_explicit(&s->words[w].xfree, ~taken[w], memory_order_relaxed);
-}
-
-/* Files an uncached span whose frees have been taken: heap, partial or full. */
+/* Files an uncached span: partial, full, or back to the heap when empty. */
 static void file_span_locked(gort_mcentral *c, gort_mspan *s) {
     gort__assert_held(GORT_RANK_MCENTRAL);
-    GORT_ASSERT_INTERNAL(!atomic_load_explicit(&s->owner, memory_order_relaxed) && s->alloc_cache == 0 &&
-                         s->cache_word == GORT_NO_WORD);
-    for (;;) {
-        if (s->alloc_count == 0) {
-            atomic_fetch_sub_explicit(&c->nspans, 1, memory_order_relaxed);
-            gort__heap_free_span(s);
-            return;
-        }
-        if (s->alloc_count < s->nelems) {
-            gort__list_push(&c->partial, s, GORT_LIST_PARTIAL);
-            return;
-        }
-        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
-        if (x & ~(uintptr_t)GORT_XF_MASK) {
-            gort__span_drain_xfree(s, false);
-            continue;
-        }
-        if (atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NOTIFY, memory_order_acq_rel,
-                                                    memory_order_relaxed)) {
-            gort__list_push(&c->full, s, GORT_LIST_FULL);
-            return;
-        }
-    }
+    GORT_ASSERT_INTERNAL(!atomic_load_explicit(&s->owner, memory_order_relaxed) && s->cache_word == GORT_NO_WORD);
+    if (gort__span_file(s, &c->partial, GORT_LIST_PARTIAL, &c->full, GORT_LIST_FULL)) return;
+    atomic_fetch_sub_explicit(&c->nspans, 1, memory_order_relaxed);
+    gort__heap_free_span(s);
 }
 
 /* Takes the notify stack: each object's span moves from full to partial. */
@@ -84,11 +47,8 @@ static void process_notify_locked(gort_mcentral *c) {
         uintptr_t next = *(uintptr_t *)q;
         gort_mspan *s = gort__span_of(q);
         if (!s || s->list != GORT_LIST_FULL) gort__throw_addr("central: notified span not on the full list", (void *)q);
-        uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
-        gort__span_free_slot_owned(s, idx, (void *)q);
-        gort__span_clear_xfree_bit(s, idx);
         gort__list_remove(&c->full, s);
-        gort__span_drain_xfree(s, true);
+        gort__span_take_notice(s, q);
         file_span_locked(c, s);
         q = next;
     }

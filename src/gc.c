@@ -338,7 +338,7 @@ static inline __attribute__((always_inline)) bool gc_object_index(const gort_msp
     if ((unsigned)s->kind - GORT_KIND_GC_NOSCAN > GORT_KIND_GC_SCAN - GORT_KIND_GC_NOSCAN) return false;
     uintptr_t off = p - s->base, idx = 0;
     if (s->sizeclass) {
-        idx = (uintptr_t)(((uint64_t)off * s->divmagic) >> 32);
+        idx = gort__span_obj_index(s, p);
         if (idx >= s->nelems) return false;
     } else if (off >= s->elemsize) {
         return false;
@@ -867,7 +867,7 @@ static bool grow_array(void **arr, size_t *cap, size_t elem) {
 static gort_mspan *find_object(uintptr_t p, uintptr_t *base) {
     gort_mspan *s = gort__span_of(p);
     if (!s || s->state != GORT_SPAN_IN_USE || !gort__spc_is_gc(s->spanclass) || p >= s->limit) return NULL;
-    uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(p - s->base) * s->divmagic) >> 32) : 0;
+    uintptr_t idx = gort__spc_class(s->spanclass) ? gort__span_obj_index(s, p) : 0;
     if (!(s->words[idx >> 6].alloc >> (idx & 63) & 1)) return NULL;
     *base = s->base + idx * s->elemsize;
     return s;
@@ -876,7 +876,7 @@ static bool is_marked(uintptr_t obj) {
     uintptr_t base;
     gort_mspan *s = find_object(obj, &base);
     if (!s) return true; /* not a collected object (never freed here) */
-    uintptr_t idx = gort__spc_class(s->spanclass) ? (uintptr_t)(((uint64_t)(base - s->base) * s->divmagic) >> 32) : 0;
+    uintptr_t idx = gort__spc_class(s->spanclass) ? gort__span_obj_index(s, base) : 0;
     return mark_word(s, idx >> 6) >> (idx & 63) & 1;
 }
 

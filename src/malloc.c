@@ -140,7 +140,7 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
         gort__scavenger_poll();
         return;
     }
-    uintptr_t idx = (uintptr_t)(((uint64_t)((uintptr_t)p - s->base) * s->divmagic) >> 32);
+    uintptr_t idx = gort__span_obj_index(s, (uintptr_t)p);
     uint64_t bit = (uint64_t)1 << (idx & 63);
     if (GORT_UNLIKELY(atomic_fetch_or_explicit(&s->words[idx >> 6].xfree, bit, memory_order_relaxed) & bit))
         gort__fatal_addr("double free", p);

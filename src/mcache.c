@@ -191,62 +191,13 @@ static void mcache_thread_exit(void *arg) {
     if (gort__tls_gcself == mc) gort__tls_gcself = NULL;
 }
 
-/* Owner only: makes s->alloc_cache non-empty if s has a free slot. */
-bool gort__span_load_next_word(gort_mspan *s, gort_mcache *mc) {
-    GORT_ASSERT_INTERNAL(s->alloc_cache == 0 &&
-                         atomic_load_explicit(&s->owner, memory_order_relaxed) == gort__owner_tag(mc, s->spanclass));
-    unsigned cls = gort__spc_class(s->spanclass);
-    if (atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK) {
-        gort__span_drain_xfree(s, false);
-    }
-    if (s->alloc_count >= s->nelems) return false;
-    unsigned w = s->cache_word == GORT_NO_WORD ? 0 : s->cache_word + 1u;
-    for (unsigned i = 0; i < s->nwords; i++, w++) {
-        if (w >= s->nwords) w = 0;
-        uint64_t free = ~s->words[w].alloc & gort__span_word_mask(s, w);
-        if (free) {
-            unsigned n = (unsigned)gort__popcount(free);
-            s->alloc_count += (uint16_t)n;
-            gort__stat_add(&mc->nmalloc[cls], n);
-            s->alloc_cache = free;
-            s->cache_word = (uint16_t)w;
-            s->cache_bits = &s->words[w].alloc;
-            s->cache_base = s->base + (uintptr_t)w * 64 * s->elemsize;
-            return true;
-        }
-    }
-    gort__throw_addr("span: alloc_count says free slots but the bitmap has none", (void *)s->base);
-}
-
-/* Takes the rest of an owned span's remote frees and files it on its owner's
- * lists, or gives it back to the page heap when it is empty. Owner only. */
+/* Files an owned span on its owner's lists, or gives it back to the page
+ * heap when it is empty. Owner only. */
 static void mcache_file_span(gort_mcache *mc, gort_mspan *s) {
-    GORT_ASSERT_INTERNAL(s->list == GORT_LIST_NONE && s->alloc_cache == 0 &&
-                         atomic_load_explicit(&s->owner, memory_order_relaxed) == gort__owner_tag(mc, s->spanclass));
+    GORT_ASSERT_INTERNAL(atomic_load_explicit(&s->owner, memory_order_relaxed) == gort__owner_tag(mc, s->spanclass));
     unsigned spc = s->spanclass;
-    for (;;) {
-        if (s->alloc_count == 0) {
-            gort__central_uncache_span(s); /* empty: the mcentral returns it to the heap */
-            return;
-        }
-        if (s->alloc_count < s->nelems) {
-            gort__list_push(&mc->partial[spc], s, GORT_LIST_OWNED_PARTIAL);
-            return;
-        }
-        uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
-        if (x & ~(uintptr_t)GORT_XF_MASK) {
-            gort__span_drain_xfree(s, false);
-            continue;
-        }
-        /* NOTIFIED: a notice for an earlier full spell is still on its way; it
-         * will move the span when it comes. */
-        if ((x & GORT_XF_MASK) == GORT_XF_NOTIFY || (x & GORT_XF_MASK) == GORT_XF_NOTIFIED ||
-            atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NOTIFY, memory_order_acq_rel,
-                                                    memory_order_relaxed)) {
-            gort__list_push(&mc->full[spc], s, GORT_LIST_OWNED_FULL);
-            return;
-        }
-    }
+    if (!gort__span_file(s, &mc->partial[spc], GORT_LIST_OWNED_PARTIAL, &mc->full[spc], GORT_LIST_OWNED_FULL))
+        gort__central_uncache_span(s); /* empty: the mcentral returns it to the heap */
 }
 
 /* Takes the notices of this cache: each names a full span that got a remote
@@ -260,10 +211,7 @@ static size_t mcache_process_notify(gort_mcache *mc) {
         if (!s || atomic_load_explicit(&s->owner, memory_order_relaxed) != mc)
             gort__throw_addr("mcache: notice for a span this thread does not own", (void *)q);
         unsigned spc = s->spanclass;
-        uintptr_t idx = ((q - s->base) * (uint64_t)s->divmagic) >> 32;
-        gort__span_free_slot_owned(s, idx, (void *)q);
-        gort__span_clear_xfree_bit(s, idx);
-        gort__span_drain_xfree(s, true);
+        gort__span_take_notice(s, q);
         if (s->list == GORT_LIST_OWNED_FULL) {
             gort__list_remove(&mc->full[spc], s);
             mcache_file_span(mc, s);

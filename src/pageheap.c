@@ -421,26 +421,7 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
     }
     uintptr_t base = pn_addr((uint64_t)pn);
     if (scav) gort__sys_used((void *)base, npages * GORT_PAGE_SIZE, scav * GORT_PAGE_SIZE);
-    s->bitsclass = (uint8_t)bc;
-    s->base = base;
-    s->npages = npages;
-    s->spanclass = (uint16_t)spc;
-    s->sizeclass = (uint8_t)cls;
-    s->kind = (uint8_t)gort__spc_kind(spc);
-    s->needzero = scav < npages;
-    s->cache_word = GORT_NO_WORD;
-    s->nelems = (uint16_t)nelems;
-    s->nelems_m2 = (uint16_t)(nelems - 2); /* small classes have nelems >= 2 */
-    s->nwords = (uint16_t)((nelems + 63) / 64);
-    if (cls) {
-        s->elemsize = gort_class_to_size[cls];
-        s->divmagic = gort_class_to_divmagic[cls];
-    } else {
-        s->elemsize = npages * GORT_PAGE_SIZE;
-        s->divmagic = 1; /* index = offset >> 32: only offset 0 is an object (see malloc.c) */
-    }
-    s->limit = base + s->elemsize * nelems;
-    s->state = GORT_SPAN_IN_USE;
+    gort__span_init(s, bc, base, npages, spc, nelems, scav < npages);
     set_spans((uint64_t)pn, npages, s);
     gort_heap_arena *ha = pn_arena((uint64_t)pn);
     ha->page_in_use[(pn & 8191) >> 6] |= (uint64_t)1 << (pn & 63);

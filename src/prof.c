@@ -438,7 +438,7 @@ static bool word_may_free_sample(gort_mspan *s, unsigned w, uint64_t free) {
         rec *r = rec_at(id);
         if (__atomic_load_n(&r->span, __ATOMIC_RELAXED) != s) return true;
         uintptr_t a = __atomic_load_n(&r->addr, __ATOMIC_RELAXED);
-        uintptr_t idx = (uintptr_t)(((uint64_t)(a - s->base) * s->divmagic) >> 32);
+        uintptr_t idx = gort__span_obj_index(s, a);
         if ((idx >> 6) == w && (free >> (idx & 63) & 1)) return true;
         id = __atomic_load_n(&r->span_next, __ATOMIC_ACQUIRE);
         /* r freed and made again for another span meanwhile: its span_next
@@ -568,7 +568,7 @@ static void word_loaded(gort_mspan *s, unsigned w, uint64_t free) {
     for (uint32_t id = span_head(s), next; id; id = next) {
         rec *r = rec_at(id);
         next = r->span_next;
-        uintptr_t idx = (uintptr_t)(((uint64_t)(r->addr - s->base) * s->divmagic) >> 32);
+        uintptr_t idx = gort__span_obj_index(s, r->addr);
         if ((idx >> 6) == w && (free >> (idx & 63) & 1)) {
             span_unlink_locked(s, r);
             rec_dead_locked(r);
@@ -605,7 +605,7 @@ static void sweep_dead_locked(void) {
         next = r->next;
         gort_mspan *s = r->span;
         if (gort__spc_class(s->spanclass) == 0) continue; /* freed only with its span */
-        uintptr_t idx = (uintptr_t)(((uint64_t)(r->addr - s->base) * s->divmagic) >> 32);
+        uintptr_t idx = gort__span_obj_index(s, r->addr);
         uint64_t bit = (uint64_t)1 << (idx & 63);
         uint64_t a = __atomic_load_n(&s->words[idx >> 6].alloc, __ATOMIC_RELAXED);
         /* a collected span's objects are never freed by hand: only its alloc
