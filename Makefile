@@ -34,6 +34,8 @@ HEADERS   := $(wildcard include/*.h include/gort/*.h src/*.h)
 
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# the tests' shared headers (check.h, gc_check.h, gc_list.h): an edit to one rebuilds every test
+TEST_HEADERS := $(wildcard tests/*.h)
 
 LIBS := $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so
 
@@ -57,7 +59,7 @@ $(BUILD)/libgort-malloc.so: $(CORE_OBJS) $(PRELOAD_OBJ)
 	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libgort-malloc.so -o $@ $^ $(LDLIBS_ALL)
 
 # Tests link the static library: white-box tests may include src/internal.h.
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libgort.a | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c $(TEST_HEADERS) $(BUILD)/libgort.a | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Itests $< -o $@ $(BUILD)/libgort.a $(LDLIBS_ALL)
 
 # test_gc_dlopen loads tests/lib_gc_dlopen.c as a shared library (its statics must be roots);
