@@ -8,6 +8,12 @@
  *   expect_death(fn, arg, "substring")
  *                          runs fn(arg) in a forked child and checks that it aborts
  *                          (SIGABRT) with the substring on stderr
+ *   run_child(fn, arg, also_stdout, buf, cap)
+ *                          runs fn(arg) in a forked child, capturing its stderr (and
+ *                          stdout) in buf; returns its wait status
+ *   announce(p), death_message(out, tag, addr)
+ *                          a death test's child names the address it misuses; the
+ *                          parent finds it and the message after it in the child's stderr
  *   test_scale()           1 normally, smaller under sanitizers (GORT_TEST_SCALE overrides)
  *   test_rss_kib()         the process's resident set, from /proc/self/statm
  */
@@ -93,10 +99,12 @@ static inline long test_rss_kib(void) {
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* Runs fn(arg) in a child; the child must die by SIGABRT and print `want`
- * on stderr. Returns only if it did. */
-static inline void expect_death_at(const char *file, int line, void (*fn)(void *), void *arg,
-                                   const char *want) {
+/* Runs fn(arg) in a forked child whose stderr (and its stdout too, if also_stdout) is a
+ * pipe to the parent; the child _exits 0 if fn returns. Reads all that the child writes
+ * into buf (at most cap - 1 bytes, then a NUL), waits for the child and returns its wait
+ * status. */
+static inline int run_child(void (*fn)(void *), void *arg, int also_stdout, char *buf,
+                            size_t cap) {
     int pipefd[2];
     CHECK(pipe(pipefd) == 0);
     fflush(stdout);
@@ -106,19 +114,55 @@ static inline void expect_death_at(const char *file, int line, void (*fn)(void *
     if (pid == 0) {
         close(pipefd[0]);
         dup2(pipefd[1], 2);
+        if (also_stdout) dup2(pipefd[1], 1);
         fn(arg);
-        fprintf(stderr, "(returned normally)\n");
         _exit(0);
     }
     close(pipefd[1]);
-    char buf[8192];
     size_t len = 0;
     ssize_t r;
-    while ((r = read(pipefd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
+    while ((r = read(pipefd[0], buf + len, cap - 1 - len)) > 0) len += (size_t)r;
     buf[len] = 0;
     close(pipefd[0]);
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+/* Death tests whose message must name an address: the child announces it on stderr as
+ * "ADDR=<hex>\n" before the misuse, and the fatal error after that line must name it.
+ * death_message finds the announcement in the child's stderr `out` (as `tag`: "ADDR=",
+ * or "addr=" in lowercased output), copies its hex digits into addr (left as it is
+ * without one) and returns where the message after it starts (all of out without one). */
+static inline void announce_addr(uintptr_t a) {
+    fprintf(stderr, "ADDR=%llx\n", (unsigned long long)a);
+    fflush(stderr);
+}
+#define announce(p) announce_addr((uintptr_t)(p))
+static inline const char *death_message(const char *out, const char *tag, char addr[32]) {
+    const char *a = strstr(out, tag);
+    if (a) sscanf(a + strlen(tag), "%31[0-9a-f]", addr);
+    const char *msg = a ? strchr(a, '\n') : out;
+    return msg ? msg : out;
+}
+
+/* A function and its argument, for a child (run_child) that calls it among other things. */
+struct child_call {
+    void (*fn)(void *);
+    void *arg;
+};
+static inline void expect_death_child(void *p) {
+    struct child_call *c = p;
+    c->fn(c->arg);
+    fprintf(stderr, "(returned normally)\n");
+}
+/* Runs fn(arg) in a child; the child must die by SIGABRT and print `want`
+ * on stderr. Returns only if it did. */
+static inline void expect_death_at(const char *file, int line, void (*fn)(void *), void *arg,
+                                   const char *want) {
+    char buf[8192];
+    struct child_call c = {fn, arg};
+    int status = run_child(expect_death_child, &c, 0, buf, sizeof buf);
     int died = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     if (!died || !strstr(buf, want)) {
         fprintf(stderr, "%s:%d: expected death with \"%s\"; status %d; stderr:\n%s\n", file,

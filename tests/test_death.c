@@ -23,11 +23,6 @@
 static int g_failed;
 static int g_allow_late; /* this case may be caught after the misuse call returns */
 
-/* The address as lowercase hex digits without 0x and leading zeros. */
-static void hexaddr(const void *p, char *out, size_t cap) {
-    snprintf(out, cap, "%llx", (unsigned long long)(uintptr_t)p);
-}
-
 /* After a misuse: allocate and free in every size range so that a deferred check runs,
  * then check the heap. A correct gort never gets here (it aborted at the misuse). */
 static size_t g_case_size; /* the size the case used, if any */
@@ -43,45 +38,31 @@ static void follow_up(void) {
     gort_check_heap();
 }
 
+/* The child of a case: the misuse, then (a correct gort never gets there) a follow-up. */
+static void case_child(void *p) {
+    struct child_call *c = p;
+    alarm(20);
+    c->fn(c->arg);
+    fprintf(stderr, "MISUSE-RETURNED\n");
+    fflush(stderr);
+    /* Give a deferred check every chance before calling the misuse silent. */
+    follow_up();
+    fprintf(stderr, "(returned normally)\n");
+}
+
 /* Like check.h's expect_death, but checks two things in the child's stderr and does not
  * exit on the first failure, so that one run reports every case. The child writes the
- * expected address on the pipe as "ADDR=<hex>\n" before the misuse. */
+ * expected address on the pipe as "ADDR=<hex>\n" before the misuse (announce). */
 static void run_case(const char *name, void (*fn)(void *), void *arg) {
-    int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
-        alarm(20);
-        fn(arg);
-        fprintf(stderr, "MISUSE-RETURNED\n");
-        fflush(stderr);
-        /* Give a deferred check every chance before calling the misuse silent. */
-        follow_up();
-        fprintf(stderr, "(returned normally)\n");
-        _exit(0);
-    }
-    close(pipefd[1]);
     static char buf[16384];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    close(pipefd[0]);
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
+    struct child_call c = {fn, arg};
+    int status = run_child(case_child, &c, 0, buf, sizeof buf);
+    size_t len = strlen(buf);
     for (size_t i = 0; i < len; i++) buf[i] = (char)tolower((unsigned char)buf[i]);
     const char *want = "gort: fatal error";
     char addr[32] = "";
-    const char *a = strstr(buf, "addr=");
-    if (a) sscanf(a + 5, "%31[0-9a-f]", addr);
     /* the message after the ADDR= line */
-    const char *msg = a ? strchr(a, '\n') : buf;
-    if (!msg) msg = buf;
+    const char *msg = death_message(buf, "addr=", addr);
     int died = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     int has_msg = strstr(msg, want) != NULL;
     int has_addr = addr[0] && strstr(msg, addr) != NULL;
@@ -101,14 +82,6 @@ static void run_case(const char *name, void (*fn)(void *), void *arg) {
         if (getenv("GORT_DEATH_VERBOSE")) fprintf(stdout, "     stderr: %s", buf);
     }
 }
-
-static void announce_addr(uintptr_t a) {
-    char h[32];
-    hexaddr((const void *)a, h, sizeof h);
-    fprintf(stderr, "ADDR=%s\n", h);
-    fflush(stderr);
-}
-#define announce(p) announce_addr((uintptr_t)(p))
 
 /* Keep neighbours alive so spans are not simply released. */
 static void *neighbours[64];

@@ -22,38 +22,11 @@
 #include <stdint.h>
 #include <gort.h>
 #include "check.h"
+#define GC_LIST_NO_CHILD 1 /* 24-byte nodes: next, id, check */
+#include "gc_list.h"
 
 #define NOINLINE __attribute__((noinline))
 
-static uint64_t g_seed;
-
-typedef struct Node {
-    struct Node *next;
-    uint64_t id, check;
-} Node;
-GORT_TYPE(Node, next);
-
-static inline uint64_t mix(uint64_t x) {
-    x = (x + g_seed) * 0x9E3779B97F4A7C15ULL;
-    return x ^ (x >> 31);
-}
-NOINLINE static Node *build_list(long n, uint64_t base) {
-    Node *h = NULL;
-    for (long i = n - 1; i >= 0; i--) {
-        Node *x = gort_new(Node);
-        CHECK(x);
-        x->next = h;
-        x->id = base + (uint64_t)i;
-        x->check = mix(x->id);
-        h = x;
-    }
-    return h;
-}
-NOINLINE static int list_ok(const Node *h, long n, uint64_t base) {
-    for (long i = 0; i < n; i++, h = h->next)
-        if (!h || h->id != base + (uint64_t)i || h->check != mix(base + (uint64_t)i)) return 0;
-    return h == NULL;
-}
 NOINLINE static void churn(uint64_t *s, size_t bytes) {
     for (size_t done = 0; done < bytes; done += 24 * 16) build_list(16, rng_next(s));
 }

@@ -22,12 +22,6 @@ GORT_TYPE(Node, next);
 
 static void *g_keep[4];
 
-/* The child writes the address it misuses, so the parent can look for it. */
-static void announce(const void *p) {
-    fprintf(stderr, "ADDR=%llx\n", (unsigned long long)(uintptr_t)p);
-    fflush(stderr);
-}
-
 static void free_new(void *arg) {
     Node *n = gort_new(Node);
     g_keep[0] = n;
@@ -97,37 +91,23 @@ static void finalizer_twice(void *arg) {
     gort_set_finalizer(n, fin, NULL);
 }
 
+/* The child of a case (it writes the address it misuses, announce, so that the parent can
+ * look for it); if the misuse returns, the collector runs once more. */
+static void case_child(void *p) {
+    struct child_call *c = p;
+    alarm(30);
+    c->fn(c->arg);
+    fprintf(stderr, "(returned normally)\n");
+    gort_gc();
+}
+
 static int g_failed;
 static void run_case(const char *name, void (*fn)(void *), void *arg) {
-    int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
-        alarm(30);
-        fn(arg);
-        fprintf(stderr, "(returned normally)\n");
-        gort_gc();
-        _exit(0);
-    }
-    close(pipefd[1]);
     static char buf[16384];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    close(pipefd[0]);
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
+    struct child_call c = {fn, arg};
+    int status = run_child(case_child, &c, 0, buf, sizeof buf);
     char addr[32] = "";
-    const char *a = strstr(buf, "ADDR=");
-    if (a) sscanf(a + 5, "%31[0-9a-f]", addr);
-    const char *msg = a ? strchr(a, '\n') : buf;
-    if (!msg) msg = buf;
+    const char *msg = death_message(buf, "ADDR=", addr);
     int died = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     int has_msg = strstr(msg, "gort: fatal error:") != NULL;
     int has_addr = addr[0] && (strstr(msg, addr) != NULL);

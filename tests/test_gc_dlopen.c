@@ -12,54 +12,9 @@
 #include <gort.h>
 #include "check.h"
 #include "gc_check.h"
+#include "gc_list.h"
 
 #define NOINLINE __attribute__((noinline))
-
-static uint64_t g_seed;
-
-typedef struct Node {
-    struct Node *next;
-    struct Node *child;
-    uint64_t id;
-    uint64_t check;
-} Node;
-GORT_TYPE(Node, next, child);
-
-static inline uint64_t mix(uint64_t x) {
-    x = (x + g_seed) * 0x9E3779B97F4A7C15ULL;
-    return x ^ (x >> 31);
-}
-
-NOINLINE static Node *build_list(long n, uint64_t base) {
-    Node *head = NULL;
-    for (long i = n - 1; i >= 0; i--) {
-        Node *c = gort_new(Node);
-        CHECK(c);
-        c->id = ~(base + (uint64_t)i);
-        c->check = mix(c->id);
-        Node *x = gort_new(Node);
-        CHECK(x);
-        x->next = head;
-        x->child = c;
-        x->id = base + (uint64_t)i;
-        x->check = mix(x->id);
-        head = x;
-    }
-    return head;
-}
-
-NOINLINE static void verify_list(const Node *h, long n, uint64_t base, const char *what) {
-    for (long i = 0; i < n; i++, h = h->next) {
-        uint64_t id = base + (uint64_t)i;
-        if (!h || h->id != id || h->check != mix(id) || !h->child || h->child->id != ~id ||
-            h->child->check != mix(~id)) {
-            fprintf(stderr, "%s: node %ld of %ld corrupted or freed (seed %llu)\n", what, i, n,
-                    (unsigned long long)g_seed);
-            exit(1);
-        }
-    }
-    CHECK(h == NULL);
-}
 
 NOINLINE static void churn(uint64_t *s, size_t bytes) {
     size_t done = 0;

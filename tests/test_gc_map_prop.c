@@ -186,28 +186,27 @@ static gort_map *make_map(size_t hint) {
     }
 }
 
+/* The key of id for a lookup into buf; a string key is looked up by a copy of its bytes,
+ * written into s (16 bytes). */
+static void lookup_key(uint64_t id, uintptr_t kp, uint64_t *buf, char *s) {
+    if (g_cfg == C_STR) {
+        hex16(id, s);
+        kp = (uintptr_t)s;
+    }
+    make_key(id, kp, buf);
+}
 static void *m_get(uint64_t id, uintptr_t kp) {
     if (g_cfg == C_U64_TYPED) return tmap_get((tmap *)g_map, id);
     uint64_t buf[24];
-    if (g_cfg == C_STR) { /* looked up by a copy of the bytes */
-        char s[16];
-        hex16(id, s);
-        make_key(id, (uintptr_t)s, buf);
-        return gort_map_get(g_map, buf);
-    }
-    make_key(id, kp, buf);
+    char s[16];
+    lookup_key(id, kp, buf, s);
     return gort_map_get(g_map, buf);
 }
 static bool m_delete(uint64_t id, uintptr_t kp) {
     if (g_cfg == C_U64_TYPED) return tmap_delete((tmap *)g_map, id);
     uint64_t buf[24];
-    if (g_cfg == C_STR) {
-        char s[16];
-        hex16(id, s);
-        make_key(id, (uintptr_t)s, buf);
-        return gort_map_delete(g_map, buf);
-    }
-    make_key(id, kp, buf);
+    char s[16];
+    lookup_key(id, kp, buf, s);
     return gort_map_delete(g_map, buf);
 }
 /* put: a new value object; a new key object for a new id (a string key is replaced by

@@ -181,32 +181,23 @@ static int child_abort(void) {
     return 0;
 }
 
+/* The child of run_self: this binary again, with GORT_OOM set (or unset). */
+struct self_exec {
+    const char *mode, *oom;
+};
+static void exec_self(void *p) {
+    const struct self_exec *e = p;
+    if (e->oom) setenv("GORT_OOM", e->oom, 1);
+    else unsetenv("GORT_OOM");
+    execl("/proc/self/exe", "test_gc_oom", e->mode, (char *)NULL);
+    _exit(127);
+}
+
 /* Runs this binary with argument `mode` and GORT_OOM set to oom (NULL: unset). */
 static const char *run_self(const char *mode, const char *oom, int want_abort) {
-    int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
-        dup2(pipefd[1], 1);
-        if (oom) setenv("GORT_OOM", oom, 1);
-        else unsetenv("GORT_OOM");
-        execl("/proc/self/exe", "test_gc_oom", mode, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
     static char buf[65536];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    close(pipefd[0]);
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
+    struct self_exec e = {mode, oom};
+    int st = run_child(exec_self, &e, 1, buf, sizeof buf);
     fprintf(stderr, "--- %s (GORT_OOM=%s):\n%s", mode, oom ? oom : "(unset)", buf);
     if (want_abort) {
         int ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&

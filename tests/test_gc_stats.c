@@ -89,28 +89,15 @@ static void trace_child(void) {
     exit(0);
 }
 
+static void exec_trace(void *arg) {
+    setenv("GORT_GCTRACE", "1", 1);
+    execl("/proc/self/exe", "test_gc_stats", "trace", (char *)NULL);
+    _exit(127);
+}
+
 static void gctrace(void) {
-    int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
-        setenv("GORT_GCTRACE", "1", 1);
-        execl("/proc/self/exe", "test_gc_stats", "trace", (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
     static char buf[65536];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
+    int status = run_child(exec_trace, NULL, 0, buf, sizeof buf);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     int lines = 0, gcs = 0;
     for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
