@@ -1457,6 +1457,10 @@ static GORT_NOINLINE void *alloc_large(size_t n, unsigned kind, const gort_type 
     /* publish: the bits are whole before a collection can find the object */
     atomic_store_explicit(&s->words[0].xfree, 0, memory_order_relaxed);
     s->words[0].alloc = 1;
+    /* the heap profile: the stack starts at the API entry's frame
+     * (gort__prof_frame, set by new_typed or gc_alloc_profiled) */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_rate, memory_order_relaxed)))
+        gort__prof_large(s, __builtin_frame_address(0));
     return (void *)s->base;
 }
 
@@ -1499,13 +1503,24 @@ static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count,
 }
 
 /* The general path of gort_new_typed. */
-static GORT_NOINLINE void *new_typed(const gort_type *t, size_t count) {
+static void *new_typed_body(const gort_type *t, size_t count) {
     size_t n;
     if (!t || __builtin_mul_overflow(t->size, count, &n) || n > PTRDIFF_MAX) return out_of_memory(n = SIZE_MAX);
     if (t->ptrwords == 0) return gc_alloc(n, GORT_KIND_GC_NOSCAN, NULL, 0, true);
     if (t->size & 7 || t->ptrwords > t->size / 8 || !t->ptrmask)
         gort__fatal("gort_new_typed: a type with pointers must be a whole number of 8-byte words");
     return gc_alloc(n, GORT_KIND_GC_SCAN, t, count, true);
+}
+
+/* The general path of gort_new_typed, reached from it by a tail jump: its
+ * frame record holds the program's return address, and the heap profile's
+ * stacks start there (GORT_PROF_ENTER; gort's own code keeps no frame
+ * pointers). */
+static GORT_NOINLINE void *new_typed(const gort_type *t, size_t count) {
+    GORT_PROF_ENTER();
+    void *p = new_typed_body(t, count);
+    GORT_PROF_LEAVE();
+    return p;
 }
 
 /* The end of the fast path when a stop arrived during it or the arena's
@@ -1543,8 +1558,26 @@ void *gort_new_typed(const gort_type *t, size_t count) {
     return p; /* zeroed at refill (zero_word) */
 }
 
-void *gort_gc_alloc(size_t n) { return gc_alloc(n, GORT_KIND_GC_SCAN, NULL, 0, true); }
-void *gort_gc_alloc_noscan(size_t n) { return gc_alloc(n, GORT_KIND_GC_NOSCAN, NULL, 0, false); }
+/* gort_gc_alloc and gort_gc_alloc_noscan while the heap profile has been on:
+ * reached by a tail jump, so that the profile's stacks start at the
+ * program's frame (as new_typed). */
+static GORT_NOINLINE void *gc_alloc_profiled(size_t n, unsigned kind, bool zero) {
+    GORT_PROF_ENTER();
+    void *p = gc_alloc(n, kind, NULL, 0, zero);
+    GORT_PROF_LEAVE();
+    return p;
+}
+
+void *gort_gc_alloc(size_t n) {
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed)))
+        return gc_alloc_profiled(n, GORT_KIND_GC_SCAN, true);
+    return gc_alloc(n, GORT_KIND_GC_SCAN, NULL, 0, true);
+}
+void *gort_gc_alloc_noscan(size_t n) {
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed)))
+        return gc_alloc_profiled(n, GORT_KIND_GC_NOSCAN, false);
+    return gc_alloc(n, GORT_KIND_GC_NOSCAN, NULL, 0, false);
+}
 
 void *gort_malloc_scanned(size_t n) {
     ensure_init();

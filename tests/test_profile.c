@@ -5,8 +5,10 @@
  *      sizes nothing else in the test allocates (a small class and a large
  *      span): freed by their thread, freed by another thread (the cross-thread
  *      free bits), their slots reused, their spans given back, realloc'd.
- *   2. Collected objects: after they are dropped and collected, the sweep's
- *      cleared alloc bits count them freed.
+ *   2. Collected objects (gort_gc_alloc_noscan, gort_new, large gort_gc_alloc):
+ *      sampled with stacks that start at the allocating function; after they are
+ *      dropped and collected, the sweep's cleared alloc bits (or its freed span)
+ *      count them freed.
  *   3. Sampled (64 KiB): the scaled inuse_space of a known live set is within
  *      sampling error (6 standard deviations).
  *   4. The output is well formed: four sample types, the period, locations
@@ -54,7 +56,9 @@ typedef struct profile {
     int64_t val[MAXS][4];
     int64_t bytes[MAXS];   /* the sample's "bytes" label (object size) */
     uint64_t loc0[MAXS];   /* its first location id */
+    uint64_t loc1[MAXS];   /* and its second (0: none) */
     uint64_t locids[1 << 16];
+    uint64_t locaddr[1 << 16]; /* each location's address */
     int nlocs, nmaps, nstrings;
     char exe_seen;
 } profile;
@@ -88,7 +92,10 @@ static void parse(const uint8_t *buf, size_t n) {
             int k = P.nsamples++, nv = 0;
             while (s.p < s.end) {
                 unsigned g = rd_field(&s, &w, &v, &t);
-                if (g == 1 && w == 2 && !P.loc0[k]) P.loc0[k] = rd_varint(&t);
+                if (g == 1 && w == 2) { /* packed location ids */
+                    if (!P.loc0[k]) P.loc0[k] = rd_varint(&t);
+                    if (t.p < t.end && !P.loc1[k]) P.loc1[k] = rd_varint(&t);
+                }
                 if (g == 2 && w == 2)
                     while (t.p < t.end) P.val[k][nv < 4 ? nv++ : 3] = (int64_t)rd_varint(&t);
                 if (g == 3 && w == 2) {
@@ -106,10 +113,13 @@ static void parse(const uint8_t *buf, size_t n) {
         } else if (f == 3) {
             P.nmaps++;
         } else if (f == 4) { /* location */
+            uint64_t id = 0, addr = 0;
             while (s.p < s.end) {
                 unsigned g = rd_field(&s, &w, &v, &t);
-                if (g == 1 && P.nlocs < (1 << 16)) P.locids[P.nlocs++] = v;
+                if (g == 1) id = v;
+                if (g == 3) addr = v;
             }
+            if (id && P.nlocs < (1 << 16)) P.locids[P.nlocs] = id, P.locaddr[P.nlocs++] = addr;
         } else if (f == 6) {
             CHECK(P.nstrings < 4096);
             if (first_string) CHECK(s.p == s.end); /* string_table[0] = "" */
@@ -149,6 +159,31 @@ static void take(void) {
     fclose(f);
     parse((const uint8_t *)buf, n);
     free(buf);
+}
+
+static uint64_t loc_addr(uint64_t id) {
+    for (int i = 0; i < P.nlocs; i++)
+        if (P.locids[i] == id) return P.locaddr[i];
+    return 0;
+}
+/* Every sample of objects of `size` bytes has its innermost frame in fn (its
+ * return address within fn's first 512 bytes): the stack starts at the
+ * program's frame, not inside gort. The sanitizer builds (-O1) make no tail
+ * calls, so the API function's own frame may come first there. */
+static void frames_in(int64_t size, void *fn, const char *what) {
+    int n = 0;
+    for (int k = 0; k < P.nsamples; k++) {
+        if (P.bytes[k] != size) continue;
+        uint64_t addr = loc_addr(P.loc0[k]);
+        if (test_sanitized() && addr - (uint64_t)(uintptr_t)fn >= 512 && P.loc1[k]) addr = loc_addr(P.loc1[k]);
+        if (addr - (uint64_t)(uintptr_t)fn >= 512) {
+            fprintf(stderr, "%s: a sample's first frame %#llx is not in its allocating function (%p)\n", what,
+                    (unsigned long long)addr, fn);
+            exit(1);
+        }
+        n++;
+    }
+    CHECK(n > 0);
 }
 
 /* sums of the four values over the samples of objects of `size` bytes */
@@ -229,6 +264,10 @@ __attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void c
     for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
 }
 #define GCSIZE 1792
+#define GCLARGE 73728 /* nine pages */
+#define NLARGE 20
+typedef struct Pair { struct Pair *a, *b; uint64_t x[26]; } Pair; /* 224 bytes */
+GORT_TYPE(Pair, a, b);
 __attribute__((noinline)) static void make_garbage(void) {
     for (int i = 0; i < N; i++) {
         char *p = gort_gc_alloc_noscan(GCSIZE);
@@ -236,13 +275,36 @@ __attribute__((noinline)) static void make_garbage(void) {
         p[0] = 1;
     }
 }
+__attribute__((noinline)) static void make_large_garbage(void) {
+    for (int i = 0; i < NLARGE; i++) {
+        char *p = gort_gc_alloc(GCLARGE);
+        CHECK(p);
+        p[0] = 1;
+    }
+}
+__attribute__((noinline)) static void make_typed_garbage(void) {
+    for (int i = 0; i < N; i++) {
+        Pair *p = gort_new(Pair);
+        CHECK(p);
+        p->x[0] = 1;
+    }
+}
 __attribute__((noinline)) static void collected(void) {
     int64_t s[4];
     memset(objs, 0, sizeof objs); /* stale addresses in a root: their pages may hold the garbage */
     make_garbage();
+    make_large_garbage();
+    make_typed_garbage();
     take();
     sums(GCSIZE, s);
     CHECK_EQ(s[0], N);
+    frames_in(GCSIZE, (void *)make_garbage, "gort_gc_alloc_noscan");
+    sums(GCLARGE, s);
+    CHECK_EQ(s[0], NLARGE); /* large collected objects are sampled too */
+    frames_in(GCLARGE, (void *)make_large_garbage, "gort_gc_alloc (large)");
+    sums((int64_t)sizeof(Pair), s);
+    CHECK(s[0] >= N); /* the size class is Pair's alone here */
+    frames_in((int64_t)sizeof(Pair), (void *)make_typed_garbage, "gort_new");
     clobber_stack();
     gort_gc();
     gort_gc();
@@ -252,6 +314,9 @@ __attribute__((noinline)) static void collected(void) {
     fprintf(stderr, "collected: %lld of %d sampled objects still in use after the collection\n", (long long)s[2], N);
     /* conservative roots may keep a few (a stale register or stack word) */
     CHECK(s[2] <= N / 20);
+    sums(GCLARGE, s);
+    CHECK_EQ(s[0], NLARGE);
+    CHECK(s[2] <= 2); /* the sweep gave their spans back: counted freed */
 }
 
 /* ---- sampled ---- */
