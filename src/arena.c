@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "arena.h"
 
 gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
 _Atomic uint64_t gort__metadata_bytes;

@@ -300,7 +300,7 @@ static struct {
 #define heap_hi heap_range.hi
 
 /* Word w of a collected span's mark bits: the xfree word of its pair
- * (internal.h says why). */
+ * (span.h says why). */
 static inline uint64_t mark_word(const gort_mspan *s, size_t w) {
     return atomic_load_explicit(&s->words[w].xfree, memory_order_relaxed);
 }
@@ -353,7 +353,7 @@ static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_ms
     uint64_t bit = 1ull << (idx & 63);
     struct gort_span_word *sw = &s->words[idx >> 6];
     if (!(sw->alloc & bit)) return; /* a free slot: a stale pointer */
-    _Atomic uint64_t *mw = &sw->xfree; /* the mark bits (internal.h) */
+    _Atomic uint64_t *mw = &sw->xfree; /* the mark bits (span.h) */
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit) return;
     if (atomic_test_and_set_bit(mw, idx & 63)) return;
     w->marked_bytes += s->elemsize;
@@ -366,7 +366,7 @@ static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_ms
  * for several objects of one word, with one atomic OR). */
 static inline void grey_word(gcwork *w, gort_mspan *s, uintptr_t wi, uint64_t bits) {
     struct gort_span_word *sw = &s->words[wi];
-    _Atomic uint64_t *mw = &sw->xfree; /* the mark bits (internal.h) */
+    _Atomic uint64_t *mw = &sw->xfree; /* the mark bits (span.h) */
     bits &= sw->alloc & ~atomic_load_explicit(mw, memory_order_relaxed);
     if (!bits) return;
     bits &= ~atomic_fetch_or_explicit(mw, bits, memory_order_relaxed);

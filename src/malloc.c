@@ -21,7 +21,7 @@
  *
  * malloc(n):
  *   1. n <= 32 KiB: class = gort__size_to_class(n); a manual object's span class
- *      is its size class (internal.h).
+ *      is its size class (base.h).
  *   2. The thread's mcache -> current span -> alloc_cache: take the lowest
  *      set bit; the object is cache_base + bit * elemsize. No lock, no
  *      atomic read-modify-write.

@@ -1,8 +1,7 @@
 /*
  * span.h: spans (Go's mspan, with the span half of mheap.go and the bit
  * operations of mbitmap.go): the struct, its states, and the operations on
- * its bits. Included by internal.h after the geometry, the fatal errors and
- * the metadata allocators, which it uses; span.c holds the out-of-line part.
+ * its bits; span.c holds the out-of-line part.
  *
  * A span is a run of pages holding objects of one span class (or one large
  * object). Its states, and who may change what in each:
@@ -31,6 +30,10 @@
  * hold the collector's mark bits (set by markers during the stop, cleared by
  * the sweep) and its xfree list stays empty.
  */
+#ifndef GORT_SPAN_H
+#define GORT_SPAN_H
+
+#include "arena.h"
 struct gort_mcache;
 
 enum { GORT_SPAN_DEAD = 0, GORT_SPAN_IN_USE = 1 };
@@ -215,3 +218,5 @@ GORT_HIDDEN bool gort__span_load_next_word(gort_mspan *s, struct gort_mcache *mc
  * caches file their spans with it, and the mcentrals theirs. */
 GORT_HIDDEN bool gort__span_file(gort_mspan *s, gort_mspan **partial, uint8_t partial_list, gort_mspan **full,
                                  uint8_t full_list);
+
+#endif
