@@ -212,7 +212,7 @@ _Static_assert(sizeof(workbuf) == 4096, "workbuf is a page");
 /* Candidate pointers found by scanning wait in `cand` and are looked up a
  * batch at a time (flush_cands), so that the cache misses of a batch's spans
  * and bitmap words overlap instead of following one another. */
-#define CAND_MAX 32
+#define CAND_MAX 64
 typedef struct gcwork {
     workbuf *buf;
     uint64_t marked_bytes;
