@@ -42,7 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "malloc.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {

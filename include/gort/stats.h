@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include "malloc.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {
