@@ -103,9 +103,10 @@ check-portable:
 	    $(BASEFLAGS) -O2 -Werror -c -o /dev/null $$f || exit 1; done; echo "check-portable: ok"
 
 install: libs
-	install -d $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include/gort/internal $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/gort/*.h $(DESTDIR)$(PREFIX)/include/gort/
+	install -m 644 include/gort/internal/*.h $(DESTDIR)$(PREFIX)/include/gort/internal/
 	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' gort.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc

@@ -9,6 +9,8 @@
  *   gort/chan.h    Go's channels, select and time.After for threads
  *   gort/slice.h   Go's slices (make, append, copy, re-slicing) in the collected heap
  *   gort/profile.h sampled heap profiles (pprof) and a picture of the heap (SVG)
+ * Each includes gort/common.h (the version, GORT_API) and stands on its own;
+ * gort/internal/ holds what the inline paths need, installed but not API.
  */
 #ifndef GORT_H
 #define GORT_H

@@ -1823,7 +1823,10 @@ gort_weak *gort_weak_make(void *obj) {
 
 void *gort_weak_get(gort_weak *w) { return w ? (void *)atomic_load_explicit(&w->obj, memory_order_relaxed) : NULL; }
 
-void gort_gc_stats(gort_gc_stats_t *st) {
+/* The caller's struct is size bytes (gort/gc.h: fields are only added at the
+ * end): the fields it holds are filled, and bytes past ours zeroed. */
+void gort_gc_stats_sized(gort_gc_stats_t *out, size_t size) {
+    gort_gc_stats_t buf, *st = size >= sizeof buf ? out : &buf;
     ensure_init();
     gort__lock(&gc_lock, GORT_RANK_GC);
     memset(st, 0, sizeof *st);
@@ -1845,6 +1848,8 @@ void gort_gc_stats(gort_gc_stats_t *st) {
     st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
     gort__unlock(&gc_lock, GORT_RANK_GC);
+    if (st == &buf) memcpy(out, &buf, size);
+    else if (size > sizeof buf) memset((char *)out + sizeof buf, 0, size - sizeof buf);
 }
 
 void gort__gc_stats_print(FILE *out, bool json) {
@@ -1992,3 +1997,10 @@ int gort__gc_count_threads(void) {
  * registration or a collection happened). */
 GORT_HIDDEN bool gort__gc_in_use(void);
 bool gort__gc_in_use(void) { return atomic_load_explicit(&gc_ready, memory_order_acquire); }
+
+/* The symbol of programs built before gort_gc_stats became a macro: they
+ * pass the struct of gort 0.1.0, which ends with memory_limit. */
+#undef gort_gc_stats
+void gort_gc_stats(gort_gc_stats_t *st) {
+    gort_gc_stats_sized(st, offsetof(gort_gc_stats_t, memory_limit) + sizeof st->memory_limit);
+}

@@ -80,7 +80,7 @@
 
 /* ---------------------------------------------------------------- errors */
 
-/* The inline paths' (gort/map.h) way to gort__fatal, which the libraries do
+/* The inline paths' (gort/internal/map_inline.h) way to gort__fatal, which the libraries do
  * not export. Everything else here calls gort__fatal (the program's misuse:
  * concurrent writes, a nil map) or gort__throw (the map's own invariants). */
 void gort__map_fatal(const char *msg) { gort__fatal(msg); }
@@ -197,7 +197,7 @@ static ALWAYS_INLINE void load_small(const uint8_t *p, size_t n, uint64_t *lo, u
     }
 }
 
-/* The integer hash is gort__map_hash_word in gort/map.h (the inline fast paths use it). */
+/* The integer hash is gort__map_hash_word in gort/internal/map_inline.h (the inline fast paths use it). */
 #define hash_word gort__map_hash_word
 
 static uint64_t wy_hash(const uint8_t *p, size_t n, uint64_t seed) {
@@ -416,7 +416,7 @@ static ALWAYS_INLINE void end_write(gort_map *m) {
     flags_store(m, f & (uint8_t)~F_WRITING);
 }
 
-/* Matching a bucket's 8 tophash bytes at once: gort/map.h (SSE2, or SWAR). */
+/* Matching a bucket's 8 tophash bytes at once: gort/internal/map_inline.h (SSE2, or SWAR). */
 static ALWAYS_INLINE uint64_t th_word(const uint8_t *b) { return rd64(b); }
 static ALWAYS_INLINE uint64_t match(uint64_t w, uint8_t top) { return gort__map_match(w, top); }
 static ALWAYS_INLINE uint64_t match_empty(uint64_t w) { return gort__map_match_empty(w); }

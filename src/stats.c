@@ -11,7 +11,7 @@
 
 #include "internal.h"
 
-void gort_stats(gort_stats_t *st) {
+static void stats_fill(gort_stats_t *st) {
     memset(st, 0, sizeof *st);
     uint64_t nmalloc[GORT_NUM_CLASSES], nfree[GORT_NUM_CLASSES];
     gort__mcache_stats(nmalloc, nfree);
@@ -54,6 +54,23 @@ void gort_stats(gort_stats_t *st) {
         if (nmalloc[c] > f) st->heap_alloc += (nmalloc[c] - f) * gort_class_to_size[c];
     }
     st->heap_objects = st->mallocs > st->frees ? st->mallocs - st->frees : 0;
+}
+
+/* The caller's struct is size bytes (gort/stats.h: fields are only added at
+ * the end): the fields it holds are filled, and bytes past ours zeroed. */
+void gort_stats_sized(gort_stats_t *out, size_t size) {
+    gort_stats_t st;
+    stats_fill(&st);
+    size_t n = size < sizeof st ? size : sizeof st;
+    memcpy(out, &st, n);
+    if (size > n) memset((char *)out + n, 0, size - n);
+}
+
+/* The symbol of programs built before gort_stats became a macro: they pass
+ * the struct of gort 0.1.0, which ends with by_size. */
+#undef gort_stats
+void gort_stats(gort_stats_t *st) {
+    gort_stats_sized(st, offsetof(gort_stats_t, by_size) + sizeof st->by_size);
 }
 
 #define FIELDS(X)                 \

@@ -18,7 +18,13 @@
  *      runs more collections than without; with GOGC off and that limit, collections
  *      still happen and the mapped memory stays near the limit.
  *   6. GORT_GCTRACE=1 (a re-exec of this binary): one line "gc N @..." per cycle.
+ *   7. the statistics structs grow (gort/stats.h): gort_stats_sized and
+ *      gort_gc_stats_sized fill a caller's shorter struct (an older version) only up to
+ *      its size, and zero the bytes of a longer one (a newer version) past their own
+ *      struct; the functions gort_stats and gort_gc_stats (not the macros) fill the
+ *      struct of gort 0.1.0.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <gort.h>
@@ -47,6 +53,46 @@ static uint64_t mapped(void) {
     static gort_stats_t ms;
     gort_stats(&ms);
     return ms.heap_sys - ms.heap_released + ms.metadata_sys;
+}
+
+/* 7: older (shorter) and newer (longer) callers' structs */
+static void growing_structs(void) {
+    static struct {
+        gort_gc_stats_t s;
+        unsigned char more[64];
+    } g;
+    const size_t gshort = offsetof(gort_gc_stats_t, heap_live);
+    memset(&g, 0xa5, sizeof g);
+    gort_gc_stats_sized(&g.s, gshort);
+    CHECK_EQ(g.s.num_gc, st().num_gc);
+    for (size_t i = gshort; i < sizeof g; i++) CHECK(((unsigned char *)&g)[i] == 0xa5);
+    memset(&g, 0xa5, sizeof g);
+    gort_gc_stats_sized(&g.s, sizeof g);
+    CHECK_EQ(g.s.gc_percent, st().gc_percent);
+    for (size_t i = 0; i < sizeof g.more; i++) CHECK(g.more[i] == 0);
+    memset(&g, 0xa5, sizeof g);
+    (gort_gc_stats)(&g.s);
+    CHECK(g.s.memory_limit == st().memory_limit);
+    CHECK(g.more[0] == 0xa5);
+
+    static struct {
+        gort_stats_t s;
+        unsigned char more[64];
+    } m;
+    const size_t mshort = offsetof(gort_stats_t, by_size);
+    memset(&m, 0xa5, sizeof m);
+    gort_stats_sized(&m.s, mshort);
+    CHECK(m.s.arenas >= 1 && m.s.heap_sys > 0);
+    for (size_t i = mshort; i < sizeof m; i++) CHECK(((unsigned char *)&m)[i] == 0xa5);
+    memset(&m, 0xa5, sizeof m);
+    gort_stats_sized(&m.s, sizeof m);
+    CHECK(m.s.by_size[1].size > 0);
+    for (size_t i = 0; i < sizeof m.more; i++) CHECK(m.more[i] == 0);
+    memset(&m, 0xa5, sizeof m);
+    (gort_stats)(&m.s);
+    CHECK(m.s.arenas >= 1 && m.s.by_size[1].size > 0);
+    CHECK(m.more[0] == 0xa5);
+    printf("growing statistics structs: ok\n");
 }
 
 NOINLINE static Node *build(long n) {
@@ -232,6 +278,8 @@ int main(int argc, char **argv) {
 
     /* 6. gctrace */
     gctrace();
+    /* 7. growing structs */
+    growing_structs();
     gort_check_heap();
     printf("test_gc_stats: ok\n");
     return 0;

@@ -108,7 +108,7 @@ static void free_stack(void *arg) {
 }
 
 static void nil_map_put(void *arg) { gort_map_put_u64(NULL, 1); }
-/* what the map's inline paths (gort/map.h) call when a write races theirs */
+/* what the map's inline paths (gort/internal/map_inline.h) call when a write races theirs */
 static void map_inline_fatal(void *arg) { gort__map_fatal("concurrent map writes"); }
 
 /* volatile: the compiler cannot fold the conditions away */

@@ -67,7 +67,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "malloc.h"
+#include "common.h"
 #include "gc.h"
 
 #ifdef __cplusplus

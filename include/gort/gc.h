@@ -42,7 +42,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "malloc.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -167,7 +167,14 @@ typedef struct gort_gc_stats {
     int64_t gc_percent;       /* the current GOGC (-1: off) */
     int64_t memory_limit;     /* the current soft limit (INT64_MAX: none) */
 } gort_gc_stats_t;
+/* Fills *st. The struct grows as gort_stats_t does (gort/stats.h): fields are
+ * only added at its end; gort_gc_stats(st) is a macro passing sizeof *st to
+ * gort_gc_stats_sized, which fills what the caller's struct holds and zeroes
+ * bytes past the fields it knows; the function gort_gc_stats fills the
+ * struct as gort 0.1.0 defined it. */
 GORT_API void gort_gc_stats(gort_gc_stats_t *st);
+GORT_API void gort_gc_stats_sized(gort_gc_stats_t *st, size_t size);
+#define gort_gc_stats(st) gort_gc_stats_sized((st), sizeof *(st))
 
 /* ---- GORT_TYPE's machinery ---- */
 #define GORT__MASK_WORDS 4

@@ -3,22 +3,11 @@
 #define GORT_MALLOC_H
 
 #include <stddef.h>
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#if defined(__GNUC__)
-#define GORT_API __attribute__((visibility("default")))
-#define GORT_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
-#else
-#define GORT_API
-#define GORT_MALLOC_ATTR
-#endif
-
-#define GORT_VERSION_MAJOR 0
-#define GORT_VERSION_MINOR 1
-#define GORT_VERSION_PATCH 0
 
 /*
  * Allocation. Every object of 16 bytes or more is 16-byte aligned; smaller

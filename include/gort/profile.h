@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
-#include "malloc.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -54,7 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "malloc.h"
+#include "common.h"
 #include "gc.h"
 
 #ifdef __cplusplus

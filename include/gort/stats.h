@@ -2,9 +2,10 @@
 #ifndef GORT_STATS_H
 #define GORT_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "malloc.h"
+#include "common.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,8 +41,20 @@ typedef struct gort_stats {
 } gort_stats_t;
 
 /* Fills *st with a consistent-enough snapshot (thread-local counters are
- * summed without stopping threads). */
+ * summed without stopping threads).
+ *
+ * The struct can grow: later versions only add fields at its end (by_size
+ * keeps its length). gort_stats(st) is a macro that passes sizeof *st along
+ * to gort_stats_sized, which fills the fields of the caller's struct it knows
+ * and zeroes any bytes past them. So a program built against older headers
+ * gets the fields it knows from a newer library, and one built against newer
+ * headers reads 0 in the fields an older library does not have. Call it
+ * through the macro (or gort_stats_sized with the struct's sizeof); the
+ * function gort_stats itself, for programs built before the macro, fills
+ * the struct as gort 0.1.0 defined it. */
 GORT_API void gort_stats(gort_stats_t *st);
+GORT_API void gort_stats_sized(gort_stats_t *st, size_t size);
+#define gort_stats(st) gort_stats_sized((st), sizeof *(st))
 GORT_API void gort_stats_print(FILE *out);
 GORT_API void gort_stats_print_json(FILE *out);
 /* Returns every free page to the OS now (like debug.FreeOSMemory);
