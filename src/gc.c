@@ -1533,16 +1533,17 @@ static GORT_NOINLINE void *new_small_finish(const gort_type *t, void *p, size_t 
 
 /* gort_new(T) of a small T whose pointer words all lie in its first 64 (every
  * GORT_TYPE of up to 512 bytes): a leaf with tail calls to the slow paths.
- * Per 16-byte node, refills included: 107 instructions (gort_new_typed's
+ * Per 16-byte node, refills included: 103 instructions (gort_new_typed's
  * inclusive count over 3,222,190 nodes), where the general path took 190
  * (callgrind, bench/gc/binarytrees.c at depth 14, GORT_GOGC=off; the refill's
  * zeroing of the word's free slots counted); 111 before the span kept its
- * bitmap's address (heapbits). The type's checks are the
- * general path's, folded into two comparisons: size a multiple of 8 in
- * [8, 512] and 1 <= ptrwords <= size / 8. */
+ * bitmap's address (heapbits), 107 before the size check was one test. The
+ * type's checks are the general path's, folded into two tests: size a
+ * multiple of 8 in [8, 512] and 1 <= ptrwords <= size / 8. */
 void *gort_new_typed(const gort_type *t, size_t count) {
-    if (GORT_UNLIKELY(count != 1 || !t || t->size - 8 > 512 - 8 || (t->size & 7) ||
-                      t->ptrwords - 1 >= (t->size >> 3) || !t->ptrmask))
+    /* size - 8 in [0, 504] and a multiple of 8: no bit set but bits 3 to 8 */
+    if (GORT_UNLIKELY(count != 1 || !t || ((t->size - 8) & ~(size_t)0x1f8) || t->ptrwords - 1 >= (t->size >> 3) ||
+                      !t->ptrmask))
         return new_typed(t, count);
     size_t cls = gort__size_to_class(t->size);
     gort_mspan *s;
