@@ -18,7 +18,13 @@
 #include <gort.h>
 
 __attribute__((noinline, no_sanitize_address, no_sanitize_thread, unused)) static void clobber_stack(void) {
+#ifdef __OPTIMIZE__
     volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 1;
+#else
+    /* -O0 (make MODE=debug): p and i live in this frame, just below the frame pointer; start
+     * below them (the skipped words are this frame's own, not a dead one's) */
+    volatile uintptr_t *p = (volatile uintptr_t *)__builtin_frame_address(0) - 8;
+#endif
     for (ptrdiff_t i = 0; i < 8192; i++) p[-i] = 0;
 }
 __attribute__((noinline, unused)) static void gc_clean(int n) {
