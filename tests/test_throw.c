@@ -18,31 +18,19 @@
 static const char bug_line[] = "gort: this is a bug in gort (an internal invariant is broken)\n";
 static int g_failed;
 
-/* Runs fn(arg) in a child; returns its wait status, with its stderr in buf. */
+/* A case's child: fn(arg) under a 20 s alarm, then a line if it returned. */
+static void case_child(void *p) {
+    struct child_call *c = p;
+    alarm(20);
+    c->fn(c->arg);
+    fprintf(stderr, "(returned normally)\n");
+}
+
+/* Runs fn(arg) in a child (check.h's run_child); returns its wait status, with its stderr
+ * in buf. */
 static int child_stderr(void (*fn)(void *), void *arg, char *buf, size_t cap) {
-    int pipefd[2];
-    CHECK(pipe(pipefd) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(pipefd[0]);
-        dup2(pipefd[1], 2);
-        alarm(20);
-        fn(arg);
-        fprintf(stderr, "(returned normally)\n");
-        _exit(0);
-    }
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], buf + len, cap - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    close(pipefd[0]);
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    return status;
+    struct child_call c = {fn, arg};
+    return run_child(case_child, &c, 0, buf, cap);
 }
 
 /* The child must abort with `want` on stderr (want ends with its line's newline), then
