@@ -467,6 +467,15 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
 /* Keys passed by value to a fast path taking KT: the inline fast paths
  * above with constant strides (elems over 128 bytes, stored out of line,
  * take the out-of-line functions). */
+/* has and put, the same for every key kind: from get and slot. */
+#define GORT_MAP_DEFINE_DERIVED_(name, K, V)                                              \
+    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
+    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                      \
+        V *p_ = name##_slot(m, k);                                                        \
+        if (p_) *p_ = v;                                                                  \
+        return p_;                                                                        \
+    }
+
 #define GORT_MAP_DEFINE_FAST_(name, K, V, KT, SUF, KIND, MAKETYPE)                        \
     GORT__MAP_TYPED bool name##_iter_next_fast_(gort_map_iter *it) {                        \
         if (sizeof(V) > 128) return gort_map_iter_next(it);                               \
@@ -484,38 +493,28 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
         if (sizeof(V) > 128) return (V *)gort_map_get_##SUF((gort_map *)m, u_);           \
         return (V *)gort__map_get_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
     }                                                                                     \
-    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
     GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                          \
         KT u_ = name##_key_(k);                                                           \
         if (sizeof(V) > 128) return (V *)gort_map_put_##SUF((gort_map *)m, u_);           \
         return (V *)gort__map_put_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
     }                                                                                     \
-    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                      \
-        V *p_ = name##_slot(m, k);                                                        \
-        if (p_) *p_ = v;                                                                  \
-        return p_;                                                                        \
-    }                                                                                     \
     GORT__MAP_TYPED bool name##_delete(name *m, K k) {                                      \
         KT u_ = name##_key_(k);                                                           \
         if (sizeof(V) > 128) return gort_map_delete_##SUF((gort_map *)m, u_);             \
         return gort__map_delete_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));    \
-    }
+    }                                                                                     \
+    GORT_MAP_DEFINE_DERIVED_(name, K, V)
 
 
 /* Keys passed by address to the generic path. */
 #define GORT_MAP_DEFINE_BYREF_(name, K, V, MAKETYPE)                                      \
     GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, gort_map_iter_next)                     \
     GORT__MAP_TYPED V *name##_get(name *m, K k) { return (V *)gort_map_get((gort_map *)m, &k); } \
-    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
     GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                          \
         return (V *)gort_map_put((gort_map *)m, &k);                                      \
     }                                                                                     \
-    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                      \
-        V *p_ = name##_slot(m, k);                                                        \
-        if (p_) *p_ = v;                                                                  \
-        return p_;                                                                        \
-    }                                                                                     \
-    GORT__MAP_TYPED bool name##_delete(name *m, K k) { return gort_map_delete((gort_map *)m, &k); }
+    GORT__MAP_TYPED bool name##_delete(name *m, K k) { return gort_map_delete((gort_map *)m, &k); } \
+    GORT_MAP_DEFINE_DERIVED_(name, K, V)
 
 
 #ifdef __cplusplus
