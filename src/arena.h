@@ -72,13 +72,18 @@ typedef struct gort_heap_arena {
  * Entries go NULL -> non-NULL once, under mheap.lock, and never back. */
 GORT_HIDDEN extern gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
 
+/* The arena holding address a (taken modulo 2^48), or NULL. */
+static inline gort_heap_arena *gort__arena_of(uintptr_t a) {
+    return atomic_load_explicit(&gort__arenas[(a >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)],
+                                memory_order_acquire);
+}
+
 /* The span of the page holding a, for an address below 2^48 (the arena
  * index is taken modulo 2^22, so a higher address may alias a real arena's
  * page: the caller must then check that a < span->limit, which no aliased
  * address is). NULL: not a heap page. */
 static inline gort_mspan *gort__span_of_unchecked(uintptr_t a) {
-    gort_heap_arena *ha = atomic_load_explicit(
-        &gort__arenas[(a >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)], memory_order_acquire);
+    gort_heap_arena *ha = gort__arena_of(a);
     if (GORT_UNLIKELY(ha == NULL)) return NULL;
     return atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
                                 memory_order_relaxed);

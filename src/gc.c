@@ -174,7 +174,7 @@ static inline bool heap_bits_small(uint64_t *bm, size_t at, size_t slotwords, ui
  * objects never cross an arena (spans of small classes are at most 10 pages
  * and an arena holds whole spans of its pages). */
 static bool heap_bits_set(uintptr_t p, size_t slotwords, size_t words, const gort_type *t, size_t count) {
-    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    gort_heap_arena *ha = gort__arena_of(p);
     uint64_t *bm = arena_ptrbits(ha);
     if (!bm) return false;
     size_t at = (p - ha->base) >> 3;
@@ -325,7 +325,7 @@ _Static_assert(offsetof(gort_mspan, base) + sizeof(uintptr_t) <= 64 && offsetof(
  * in a span; else NULL. */
 static inline __attribute__((always_inline)) gort_mspan *heap_span_of(uintptr_t p, uintptr_t lo, uintptr_t span) {
     if (p - lo >= span) return NULL;
-    gort_heap_arena *ha = gort__arenas[(p >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    gort_heap_arena *ha = gort__arena_of(p);
     if (!ha) return NULL;
     return atomic_load_explicit(&ha->spans[(p >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)], memory_order_relaxed);
 }
@@ -504,7 +504,7 @@ NO_SANITIZE static inline __attribute__((always_inline)) void scan_object(gcwork
         scan_large(w, b);
         return;
     }
-    gort_heap_arena *ha = gort__arenas[(b >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+    gort_heap_arena *ha = gort__arena_of(b);
     const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
     /* NULL: the arena's first scanned object is being allocated and holds
      * no pointer yet */
@@ -1402,7 +1402,7 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
         if (gort__spc_kind(spc) == GORT_KIND_GC_SCAN) {
             zero_word(s, (uintptr_t)p);
             if (GORT_UNLIKELY(!s->heapbits)) {
-                gort_heap_arena *ha = gort__arenas[(s->base >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)];
+                gort_heap_arena *ha = gort__arena_of(s->base);
                 uint64_t *bm = arena_ptrbits(ha); /* NULL (no memory): gort_new takes its slow path */
                 if (bm) s->heapbits = bm + ((s->base - ha->base) >> 9);
             }
