@@ -40,7 +40,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 LIBS := $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/libgort-malloc.so
 
-.PHONY: all libs tests test test-release test-asan test-tsan install bench clean sizeclasses check-sizeclasses check-portable
+.PHONY: all libs tests test test-release test-asan test-tsan install bench clean sizeclasses check-sizeclasses check-portable format check-format
 all: libs
 libs: $(LIBS)
 
@@ -93,6 +93,16 @@ sizeclasses:
 	$(PYTHON) tools/mksizeclasses.py > src/sizeclasses.h
 check-sizeclasses:
 	$(PYTHON) tools/mksizeclasses.py | diff -u src/sizeclasses.h -
+
+# The C sources' layout is .clang-format's (clang-format 14, Debian 12's);
+# src/sizeclasses.h is generated and left as tools/mksizeclasses.py writes it.
+CLANG_FORMAT ?= clang-format
+FORMAT_FILES = $(filter-out src/sizeclasses.h,$(wildcard src/*.[ch] include/*.h include/gort/*.h \
+    include/gort/internal/*.h tests/*.[ch] examples/*.[ch] bench/*.[ch] bench/*/*.[ch] bench/*/*/*.[ch]))
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+check-format:
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) && echo "check-format: ok"
 
 # Warnings are errors with clang on x86-64, and every source compiles for
 # aarch64 (needs clang and Debian's libc6-dev-arm64-cross).

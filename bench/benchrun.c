@@ -17,8 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -27,20 +26,21 @@ static double now(void)
 static volatile sig_atomic_t timed_out;
 static pid_t child;
 
-static void on_alarm(int sig)
-{
+static void on_alarm(int sig) {
     (void)sig;
     timed_out = 1;
     if (child > 0) kill(child, SIGKILL);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *preload = NULL, *outfile = NULL;
     double timeout = 0;
     int i = 1;
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) { i++; break; }
+        if (!strcmp(argv[i], "--")) {
+            i++;
+            break;
+        }
         if (i + 1 >= argc) goto usage;
         if (!strcmp(argv[i], "-p")) preload = argv[++i];
         else if (!strcmp(argv[i], "-T")) timeout = atof(argv[++i]);
@@ -52,12 +52,18 @@ int main(int argc, char **argv)
     fflush(stdout);
     double t0 = now();
     child = fork();
-    if (child < 0) { perror("fork"); return 1; }
+    if (child < 0) {
+        perror("fork");
+        return 1;
+    }
     if (child == 0) {
         if (preload && *preload) setenv("LD_PRELOAD", preload, 1);
         if (outfile) {
             int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0 || dup2(fd, 1) < 0) { perror(outfile); _exit(127); }
+            if (fd < 0 || dup2(fd, 1) < 0) {
+                perror(outfile);
+                _exit(127);
+            }
             close(fd);
         }
         execvp(argv[i], argv + i);
@@ -69,7 +75,7 @@ int main(int argc, char **argv)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_alarm;
         sigaction(SIGALRM, &sa, NULL);
-        struct itimerval it = { { 0, 0 }, { (time_t)timeout, (long)((timeout - (double)(time_t)timeout) * 1e6) } };
+        struct itimerval it = {{0, 0}, {(time_t)timeout, (long)((timeout - (double)(time_t)timeout) * 1e6)}};
         setitimer(ITIMER_REAL, &it, NULL);
     }
     int status = 0;
@@ -77,7 +83,10 @@ int main(int argc, char **argv)
     pid_t w;
     while ((w = wait4(child, &status, 0, &ru)) < 0 && errno == EINTR) {}
     double t1 = now();
-    if (w < 0) { perror("wait4"); return 1; }
+    if (w < 0) {
+        perror("wait4");
+        return 1;
+    }
     char st[64];
     if (timed_out) snprintf(st, sizeof st, "timeout");
     else if (WIFEXITED(status)) snprintf(st, sizeof st, "exit:%d", WEXITSTATUS(status));

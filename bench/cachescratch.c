@@ -13,10 +13,13 @@
 
 static long iters;
 
-typedef struct { unsigned char *given; int id; uint64_t sum; } ALIGNED_CL arg_t;
+typedef struct {
+    unsigned char *given;
+    int id;
+    uint64_t sum;
+} ALIGNED_CL arg_t;
 
-static void *worker(void *vp)
-{
+static void *worker(void *vp) {
     arg_t *ar = vp;
     free(ar->given);
     uint64_t sum = 0;
@@ -31,8 +34,7 @@ static void *worker(void *vp)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int T = a.threads;
     iters = bench_n(&a, 4e6) / T;
@@ -47,8 +49,8 @@ int main(int argc, char **argv)
     double t1 = bench_now();
     uint64_t sum = 0;
     for (int i = 0; i < T; i++) sum += args[i].sum;
-    printf("RESULT name=cachescratch secs=%.6f threads=%d objects=%ld writes=%ld checksum=%" PRIu64 "\n",
-           t1 - t0, T, iters * T, iters * T * WRITES, sum);
+    printf("RESULT name=cachescratch secs=%.6f threads=%d objects=%ld writes=%ld checksum=%" PRIu64 "\n", t1 - t0, T,
+           iters * T, iters * T * WRITES, sum);
     free(args);
     return 0;
 }

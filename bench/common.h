@@ -27,15 +27,13 @@ typedef struct {
     long count;        /* -c argument, workload specific (0: unset) */
 } bench_args_t;
 
-static inline void bench_usage(const char *prog)
-{
+static inline void bench_usage(const char *prog) {
     fprintf(stderr, "usage: %s [-t THREADS] [-s SCALE] [-c COUNT] [-w EXTRA]\n", prog);
     exit(2);
 }
 
-static inline bench_args_t bench_parse(int argc, char **argv)
-{
-    bench_args_t a = { 1, 1.0, NULL, 0 };
+static inline bench_args_t bench_parse(int argc, char **argv) {
+    bench_args_t a = {1, 1.0, NULL, 0};
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) bench_usage(argv[0]);
         if (!strcmp(argv[i], "-t")) a.threads = atoi(argv[++i]);
@@ -51,35 +49,33 @@ static inline bench_args_t bench_parse(int argc, char **argv)
 }
 
 /* Scaled work amount, never below 1. */
-static inline long bench_n(const bench_args_t *a, double base)
-{
+static inline long bench_n(const bench_args_t *a, double base) {
     double n = base * a->scale;
     return n < 1 ? 1 : (long)n;
 }
 
-static inline double bench_now(void)
-{
+static inline double bench_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* xorshift64*: small, fast, deterministic per seed. */
-typedef struct { uint64_t s; } rng_t;
+typedef struct {
+    uint64_t s;
+} rng_t;
 
-static inline rng_t rng_seed(uint64_t seed)
-{
+static inline rng_t rng_seed(uint64_t seed) {
     /* splitmix64 scramble so that nearby seeds give unrelated streams */
     uint64_t z = seed + 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
-    rng_t r = { z ? z : 1 };
+    rng_t r = {z ? z : 1};
     return r;
 }
 
-static inline uint64_t rng_next(rng_t *r)
-{
+static inline uint64_t rng_next(rng_t *r) {
     uint64_t x = r->s;
     x ^= x >> 12;
     x ^= x << 25;
@@ -89,14 +85,12 @@ static inline uint64_t rng_next(rng_t *r)
 }
 
 /* Uniform in [lo, hi]. */
-static inline size_t rng_range(rng_t *r, size_t lo, size_t hi)
-{
+static inline size_t rng_range(rng_t *r, size_t lo, size_t hi) {
     return lo + (size_t)(rng_next(r) % (uint64_t)(hi - lo + 1));
 }
 
 /* Log-uniform in [lo, hi]: as many blocks of each power of two. */
-static inline size_t rng_logrange(rng_t *r, size_t lo, size_t hi)
-{
+static inline size_t rng_logrange(rng_t *r, size_t lo, size_t hi) {
     int lb = 63 - __builtin_clzll(lo), hb = 63 - __builtin_clzll(hi);
     int b = lb + (int)(rng_next(r) % (uint64_t)(hb - lb + 1));
     size_t base = (size_t)1 << b;
@@ -106,16 +100,17 @@ static inline size_t rng_logrange(rng_t *r, size_t lo, size_t hi)
     return s;
 }
 
-static inline void *xmalloc(size_t n)
-{
+static inline void *xmalloc(size_t n) {
     void *p = malloc(n);
-    if (!p) { fprintf(stderr, "malloc(%zu) failed\n", n); abort(); }
+    if (!p) {
+        fprintf(stderr, "malloc(%zu) failed\n", n);
+        abort();
+    }
     return p;
 }
 
 /* Resident set size of this process in KiB, from /proc/self/statm. */
-static inline long bench_rss_kb(void)
-{
+static inline long bench_rss_kb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     long size = 0, res = 0;
     if (!f) return -1;
@@ -125,8 +120,7 @@ static inline long bench_rss_kb(void)
 }
 
 /* Start threads running fn(arg_i), arg_i = base + i*stride, and join them. */
-static inline void bench_run_threads(int n, void *(*fn)(void *), void *base, size_t stride)
-{
+static inline void bench_run_threads(int n, void *(*fn)(void *), void *base, size_t stride) {
     pthread_t *t = xmalloc(sizeof(pthread_t) * (size_t)n);
     for (int i = 0; i < n; i++)
         if (pthread_create(&t[i], NULL, fn, (char *)base + (size_t)i * stride)) {

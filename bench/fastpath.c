@@ -9,8 +9,7 @@
 #define NSIZES 4096
 #define BATCH 64
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     long pairs = a.count > 0 ? a.count : bench_n(&a, 40e6);
     long pairsA = pairs / 2, batches = (pairs - pairsA) / BATCH;
@@ -35,14 +34,20 @@ int main(int argc, char **argv)
             b[i][0] = (unsigned char)k;
         }
         if (j & 1) {
-            for (int i = 0; i < BATCH; i++) { sum += b[i][0]; free(b[i]); }
+            for (int i = 0; i < BATCH; i++) {
+                sum += b[i][0];
+                free(b[i]);
+            }
         } else {
-            for (int i = BATCH - 1; i >= 0; i--) { sum += b[i][0]; free(b[i]); }
+            for (int i = BATCH - 1; i >= 0; i--) {
+                sum += b[i][0];
+                free(b[i]);
+            }
         }
     }
     double t1 = bench_now();
     long total = pairsA + batches * BATCH;
-    printf("RESULT name=fastpath secs=%.6f threads=1 pairs=%ld ns_per_pair=%.2f checksum=%" PRIu64 "\n",
-           t1 - t0, total, (t1 - t0) * 1e9 / (double)total, sum);
+    printf("RESULT name=fastpath secs=%.6f threads=1 pairs=%ld ns_per_pair=%.2f checksum=%" PRIu64 "\n", t1 - t0, total,
+           (t1 - t0) * 1e9 / (double)total, sum);
     return 0;
 }

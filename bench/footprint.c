@@ -13,8 +13,7 @@ typedef struct {
     uint64_t sum;
 } ALIGNED_CL arg_t;
 
-static void *build(void *vp)
-{
+static void *build(void *vp) {
     arg_t *ar = vp;
     rng_t r = rng_seed(900 + (uint64_t)ar->id);
     size_t got = 0, i = 0;
@@ -30,35 +29,39 @@ static void *build(void *vp)
     return NULL;
 }
 
-static void *free90(void *vp)
-{
+static void *free90(void *vp) {
     arg_t *ar = vp;
     rng_t r = rng_seed(950 + (uint64_t)ar->id);
     for (size_t i = 0; i < ar->count; i++)
-        if (rng_next(&r) % 10 != 0) { ar->sum += ar->p[i][0]; free(ar->p[i]); ar->p[i] = NULL; }
+        if (rng_next(&r) % 10 != 0) {
+            ar->sum += ar->p[i][0];
+            free(ar->p[i]);
+            ar->p[i] = NULL;
+        }
     return NULL;
 }
 
-static void *freeall(void *vp)
-{
+static void *freeall(void *vp) {
     arg_t *ar = vp;
     for (size_t i = 0; i < ar->count; i++)
-        if (ar->p[i]) { ar->sum += ar->p[i][0]; free(ar->p[i]); ar->p[i] = NULL; }
+        if (ar->p[i]) {
+            ar->sum += ar->p[i][0];
+            free(ar->p[i]);
+            ar->p[i] = NULL;
+        }
     return NULL;
 }
 
-static void sleep_until(double t)
-{
+static void sleep_until(double t) {
     for (;;) {
         double d = t - bench_now();
         if (d <= 0) return;
-        struct timespec ts = { (time_t)d, (long)((d - (double)(time_t)d) * 1e9) };
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
         nanosleep(&ts, NULL);
     }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int T = a.threads;
     double w1 = 1, w2 = 10;
@@ -94,12 +97,15 @@ int main(int argc, char **argv)
     long rss_w2 = bench_rss_kb();
     uint64_t sum = 0;
     size_t objs = 0;
-    for (int i = 0; i < T; i++) { sum += args[i].sum; objs += args[i].count; }
+    for (int i = 0; i < T; i++) {
+        sum += args[i].sum;
+        objs += args[i].count;
+    }
     printf("RESULT name=footprint secs=%.6f threads=%d objects=%zu bytes=%zu build_secs=%.6f "
            "rss_base_kb=%ld rss_built_kb=%ld rss_after90_kb=%ld rss_freed_kb=%ld "
            "rss_w1_kb=%ld rss_w2_kb=%ld w1=%g w2=%g checksum=%" PRIu64 "\n",
-           (t1 - t0) + (t3 - t2) + (t5 - t4), T, objs, total, t1 - t0, rss_base, rss_built, rss_90,
-           rss_freed, rss_w1, rss_w2, w1, w2, sum);
+           (t1 - t0) + (t3 - t2) + (t5 - t4), T, objs, total, t1 - t0, rss_base, rss_built, rss_90, rss_freed, rss_w1,
+           rss_w2, w1, w2, sum);
     for (int i = 0; i < T; i++) free(args[i].p);
     free(args);
     return 0;

@@ -7,18 +7,24 @@
 
 #define SLOTS 4
 
-typedef struct { int id; long ops; uint64_t sum; } ALIGNED_CL arg_t;
+typedef struct {
+    int id;
+    long ops;
+    uint64_t sum;
+} ALIGNED_CL arg_t;
 
-static void *worker(void *vp)
-{
+static void *worker(void *vp) {
     arg_t *ar = vp;
     rng_t r = rng_seed(700 + (uint64_t)ar->id);
-    unsigned char *p[SLOTS] = { 0 };
-    size_t n[SLOTS] = { 0 };
+    unsigned char *p[SLOTS] = {0};
+    size_t n[SLOTS] = {0};
     uint64_t sum = 0;
     for (long k = 0; k < ar->ops; k++) {
         int i = (int)(rng_next(&r) % SLOTS);
-        if (p[i]) { sum += p[i][n[i] - 1] + p[i][n[i] / 2]; free(p[i]); }
+        if (p[i]) {
+            sum += p[i][n[i] - 1] + p[i][n[i] / 2];
+            free(p[i]);
+        }
         n[i] = rng_logrange(&r, 64 << 10, 32 << 20);
         p[i] = xmalloc(n[i]);
         for (size_t o = 0; o < n[i]; o += 4096) p[i][o] = (unsigned char)(o >> 12);
@@ -30,19 +36,21 @@ static void *worker(void *vp)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int T = a.threads;
     arg_t *args = calloc((size_t)T, sizeof(arg_t));
-    for (int i = 0; i < T; i++) { args[i].id = i; args[i].ops = bench_n(&a, 300) / T; }
+    for (int i = 0; i < T; i++) {
+        args[i].id = i;
+        args[i].ops = bench_n(&a, 300) / T;
+    }
     double t0 = bench_now();
     bench_run_threads(T, worker, args, sizeof(arg_t));
     double t1 = bench_now();
     uint64_t sum = 0;
     for (int i = 0; i < T; i++) sum += args[i].sum;
-    printf("RESULT name=large secs=%.6f threads=%d blocks=%ld checksum=%" PRIu64 "\n",
-           t1 - t0, T, args[0].ops * T, sum);
+    printf("RESULT name=large secs=%.6f threads=%d blocks=%ld checksum=%" PRIu64 "\n", t1 - t0, T, args[0].ops * T,
+           sum);
     free(args);
     return 0;
 }

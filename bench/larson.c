@@ -8,17 +8,22 @@
 #define SLOTS 2000
 #define ROUNDS 20
 
-typedef struct { unsigned char *p[SLOTS]; uint16_t n[SLOTS]; } slotset_t;
+typedef struct {
+    unsigned char *p[SLOTS];
+    uint16_t n[SLOTS];
+} slotset_t;
 
 static int T;
 static long ops_per_round;
 static slotset_t *sets;
 static pthread_barrier_t bar;
 
-typedef struct { int id; uint64_t sum; } ALIGNED_CL arg_t;
+typedef struct {
+    int id;
+    uint64_t sum;
+} ALIGNED_CL arg_t;
 
-static void *worker(void *vp)
-{
+static void *worker(void *vp) {
     arg_t *ar = vp;
     rng_t r = rng_seed(100 + (uint64_t)ar->id);
     uint64_t sum = 0;
@@ -26,7 +31,10 @@ static void *worker(void *vp)
         slotset_t *s = &sets[(ar->id + round) % T];
         for (long k = 0; k < ops_per_round; k++) {
             size_t i = rng_next(&r) % SLOTS;
-            if (s->p[i]) { sum += s->p[i][s->n[i] - 1]; free(s->p[i]); }
+            if (s->p[i]) {
+                sum += s->p[i][s->n[i] - 1];
+                free(s->p[i]);
+            }
             size_t n = rng_range(&r, 16, 1024);
             s->p[i] = xmalloc(n);
             s->n[i] = (uint16_t)n;
@@ -39,8 +47,7 @@ static void *worker(void *vp)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     T = a.threads;
     ops_per_round = bench_n(&a, 30e6) / ROUNDS / T;
@@ -56,7 +63,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < SLOTS; i++) free(sets[t].p[i]);
     }
     double t1 = bench_now();
-    printf("RESULT name=larson secs=%.6f threads=%d ops=%ld checksum=%" PRIu64 "\n",
-           t1 - t0, T, ops_per_round * ROUNDS * T, sum);
+    printf("RESULT name=larson secs=%.6f threads=%d ops=%ld checksum=%" PRIu64 "\n", t1 - t0, T,
+           ops_per_round * ROUNDS * T, sum);
     return 0;
 }

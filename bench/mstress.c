@@ -13,18 +13,19 @@ static int T;
 static long ops;
 static unsigned char *_Atomic *table;
 
-typedef struct { int id; uint64_t sum; } ALIGNED_CL arg_t;
+typedef struct {
+    int id;
+    uint64_t sum;
+} ALIGNED_CL arg_t;
 
-static size_t pick_size(rng_t *r)
-{
+static size_t pick_size(rng_t *r) {
     uint64_t x = rng_next(r) % 1000;
     if (x == 0) return rng_logrange(r, 64 << 10, 2 << 20);
     if (x < 63) return rng_logrange(r, 1024, 32 << 10);
     return rng_logrange(r, 8, 1024);
 }
 
-static void *worker(void *vp)
-{
+static void *worker(void *vp) {
     arg_t *ar = vp;
     rng_t r = rng_seed(300 + (uint64_t)ar->id);
     size_t nslots = (size_t)T * SLOTS_PER_THREAD;
@@ -51,8 +52,7 @@ static void *worker(void *vp)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     T = a.threads;
     ops = bench_n(&a, 12e6) / T;
@@ -66,8 +66,7 @@ int main(int argc, char **argv)
     double t1 = bench_now();
     uint64_t sum = 0;
     for (int i = 0; i < T; i++) sum += args[i].sum;
-    printf("RESULT name=mstress secs=%.6f threads=%d ops=%ld checksum=%" PRIu64 "\n",
-           t1 - t0, T, ops * T, sum);
+    printf("RESULT name=mstress secs=%.6f threads=%d ops=%ld checksum=%" PRIu64 "\n", t1 - t0, T, ops * T, sum);
     free(args);
     free((void *)table);
     return 0;

@@ -9,11 +9,17 @@
 
 #define NBUF 256
 
-typedef struct { unsigned char *p; size_t len, cap; } buf_t;
-typedef struct { int id; long ops; uint64_t sum; } ALIGNED_CL arg_t;
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+} buf_t;
+typedef struct {
+    int id;
+    long ops;
+    uint64_t sum;
+} ALIGNED_CL arg_t;
 
-static void *worker(void *vp)
-{
+static void *worker(void *vp) {
     arg_t *ar = vp;
     rng_t r = rng_seed(600 + (uint64_t)ar->id);
     buf_t *b = calloc(NBUF, sizeof(buf_t));
@@ -60,19 +66,20 @@ static void *worker(void *vp)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int T = a.threads;
     arg_t *args = calloc((size_t)T, sizeof(arg_t));
-    for (int i = 0; i < T; i++) { args[i].id = i; args[i].ops = bench_n(&a, 24e6) / T; }
+    for (int i = 0; i < T; i++) {
+        args[i].id = i;
+        args[i].ops = bench_n(&a, 24e6) / T;
+    }
     double t0 = bench_now();
     bench_run_threads(T, worker, args, sizeof(arg_t));
     double t1 = bench_now();
     uint64_t sum = 0;
     for (int i = 0; i < T; i++) sum += args[i].sum;
-    printf("RESULT name=realloc secs=%.6f threads=%d ops=%ld checksum=%" PRIu64 "\n",
-           t1 - t0, T, args[0].ops * T, sum);
+    printf("RESULT name=realloc secs=%.6f threads=%d ops=%ld checksum=%" PRIu64 "\n", t1 - t0, T, args[0].ops * T, sum);
     free(args);
     return 0;
 }

@@ -16,8 +16,7 @@ typedef struct {
     int id;
 } pair_t;
 
-static void *producer(void *vp)
-{
+static void *producer(void *vp) {
     pair_t *q = vp;
     rng_t r = rng_seed(200 + (uint64_t)q->id);
     for (long b = 0; b < q->batches; b++) {
@@ -34,8 +33,7 @@ static void *producer(void *vp)
     return NULL;
 }
 
-static void *consumer(void *vp)
-{
+static void *consumer(void *vp) {
     pair_t *q = vp;
     uint64_t sum = 0;
     for (long b = 0; b < q->batches; b++) {
@@ -51,8 +49,7 @@ static void *consumer(void *vp)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int P = a.threads / 2 < 1 ? 1 : a.threads / 2;
     long batches = bench_n(&a, 6e6) / BATCH / P;
@@ -71,8 +68,8 @@ int main(int argc, char **argv)
     double t1 = bench_now();
     uint64_t sum = 0;
     for (int i = 0; i < P; i++) sum += q[i].sum;
-    printf("RESULT name=xmalloc secs=%.6f threads=%d objects=%ld checksum=%" PRIu64 "\n",
-           t1 - t0, 2 * P, batches * BATCH * P, sum);
+    printf("RESULT name=xmalloc secs=%.6f threads=%d objects=%ld checksum=%" PRIu64 "\n", t1 - t0, 2 * P,
+           batches * BATCH * P, sum);
     free(th);
     free(q);
     return 0;

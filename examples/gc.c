@@ -28,7 +28,7 @@ static void finalized(void *obj, void *arg) {
 }
 
 int main(void) {
-    Node *keep = tree(16); /* reachable from this stack frame: kept */
+    Node *keep = tree(16);                        /* reachable from this stack frame: kept */
     for (int i = 0; i < 100; i++) (void)tree(12); /* garbage: collected as the heap grows */
 
     /* Manual memory is not scanned, unless it comes from gort_malloc_scanned. */

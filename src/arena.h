@@ -63,9 +63,9 @@ typedef struct gort_heap_arena {
      * first scanned object allocated in the arena (NULL before). */
     uint64_t *_Atomic ptrbits;
     uintptr_t base;
-    uint32_t slot;             /* position in the page allocator's dense index */
-    uint32_t used_top;         /* pages below it have been in a span; above it never (mheap.lock) */
-    uint32_t guard_pages;      /* pages at the base held back, in use with no span (pageheap.c) */
+    uint32_t slot;        /* position in the page allocator's dense index */
+    uint32_t used_top;    /* pages below it have been in a span; above it never (mheap.lock) */
+    uint32_t guard_pages; /* pages at the base held back, in use with no span (pageheap.c) */
 } gort_heap_arena;
 
 /* The arena index: address >> 26 -> metadata, for any address below 2^48.
@@ -85,8 +85,7 @@ static inline gort_heap_arena *gort__arena_of(uintptr_t a) {
 static inline gort_mspan *gort__span_of_unchecked(uintptr_t a) {
     gort_heap_arena *ha = gort__arena_of(a);
     if (GORT_UNLIKELY(ha == NULL)) return NULL;
-    return atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
-                                memory_order_relaxed);
+    return atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)], memory_order_relaxed);
 }
 
 static inline gort_mspan *gort__span_of(uintptr_t a) {

@@ -76,16 +76,16 @@ static inline unsigned gort__popcount(uint64_t x) {
 
 /* ---- geometry (Go's constants for linux/amd64) ---- */
 #define GORT_PAGE_SHIFT 13
-#define GORT_PAGE_SIZE ((size_t)1 << GORT_PAGE_SHIFT)          /* 8 KiB */
+#define GORT_PAGE_SIZE ((size_t)1 << GORT_PAGE_SHIFT) /* 8 KiB */
 #define GORT_ARENA_SHIFT 26
-#define GORT_ARENA_BYTES ((size_t)1 << GORT_ARENA_SHIFT)        /* 64 MiB */
+#define GORT_ARENA_BYTES ((size_t)1 << GORT_ARENA_SHIFT)         /* 64 MiB */
 #define GORT_PAGES_PER_ARENA (GORT_ARENA_BYTES / GORT_PAGE_SIZE) /* 8192 */
 #define GORT_ADDR_BITS 48
-#define GORT_ARENA_L2_BITS (GORT_ADDR_BITS - GORT_ARENA_SHIFT)  /* 22 */
-#define GORT_CHUNK_PAGES 512                                     /* pallocChunkPages: 4 MiB */
+#define GORT_ARENA_L2_BITS (GORT_ADDR_BITS - GORT_ARENA_SHIFT)          /* 22 */
+#define GORT_CHUNK_PAGES 512                                            /* pallocChunkPages: 4 MiB */
 #define GORT_CHUNKS_PER_ARENA (GORT_PAGES_PER_ARENA / GORT_CHUNK_PAGES) /* 16 */
 #define GORT_CHUNK_WORDS (GORT_CHUNK_PAGES / 64)
-#define GORT_MAX_ARENA_SLOTS ((size_t)1 << 16)                   /* 4 TiB of heap */
+#define GORT_MAX_ARENA_SLOTS ((size_t)1 << 16) /* 4 TiB of heap */
 #define GORT_OS_PAGE 4096
 
 _Static_assert(GORT_PAGES_PER_ARENA == 8192, "pages per arena");
@@ -140,7 +140,6 @@ GORT_HIDDEN __attribute__((noreturn, cold)) void gort__fatal_addr(const char *ms
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw(const char *msg);
 GORT_HIDDEN __attribute__((noreturn, cold)) void gort__throw_addr(const char *msg, const void *p);
 
-
 /* ---- options (options.c): read once from the environment ---- */
 typedef struct gort_options {
     bool show_stats;          /* GORT_SHOW_STATS=1: print statistics at exit */
@@ -150,16 +149,17 @@ typedef struct gort_options {
     uint64_t retain_min;      /* GORT_RETAIN_MIN: free bytes always kept (default 1 MiB) */
     bool hugepages;           /* GORT_HUGEPAGES=1: Go 1.19's MADV_HUGEPAGE advice on large spans */
     /* the collector's (gc.c) */
-    int32_t gc_percent;       /* GORT_GOGC: a number, or "off" (-1); default 100 */
-    int64_t memory_limit;     /* GORT_MEMLIMIT: bytes (B/KiB/MiB/GiB/TiB suffix) or "off"; default INT64_MAX */
-    bool gctrace;             /* GORT_GCTRACE=1: one line per cycle on stderr, as GODEBUG=gctrace=1 */
-    bool gccheckmark;         /* GORT_GCCHECKMARK=1: re-mark after each cycle, abort on a missed object */
-    uint8_t oom;              /* GORT_OOM=abort|null|report (GORT_OOM_*) */
+    int32_t gc_percent;   /* GORT_GOGC: a number, or "off" (-1); default 100 */
+    int64_t memory_limit; /* GORT_MEMLIMIT: bytes (B/KiB/MiB/GiB/TiB suffix) or "off"; default INT64_MAX */
+    bool gctrace;         /* GORT_GCTRACE=1: one line per cycle on stderr, as GODEBUG=gctrace=1 */
+    bool gccheckmark;     /* GORT_GCCHECKMARK=1: re-mark after each cycle, abort on a missed object */
+    uint8_t oom;          /* GORT_OOM=abort|null|report (GORT_OOM_*) */
     /* the heap profile's (prof.c) */
-    int64_t memprofile_rate;  /* GORT_MEMPROFILERATE: bytes per sample, 0 off; -1 unset (512 KiB when a profile is asked for) */
-    const char *memprofile;   /* GORT_MEMPROFILE: write a profile there at exit */
-    bool memprofile_signal;   /* GORT_MEMPROFILE_SIGNAL=1: and on each SIGUSR2 */
-    const char *heapview;     /* GORT_HEAPVIEW: write the heap's picture (SVG) there at exit */
+    int64_t
+        memprofile_rate; /* GORT_MEMPROFILERATE: bytes per sample, 0 off; -1 unset (512 KiB when a profile is asked for) */
+    const char *memprofile;     /* GORT_MEMPROFILE: write a profile there at exit */
+    bool memprofile_signal;     /* GORT_MEMPROFILE_SIGNAL=1: and on each SIGUSR2 */
+    const char *heapview;       /* GORT_HEAPVIEW: write the heap's picture (SVG) there at exit */
     uint32_t heapview_every_ms; /* GORT_HEAPVIEW_EVERY: and a numbered snapshot (SVG + stats JSON) this often */
 } gort_options;
 enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };

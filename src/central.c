@@ -120,7 +120,8 @@ static void drain_class_locked(gort_mcentral *c) {
 
 static void drain_pending(unsigned spc) {
     gort_mcentral *c = &gort__central[spc];
-    while (atomic_load_explicit(&unowned_pending[spc], memory_order_acquire) && gort__trylock(&c->lock, GORT_RANK_MCENTRAL) == 0) {
+    while (atomic_load_explicit(&unowned_pending[spc], memory_order_acquire) &&
+           gort__trylock(&c->lock, GORT_RANK_MCENTRAL) == 0) {
         atomic_store_explicit(&unowned_pending[spc], 0, memory_order_relaxed);
         drain_class_locked(c);
         gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
@@ -146,8 +147,8 @@ bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p) {
          * its way: leave the free to the lock-free path). */
         uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
         if ((x & GORT_XF_MASK) != GORT_XF_NOTIFY ||
-            !atomic_compare_exchange_strong_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK,
-                                                     memory_order_acq_rel, memory_order_relaxed)) {
+            !atomic_compare_exchange_strong_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK, memory_order_acq_rel,
+                                                     memory_order_relaxed)) {
             gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
             return false;
         }
@@ -171,7 +172,8 @@ bool gort__central_free_unowned(gort_mspan *s, uintptr_t idx, void *p) {
 void gort__central_drain_all(void) {
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         gort_mcentral *c = &gort__central[spc];
-        if (!atomic_load_explicit(&c->nspans, memory_order_relaxed)) continue; /* a class never used: nothing to drain */
+        if (!atomic_load_explicit(&c->nspans, memory_order_relaxed))
+            continue; /* a class never used: nothing to drain */
         gort__lock(&c->lock, GORT_RANK_MCENTRAL);
         drain_class_locked(c);
         gort__unlock(&c->lock, GORT_RANK_MCENTRAL);
@@ -190,7 +192,8 @@ size_t gort__central_check_locked(unsigned spc) {
             if (s->prev != prev) gort__throw("heap check: central list links");
             if (s->spanclass != spc || s->state != GORT_SPAN_IN_USE)
                 gort__throw_addr("heap check: span on the wrong central list", (void *)s->base);
-            if (atomic_load_explicit(&s->owner, memory_order_relaxed) || s->cache_word != GORT_NO_WORD || s->alloc_cache)
+            if (atomic_load_explicit(&s->owner, memory_order_relaxed) || s->cache_word != GORT_NO_WORD ||
+                s->alloc_cache)
                 gort__throw_addr("heap check: uncached span has an owner or a cached word", (void *)s->base);
             unsigned count = 0;
             for (unsigned w = 0; w < s->nwords; w++) {
@@ -198,7 +201,8 @@ size_t gort__central_check_locked(unsigned spc) {
                     gort__throw_addr("heap check: alloc bit beyond nelems", (void *)s->base);
                 count += (unsigned)gort__popcount(s->words[w].alloc);
             }
-            if (count != s->alloc_count) gort__throw_addr("heap check: alloc_count disagrees with alloc bits", (void *)s->base);
+            if (count != s->alloc_count)
+                gort__throw_addr("heap check: alloc_count disagrees with alloc bits", (void *)s->base);
             uintptr_t st = atomic_load_explicit(&s->xfree, memory_order_relaxed) & GORT_XF_MASK;
             if (which == 0 && (s->list != GORT_LIST_PARTIAL || s->alloc_count >= s->nelems || st != GORT_XF_NONE))
                 gort__throw_addr("heap check: bad partial span", (void *)s->base);

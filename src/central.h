@@ -7,12 +7,12 @@
 /* ---- central lists (central.c) ---- */
 typedef struct gort_mcentral {
     pthread_mutex_t lock;
-    gort_mspan *partial;      /* uncached spans with free slots */
-    gort_mspan *full;         /* uncached full spans, xfree state NOTIFY/NOTIFIED */
+    gort_mspan *partial; /* uncached spans with free slots */
+    gort_mspan *full;    /* uncached full spans, xfree state NOTIFY/NOTIFIED */
     /* objects whose remote free found their span full: the span must move to
      * partial. Pushed lock-free, taken whole under the lock. */
     _Atomic uintptr_t notify;
-    _Atomic uint64_t nspans;  /* spans of this class, owned or not (changed under the lock, peeked without) */
+    _Atomic uint64_t nspans; /* spans of this class, owned or not (changed under the lock, peeked without) */
 } __attribute__((aligned(64))) gort_mcentral;
 GORT_HIDDEN extern gort_mcentral gort__central[GORT_NUM_SPANCLASSES];
 

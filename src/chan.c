@@ -54,7 +54,7 @@ GORT_HIDDEN bool gort__gc_in_use(void);
 
 #define SPIN_MAX_NS 16000 /* the longest spin before sleeping */
 #ifndef SPIN_MIN_NS
-#define SPIN_MIN_NS 200   /* the shortest */
+#define SPIN_MIN_NS 200 /* the shortest */
 #endif
 #define DEADLOCK_NS (100 * 1000000ull) /* how long the deadlock state must last */
 #define MAX_ELEM 65535
@@ -129,9 +129,9 @@ typedef struct sudog {
     struct sudog *next, *prev;
     struct waiter *w;
     gort_chan *c;
-    void *elem;       /* the waiting thread's variable (NULL: a receive that drops) */
+    void *elem; /* the waiting thread's variable (NULL: a receive that drops) */
     bool is_select;
-    bool success;     /* true: completed by a partner; false: the channel closed */
+    bool success; /* true: completed by a partner; false: the channel closed */
 } sudog;
 
 typedef struct waitq {
@@ -141,14 +141,14 @@ typedef struct waitq {
 struct gort_chan {
     _Atomic uint32_t lock;
     _Atomic uint32_t closed;
-    _Atomic size_t qcount;   /* written under the lock; read without by len */
-    size_t dataqsiz;         /* cap */
+    _Atomic size_t qcount; /* written under the lock; read without by len */
+    size_t dataqsiz;       /* cap */
     size_t elemsize;
     size_t sendx, recvx;
     waitq recvq, sendq;
-    unsigned char *buf;      /* right after the header */
-    bool manual;             /* gort_malloc memory: gort_chan_free frees it */
-    bool scanned;            /* the collector scans the buffer: clear what leaves it */
+    unsigned char *buf; /* right after the header */
+    bool manual;        /* gort_malloc memory: gort_chan_free frees it */
+    bool scanned;       /* the collector scans the buffer: clear what leaves it */
 };
 
 static _Atomic int nblocked;
@@ -171,8 +171,8 @@ static _Atomic int timer_thread_known; /* the timer thread has a cache: not coun
 
 static bool deadlock_suspect(void) {
     return atomic_load_explicit(&timers_pending, memory_order_acquire) == 0 &&
-           atomic_load_explicit(&nblocked, memory_order_acquire) >=
-               gort__gc_count_threads() - atomic_load_explicit(&timer_thread_known, memory_order_acquire);
+        atomic_load_explicit(&nblocked, memory_order_acquire) >=
+        gort__gc_count_threads() - atomic_load_explicit(&timer_thread_known, memory_order_acquire);
 }
 
 static uint64_t mono_ns(void);
@@ -551,19 +551,25 @@ static void sort_lockorder(gort_select_case *cs, uint32_t *o, uint32_t n) {
             if (ch >= n) break;
             if (ch + 1 < n && KEY(ch) < KEY(ch + 1)) ch++;
             if (KEY(r) >= KEY(ch)) break;
-            uint32_t t = o[r]; o[r] = o[ch]; o[ch] = t;
+            uint32_t t = o[r];
+            o[r] = o[ch];
+            o[ch] = t;
             r = ch;
         }
     }
     for (uint32_t end = n; end-- > 1;) {
-        uint32_t t = o[0]; o[0] = o[end]; o[end] = t;
+        uint32_t t = o[0];
+        o[0] = o[end];
+        o[end] = t;
         uint32_t r = 0;
         for (;;) {
             uint32_t ch = 2 * r + 1;
             if (ch >= end) break;
             if (ch + 1 < end && KEY(ch) < KEY(ch + 1)) ch++;
             if (KEY(r) >= KEY(ch)) break;
-            t = o[r]; o[r] = o[ch]; o[ch] = t;
+            t = o[r];
+            o[r] = o[ch];
+            o[ch] = t;
             r = ch;
         }
     }
@@ -715,7 +721,7 @@ typedef struct timer {
 static pthread_mutex_t tmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tcond;
 static bool tstarted;
-static timer *theap;       /* a root when scanned (collected channels must stay alive) */
+static timer *theap; /* a root when scanned (collected channels must stay alive) */
 static size_t tlen, tcap;
 static bool tscanned;
 
@@ -731,7 +737,9 @@ static void theap_down(size_t i) {
         if (l < tlen && theap[l].when < theap[m].when) m = l;
         if (l + 1 < tlen && theap[l + 1].when < theap[m].when) m = l + 1;
         if (m == i) return;
-        timer t = theap[i]; theap[i] = theap[m]; theap[m] = t;
+        timer t = theap[i];
+        theap[i] = theap[m];
+        theap[m] = t;
         i = m;
     }
 }
@@ -812,7 +820,9 @@ gort_chan *gort_after(uint64_t ns) {
     size_t i = tlen++;
     theap[i] = (timer){when, c};
     while (i > 0 && theap[(i - 1) / 2].when > theap[i].when) {
-        timer t = theap[i]; theap[i] = theap[(i - 1) / 2]; theap[(i - 1) / 2] = t;
+        timer t = theap[i];
+        theap[i] = theap[(i - 1) / 2];
+        theap[(i - 1) / 2] = t;
         i = (i - 1) / 2;
     }
     atomic_fetch_add_explicit(&timers_pending, 1, memory_order_release);

@@ -60,9 +60,8 @@ static void write_addr(const void *p) {
 __thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")));
 
 void gort__lockrank_fail(const char *what, unsigned rank) {
-    static const char *const names[GORT_NRANKS] = {"timer",      "gc_lock",    "meta_lock",  "mcache_list",
-                                                   "mcache.gc_lock", "mcentral", "mheap", "prof_lock", "persistent",
-                                                   "work_lock"};
+    static const char *const names[GORT_NRANKS] = {"timer",    "gc_lock", "meta_lock", "mcache_list", "mcache.gc_lock",
+                                                   "mcentral", "mheap",   "prof_lock", "persistent",  "work_lock"};
     error_start(what);
     write_str(" (rank ");
     write_str(rank < GORT_NRANKS ? names[rank] : "?");
@@ -107,8 +106,8 @@ void gort__throw_addr(const char *msg, const void *p) {
 }
 
 static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8_t list) {
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != gort__owner_tag(mc, spc) || s->list != list || s->spanclass != spc ||
-        s->state != GORT_SPAN_IN_USE)
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != gort__owner_tag(mc, spc) || s->list != list ||
+        s->spanclass != spc || s->state != GORT_SPAN_IN_USE)
         gort__throw_addr("heap check: owned span not on its owner's list", (void *)s->base);
     unsigned count = 0;
     for (unsigned w = 0; w < s->nwords; w++) {
@@ -119,7 +118,8 @@ static void check_owned_span(gort_mcache *mc, gort_mspan *s, unsigned spc, uint8
     if (count != s->alloc_count) gort__throw_addr("heap check: owned span alloc_count", (void *)s->base);
     if (list == GORT_LIST_CACHED && s->cache_word != GORT_NO_WORD) {
         if ((s->alloc_cache & s->words[s->cache_word].alloc) ||
-            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)) || s->cache_bits != &s->words[s->cache_word].alloc)
+            (s->alloc_cache & ~gort__span_word_mask(s, s->cache_word)) ||
+            s->cache_bits != &s->words[s->cache_word].alloc)
             gort__throw_addr("heap check: cached free slots marked allocated", (void *)s->base);
         if (s->cache_base != s->base + (uintptr_t)s->cache_word * 64 * s->elemsize)
             gort__throw_addr("heap check: cache_base", (void *)s->base);

@@ -68,7 +68,7 @@
 #define OBLET_BYTES ((size_t)128 << 10) /* Go's maxObletBytes */
 #define WORKBUF_ENTRIES 510             /* a workbuf is 4 KiB: header + 510 pointers */
 #define MAX_MARKERS 16
-#define HEAP_MINIMUM ((uint64_t)4 << 20) /* Go's heapMinimum at GOGC=100 */
+#define HEAP_MINIMUM ((uint64_t)4 << 20)         /* Go's heapMinimum at GOGC=100 */
 #define FORCE_PERIOD_NS (120ull * 1000000000ull) /* Go's forcegcperiod: 2 minutes */
 
 static inline uint64_t now_ns(int clock) {
@@ -76,7 +76,6 @@ static inline uint64_t now_ns(int clock) {
     clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-
 
 /* ------------------------------------------------------------------ */
 /* State                                                                */
@@ -293,9 +292,7 @@ static inline void gcw_push(gcwork *w, uintptr_t obj) {
 
 /* the arenas' span of addresses, set in each pause; heap_lo is the first
  * arena's first object, so this pair is kept out of the roots (gc_init) */
-static struct {
-    uintptr_t lo, hi;
-} heap_range;
+static struct { uintptr_t lo, hi; } heap_range;
 #define heap_lo heap_range.lo
 #define heap_hi heap_range.hi
 
@@ -352,7 +349,7 @@ static inline __attribute__((always_inline)) bool gc_object_index(const gort_msp
 static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_mspan *s, uintptr_t idx) {
     uint64_t bit = 1ull << (idx & 63);
     struct gort_span_word *sw = &s->words[idx >> 6];
-    if (!(sw->alloc & bit)) return; /* a free slot: a stale pointer */
+    if (!(sw->alloc & bit)) return;    /* a free slot: a stale pointer */
     _Atomic uint64_t *mw = &sw->xfree; /* the mark bits (span.h) */
     if (atomic_load_explicit(mw, memory_order_relaxed) & bit) return;
     if (atomic_test_and_set_bit(mw, idx & 63)) return;
@@ -488,7 +485,8 @@ NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
         size_t hi = t->ptrwords;
         if (eb + hi * 8 > end) hi = (end - eb) >> 3;
         for (size_t i = lo; i < hi && i < tw; i++)
-            if (t->ptrmask[i >> 6] >> (i & 63) & 1) cand_add(w, *(const uintptr_t *)(eb + i * 8), heap_lo, heap_hi - heap_lo);
+            if (t->ptrmask[i >> 6] >> (i & 63) & 1)
+                cand_add(w, *(const uintptr_t *)(eb + i * 8), heap_lo, heap_hi - heap_lo);
     }
     w->scanned_bytes += end - b;
 }
@@ -676,7 +674,9 @@ static _Atomic unsigned stop_acks;
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val) {
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
-static void futex_wake_all(_Atomic uint32_t *addr) { syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0); }
+static void futex_wake_all(_Atomic uint32_t *addr) {
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
 
 /* Parks the calling thread until the world restarts. Its registers are in
  * the signal frame (or spilled by __builtin_unwind_init), below `here`. */
@@ -824,7 +824,9 @@ static int data_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 }
 
 /* added root ranges, under meta_lock */
-typedef struct { uintptr_t lo, hi; } range;
+typedef struct {
+    uintptr_t lo, hi;
+} range;
 static range *roots;
 static size_t nroots, roots_cap;
 
@@ -843,8 +845,8 @@ static bool fin_thread_started;
 
 /* weak handles, under meta_lock */
 struct gort_weak {
-    _Atomic uintptr_t obj;  /* what gort_weak_get returns; 0 once cleared */
-    uintptr_t base;         /* the object's start */
+    _Atomic uintptr_t obj; /* what gort_weak_get returns; 0 once cleared */
+    uintptr_t base;        /* the object's start */
 };
 static gort_weak **weaks;
 static size_t nweaks, weaks_cap;
@@ -1019,7 +1021,8 @@ static void sweep_span(gort_mspan *s, void *arg) {
     atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], freed, memory_order_relaxed);
     st->objects += freed;
     st->bytes += (uint64_t)freed * s->elemsize;
-    gort_mcache *owner = (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+    gort_mcache *owner =
+        (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
     switch (s->list) {
     case GORT_LIST_OWNED_FULL:
         atomic_store_explicit(&s->xfree, GORT_XF_NONE, memory_order_relaxed);
@@ -1041,8 +1044,7 @@ static void sweep_span(gort_mspan *s, void *arg) {
         if (s->alloc_count) return;
         gort__list_remove(&gort__central[spc].partial, s);
         break;
-    default: /* a thread's current span: it stays there */
-        return;
+    default: /* a thread's current span: it stays there */ return;
     }
     /* empty: off every list, no owner; freed to the page heap after the pause */
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
@@ -1126,7 +1128,8 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     if (!self) return;
     uint64_t cycle = atomic_load_explicit(&gc_cycles, memory_order_relaxed);
     gort__lock(&gc_lock, GORT_RANK_GC);
-    if (!forced && atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
+    if (!forced &&
+        atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
         gort__unlock(&gc_lock, GORT_RANK_GC);
         return;
     }
@@ -1137,7 +1140,8 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     gort__lock(&meta_lock, GORT_RANK_META);
     gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
-    for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++) gort__lock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
+    for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++)
+        gort__lock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     /* 2. the world */
     stop_the_world(self);
@@ -1205,7 +1209,8 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     start_the_world();
     uint64_t t3 = now_ns(CLOCK_MONOTONIC);
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
-    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;) gort__unlock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
+    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;)
+        gort__unlock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     if (queued) pthread_cond_signal(&fin_cond);
@@ -1260,8 +1265,8 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
                          (t3 - t2) / 1e6, (t1 - t0) / 1e6, mark_cpu / 1e6, 0.0, 0.0, (t4 - t2) / 1e6,
                          (unsigned long long)(heap_before >> 20), (unsigned long long)(heap_before >> 20),
                          (unsigned long long)(marked >> 20), (unsigned long long)(heap_goal >> 20),
-                         (unsigned long long)(stacks_bytes >> 20), (unsigned long long)(globals_bytes >> 20),
-                         markers, forced ? " (forced)" : "");
+                         (unsigned long long)(stacks_bytes >> 20), (unsigned long long)(globals_bytes >> 20), markers,
+                         forced ? " (forced)" : "");
         if (n > 0) {
             ssize_t wr = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
             (void)wr;
@@ -1289,9 +1294,8 @@ static void gc_init(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     struct sigaction old;
-    if (sigaction(GC_SIGNAL, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ? old.sa_sigaction != NULL
-                                                                            : old.sa_handler != SIG_DFL &&
-                                                                                  old.sa_handler != SIG_IGN))
+    if (sigaction(GC_SIGNAL, NULL, &old) == 0 &&
+        (old.sa_flags & SA_SIGINFO ? old.sa_sigaction != NULL : old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
         gort__fatal("the collector needs SIGPWR, and the program has a handler for it");
     sa.sa_sigaction = stop_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -1322,7 +1326,7 @@ static inline void ensure_init(void) {
 static void oom_line(size_t n) {
     char line[160];
     uint64_t mapped = atomic_load_explicit(&gort__os.ready, memory_order_relaxed) +
-                      atomic_load_explicit(&gort__os.prepared, memory_order_relaxed);
+        atomic_load_explicit(&gort__os.prepared, memory_order_relaxed);
     int k = snprintf(line, sizeof line, "gort: out of memory: cannot allocate %zu-byte block (%llu in use)\n", n,
                      (unsigned long long)mapped);
     if (k > 0) {
@@ -1489,7 +1493,7 @@ static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count,
             if (p) {
                 if (kind == GORT_KIND_GC_SCAN &&
                     !heap_bits_set((uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
-                    p = NULL; /* the slot is freed by the next cycle */
+                    p = NULL;                                                 /* the slot is freed by the next cycle */
                 else if (zero && kind != GORT_KIND_GC_SCAN) zero_small(p, n); /* scan: zeroed at refill */
             }
         } else {
@@ -1594,8 +1598,8 @@ void *gort_malloc_scanned(size_t n) {
         errno = ENOMEM;
         return NULL;
     }
-    gort_mspan *s = gort__heap_alloc_span((n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT, 1,
-                                          gort__spc_make(0, GORT_KIND_MANUAL_SCAN));
+    gort_mspan *s =
+        gort__heap_alloc_span((n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT, 1, gort__spc_make(0, GORT_KIND_MANUAL_SCAN));
     if (!s) {
         errno = ENOMEM;
         return NULL;
@@ -1661,7 +1665,9 @@ void gort_gc_remove_roots(void *start) {
     gort__unlock(&meta_lock, GORT_RANK_META);
 }
 
-static size_t fin_hash(uintptr_t obj, size_t cap) { return (size_t)((obj >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1); }
+static size_t fin_hash(uintptr_t obj, size_t cap) {
+    return (size_t)((obj >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+}
 
 static bool fins_grow(void) {
     size_t ncap = fins_cap ? fins_cap * 2 : 256;
@@ -1725,22 +1731,24 @@ void gort_set_finalizer(void *obj, void (*fn)(void *, void *), void *arg) {
  * finalizer ran. */
 static GORT_NOINLINE void clear_registers(void) {
 #if defined(__x86_64__)
-    __asm__ volatile("xor %%ebx, %%ebx\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\t"
-                     "xor %%r14d, %%r14d\n\txor %%r15d, %%r15d\n\txor %%eax, %%eax\n\t"
-                     "xor %%ecx, %%ecx\n\txor %%edx, %%edx\n\txor %%esi, %%esi\n\txor %%edi, %%edi\n\t"
-                     "xor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
-                     "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
-                     "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
-                     "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
-                     "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
-                     ::: "rbx", "r12", "r13", "r14", "r15", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10",
-                       "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-                       "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    __asm__ volatile(
+        "xor %%ebx, %%ebx\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\t"
+        "xor %%r14d, %%r14d\n\txor %%r15d, %%r15d\n\txor %%eax, %%eax\n\t"
+        "xor %%ecx, %%ecx\n\txor %%edx, %%edx\n\txor %%esi, %%esi\n\txor %%edi, %%edi\n\t"
+        "xor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\txor %%r11d, %%r11d\n\t"
+        "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+        "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\tpxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+        "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+        "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15" ::
+            : "rbx", "r12", "r13", "r14", "r15", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "xmm0",
+              "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+              "xmm13", "xmm14", "xmm15");
 #elif defined(__aarch64__)
     __asm__ volatile("mov x19, xzr\n\tmov x20, xzr\n\tmov x21, xzr\n\tmov x22, xzr\n\tmov x23, xzr\n\t"
                      "mov x24, xzr\n\tmov x25, xzr\n\tmov x26, xzr\n\tmov x27, xzr\n\tmov x28, xzr\n\t"
-                     "movi v0.16b, #0\n\tmovi v1.16b, #0\n\tmovi v2.16b, #0\n\tmovi v3.16b, #0"
-                     ::: "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "v0", "v1", "v2", "v3");
+                     "movi v0.16b, #0\n\tmovi v1.16b, #0\n\tmovi v2.16b, #0\n\tmovi v3.16b, #0" ::
+                         : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "v0", "v1", "v2",
+                           "v3");
 #endif
 }
 
@@ -1774,8 +1782,7 @@ static void *finalizer_main(void *arg) {
     (void)arg;
     gort_gc_register_thread();
     for (;;) {
-        while (run_one_finalizer()) {
-        }
+        while (run_one_finalizer()) {}
         clear_stack_below();
         clear_registers();
         gort__lock(&meta_lock, GORT_RANK_META);
@@ -1858,11 +1865,13 @@ void gort__gc_stats_print(FILE *out, bool json) {
     gort_gc_stats_t st;
     gort_gc_stats(&st);
     uint64_t n = st.num_gc < 256 ? st.num_gc : 256;
-#define GC_FIELDS(X)                                                                                        \
-    X(num_gc, "NumGC") X(num_forced_gc, "NumForcedGC") X(pause_total_ns, "PauseTotalNs")                     \
-    X(pause_max_ns, "PauseMaxNs") X(heap_live, "GCHeapLive") X(heap_marked, "GCHeapMarked")                  \
-    X(heap_goal, "NextGC") X(last_gc_ns, "LastGC") X(objects_freed, "GCObjectsFreed")                        \
+    /* clang-format off */
+#define GC_FIELDS(X)                                                                        \
+    X(num_gc, "NumGC") X(num_forced_gc, "NumForcedGC") X(pause_total_ns, "PauseTotalNs")     \
+    X(pause_max_ns, "PauseMaxNs") X(heap_live, "GCHeapLive") X(heap_marked, "GCHeapMarked")  \
+    X(heap_goal, "NextGC") X(last_gc_ns, "LastGC") X(objects_freed, "GCObjectsFreed")        \
     X(bytes_freed, "GCBytesFreed") X(finalizers_run, "FinalizersRun")
+    /* clang-format on */
     if (json) {
         fprintf(out, ",\"gc\":{");
 #define J(f, name) fprintf(out, "\"%s\":%llu,", #f, (unsigned long long)st.f);

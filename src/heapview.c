@@ -25,8 +25,8 @@
 #include "gort/profile.h"
 #include "internal.h"
 
-#define ROW 128        /* cells per row */
-#define PX 6           /* a cell's side, in pixels */
+#define ROW 128 /* cells per row */
+#define PX 6    /* a cell's side, in pixels */
 #define MAX_CELLS 8192
 #define LEFT 10
 #define WIDTH (LEFT * 2 + ROW * PX)
@@ -143,11 +143,17 @@ static bool gather(view *v) {
                              * runs of pages, which bounds the outlines to half the
                              * cells) */
                             if (n >= (cp > 1 ? 2 * cp : 1))
-                                v->outlines[v->noutlines++] = (outline){
-                                    (uint32_t)a, (uint32_t)p, n, (uint16_t)cls,
-                                    (uint16_t)(cls ? __atomic_load_n(&s->alloc_count, __ATOMIC_RELAXED) : 1),
-                                    (uint16_t)s->nelems, (uint8_t)kind, s->base, s->elemsize,
-                                    s->npages * GORT_PAGE_SIZE};
+                                v->outlines[v->noutlines++] =
+                                    (outline){(uint32_t)a,
+                                              (uint32_t)p,
+                                              n,
+                                              (uint16_t)cls,
+                                              (uint16_t)(cls ? __atomic_load_n(&s->alloc_count, __ATOMIC_RELAXED) : 1),
+                                              (uint16_t)s->nelems,
+                                              (uint8_t)kind,
+                                              s->base,
+                                              s->elemsize,
+                                              s->npages * GORT_PAGE_SIZE};
                         }
                     } else if (ha->scav[chunk][word] >> bit & 1) {
                         nstate[p >= ha->used_top ? NEVER : RELEASED]++;
@@ -183,17 +189,17 @@ static int draw(const view *v, const gort_stats_t *st, FILE *out) {
     size_t block = 18 + rows * PX + 10;
     size_t legend_h = 96, top = 30 + legend_h;
     size_t height = top + v->narenas * block + 70;
-    fprintf(out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\" viewBox=\"0 0 %d %zu\" "
-            "font-family=\"sans-serif\" font-size=\"11\">\n"
-            "<title>gort heap</title>\n"
-            "<defs><pattern id=\"gc\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\">"
-            "<path d=\"M0,4 L4,0\" stroke=\"#fff\" stroke-opacity=\".7\" stroke-width=\"1\"/></pattern></defs>\n"
-            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n"
-            "<text x=\"%d\" y=\"20\" font-size=\"15\" font-weight=\"bold\">gort heap: %zu arena%s, one cell = %zu KiB</text>\n",
-            WIDTH, height, WIDTH, height, LEFT, v->narenas, v->narenas == 1 ? "" : "s",
-            v->cp * GORT_PAGE_SIZE / 1024);
+    fprintf(
+        out,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%zu\" viewBox=\"0 0 %d %zu\" "
+        "font-family=\"sans-serif\" font-size=\"11\">\n"
+        "<title>gort heap</title>\n"
+        "<defs><pattern id=\"gc\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\">"
+        "<path d=\"M0,4 L4,0\" stroke=\"#fff\" stroke-opacity=\".7\" stroke-width=\"1\"/></pattern></defs>\n"
+        "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n"
+        "<text x=\"%d\" y=\"20\" font-size=\"15\" font-weight=\"bold\">gort heap: %zu arena%s, one cell = %zu KiB</text>\n",
+        WIDTH, height, WIDTH, height, LEFT, v->narenas, v->narenas == 1 ? "" : "s", v->cp * GORT_PAGE_SIZE / 1024);
     /* classes for the cells: c<class> a size class's colour, o<level> a
      * fullness, s<state> a page state, g collected (the hatch) */
     fprintf(out, "<style>");
@@ -212,18 +218,21 @@ static int draw(const view *v, const gort_stats_t *st, FILE *out) {
                 "<rect x=\"%u\" y=\"0\" width=\"12\" height=\"12\" fill=\"%s\" stroke=\"#888\"/>"
                 "<text x=\"%u\" y=\"10\">%s</text>\n",
                 i * 150, state_fill[i], i * 150 + 16, state_name[i]);
-    fprintf(out, "<text x=\"0\" y=\"32\">in use, by size class (1 = 16 B ... %u = 32 KiB; large objects slate):</text>\n",
+    fprintf(out,
+            "<text x=\"0\" y=\"32\">in use, by size class (1 = 16 B ... %u = 32 KiB; large objects slate):</text>\n",
             GORT_NUM_CLASSES - 1);
     for (unsigned cls = 0; cls < GORT_NUM_CLASSES; cls++) {
         char f[32];
         class_fill(cls, f, sizeof f);
-        fprintf(out, "<rect x=\"%u\" y=\"38\" width=\"9\" height=\"12\" fill=\"%s\"><title>class %u: %u B</title></rect>\n",
+        fprintf(out,
+                "<rect x=\"%u\" y=\"38\" width=\"9\" height=\"12\" fill=\"%s\"><title>class %u: %u B</title></rect>\n",
                 cls * 10, f, cls, (unsigned)gort_class_to_size[cls]);
     }
     fprintf(out, "<text x=\"0\" y=\"66\">fullness of the span:</text>\n");
     for (unsigned l = 0; l < 5; l++)
-        fprintf(out, "<rect x=\"%u\" y=\"56\" width=\"12\" height=\"12\" fill=\"hsl(200,65%%,45%%)\" fill-opacity=\"%.2f\"/>"
-                     "<text x=\"%u\" y=\"66\">%u%%</text>\n",
+        fprintf(out,
+                "<rect x=\"%u\" y=\"56\" width=\"12\" height=\"12\" fill=\"hsl(200,65%%,45%%)\" fill-opacity=\"%.2f\"/>"
+                "<text x=\"%u\" y=\"66\">%u%%</text>\n",
                 130 + l * 60, occ_opacity[l], 130 + l * 60 + 15, l * 20 + 20);
     fprintf(out,
             "<rect x=\"440\" y=\"56\" width=\"12\" height=\"12\" fill=\"hsl(200,65%%,45%%)\"/>"
@@ -235,8 +244,9 @@ static int draw(const view *v, const gort_stats_t *st, FILE *out) {
     for (size_t a = 0; a < v->narenas; a++) {
         size_t y0 = top + a * block;
         const arena_info *ai = &v->arenas[a];
-        fprintf(out, "<g class=\"arena\" id=\"arena%zu\">\n<text x=\"%d\" y=\"%zu\">arena %#" PRIxPTR
-                     " (slot %u, high-water mark %u of 8192 pages)</text>\n",
+        fprintf(out,
+                "<g class=\"arena\" id=\"arena%zu\">\n<text x=\"%d\" y=\"%zu\">arena %#" PRIxPTR
+                " (slot %u, high-water mark %u of 8192 pages)</text>\n",
                 a, LEFT, y0 + 12, ai->base, ai->slot, ai->used_top);
         const cell *cs = &v->cells[a * v->cells_per_arena];
         for (size_t r = 0; r < rows; r++) {
@@ -246,10 +256,11 @@ static int draw(const view *v, const gort_stats_t *st, FILE *out) {
                 while (k < end && memcmp(&cs[k], &cs[c], sizeof *cs) == 0) k++;
                 size_t x = LEFT + (c - r * ROW) * PX, y = y0 + 18 + r * PX, w = (k - c) * PX;
                 if (cs[c].state == INUSE) {
-                    fprintf(out, "<rect x=\"%zu\" y=\"%zu\" width=\"%zu\" height=\"%d\" class=\"c%u o%u\"/>\n", x, y, w, PX,
-                            cs[c].cls, cs[c].occ);
+                    fprintf(out, "<rect x=\"%zu\" y=\"%zu\" width=\"%zu\" height=\"%d\" class=\"c%u o%u\"/>\n", x, y, w,
+                            PX, cs[c].cls, cs[c].occ);
                     if (cs[c].kind)
-                        fprintf(out, "<rect x=\"%zu\" y=\"%zu\" width=\"%zu\" height=\"%d\" class=\"g\"/>\n", x, y, w, PX);
+                        fprintf(out, "<rect x=\"%zu\" y=\"%zu\" width=\"%zu\" height=\"%d\" class=\"g\"/>\n", x, y, w,
+                                PX);
                 } else {
                     fprintf(out, "<rect x=\"%zu\" y=\"%zu\" width=\"%zu\" height=\"%d\" class=\"s%u\"/>\n", x, y, w, PX,
                             cs[c].state);
@@ -271,10 +282,11 @@ static int draw(const view *v, const gort_stats_t *st, FILE *out) {
                     y0 + r * PX, (b - a + 1) * PX, PX);
             if (o->cls)
                 fprintf(out, "<title>%#" PRIxPTR " %s class %u (%zu B): %u/%u, %zu KiB</title>", o->base,
-                        o->kind ? "collected" : "manual", o->cls, o->elemsize, o->count, o->nelems, o->span_bytes / 1024);
-            else
-                fprintf(out, "<title>%#" PRIxPTR " %s large, %zu KiB</title>", o->base, o->kind ? "collected" : "manual",
+                        o->kind ? "collected" : "manual", o->cls, o->elemsize, o->count, o->nelems,
                         o->span_bytes / 1024);
+            else
+                fprintf(out, "<title>%#" PRIxPTR " %s large, %zu KiB</title>", o->base,
+                        o->kind ? "collected" : "manual", o->span_bytes / 1024);
             fprintf(out, "</rect>\n");
         }
     }
@@ -282,9 +294,11 @@ static int draw(const view *v, const gort_stats_t *st, FILE *out) {
     /* the totals (gort_stats) */
     size_t yc = top + v->narenas * block + 16;
     fprintf(out,
-            "<g id=\"caption\"><text x=\"%d\" y=\"%zu\">heap %.1f MiB in %" PRIu64 " arenas: in use %.1f MiB (objects %.1f MiB, "
+            "<g id=\"caption\"><text x=\"%d\" y=\"%zu\">heap %.1f MiB in %" PRIu64
+            " arenas: in use %.1f MiB (objects %.1f MiB, "
             "%" PRIu64 " live), free %.1f MiB of which released %.1f MiB</text>\n"
-            "<text x=\"%d\" y=\"%zu\">mallocs %" PRIu64 ", frees %" PRIu64 "; from the OS %.1f MiB, metadata %.1f MiB</text></g>\n"
+            "<text x=\"%d\" y=\"%zu\">mallocs %" PRIu64 ", frees %" PRIu64
+            "; from the OS %.1f MiB, metadata %.1f MiB</text></g>\n"
             "</svg>\n",
             LEFT, yc, mib(st->heap_sys), st->arenas, mib(st->heap_inuse), mib(st->heap_alloc), st->heap_objects,
             mib(st->heap_idle), mib(st->heap_released), LEFT, yc + 16, st->mallocs, st->frees, mib(st->sys),

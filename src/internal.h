@@ -22,15 +22,15 @@
 #ifndef GORT_INTERNAL_H
 #define GORT_INTERNAL_H
 
-#include "base.h"        /* attributes, asserts, locks, geometry, classes, errors, options */
-#include "os.h"          /* the OS contract */
-#include "arena.h"       /* metadata allocators, arenas, the arena index */
-#include "span.h"        /* spans */
-#include "pageheap.h"    /* the page heap */
-#include "scavenger.h"   /* returning pages to the OS */
-#include "central.h"     /* central span lists */
-#include "mcache.h"      /* thread caches */
-#include "collector.h"   /* the collector's hooks */
-#include "prof.h"        /* the heap profile's hooks */
+#include "base.h"      /* attributes, asserts, locks, geometry, classes, errors, options */
+#include "os.h"        /* the OS contract */
+#include "arena.h"     /* metadata allocators, arenas, the arena index */
+#include "span.h"      /* spans */
+#include "pageheap.h"  /* the page heap */
+#include "scavenger.h" /* returning pages to the OS */
+#include "central.h"   /* central span lists */
+#include "mcache.h"    /* thread caches */
+#include "collector.h" /* the collector's hooks */
+#include "prof.h"      /* the heap profile's hooks */
 
 #endif

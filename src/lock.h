@@ -25,24 +25,24 @@
 #include <stdint.h>
 
 enum gort_lockrank {
-    GORT_RANK_TIMER,        /* chan.c: tmu, the timer heap; held while it allocates (and may collect) */
-    GORT_RANK_GC,           /* gc.c: gc_lock, one collection at a time */
-    GORT_RANK_META,         /* gc.c: meta_lock, roots, finalizers, weak handles */
-    GORT_RANK_MCACHE_LIST,  /* mcache.c: the list of thread caches */
-    GORT_RANK_MCACHE_GC,    /* many: each thread cache's gc_lock */
-    GORT_RANK_MCENTRAL,     /* many: each span class's mcentral lock */
-    GORT_RANK_MHEAP,        /* pageheap.c: the page heap */
-    GORT_RANK_PROF,         /* prof.c: prof_lock, the heap profile's samples and buckets */
-    GORT_RANK_PERSISTENT,   /* arena.c: persistentalloc */
-    GORT_RANK_WORK,         /* gc.c: work_lock, the work buffers and marker threads */
+    GORT_RANK_TIMER,       /* chan.c: tmu, the timer heap; held while it allocates (and may collect) */
+    GORT_RANK_GC,          /* gc.c: gc_lock, one collection at a time */
+    GORT_RANK_META,        /* gc.c: meta_lock, roots, finalizers, weak handles */
+    GORT_RANK_MCACHE_LIST, /* mcache.c: the list of thread caches */
+    GORT_RANK_MCACHE_GC,   /* many: each thread cache's gc_lock */
+    GORT_RANK_MCENTRAL,    /* many: each span class's mcentral lock */
+    GORT_RANK_MHEAP,       /* pageheap.c: the page heap */
+    GORT_RANK_PROF,        /* prof.c: prof_lock, the heap profile's samples and buckets */
+    GORT_RANK_PERSISTENT,  /* arena.c: persistentalloc */
+    GORT_RANK_WORK,        /* gc.c: work_lock, the work buffers and marker threads */
     GORT_NRANKS
 };
 #define GORT_RANKS_MANY ((1u << GORT_RANK_MCACHE_GC) | (1u << GORT_RANK_MCENTRAL))
 
 #if GORT_DEBUG >= 1
 typedef struct gort_lockstate {
-    uint32_t held;                 /* bit r: some lock of rank r is held */
-    uint16_t count[GORT_NRANKS];   /* locks of each rank held */
+    uint32_t held;               /* bit r: some lock of rank r is held */
+    uint16_t count[GORT_NRANKS]; /* locks of each rank held */
 } gort_lockstate;
 extern __thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")));
 __attribute__((visibility("hidden"), noreturn, cold)) void gort__lockrank_fail(const char *what, unsigned rank);
@@ -74,7 +74,8 @@ static inline void gort__unlock(pthread_mutex_t *m, unsigned r) {
     pthread_mutex_unlock(m);
 }
 static inline void gort__assert_held(unsigned r) {
-    if (!(gort__lockstate.held >> r & 1)) gort__lockrank_fail("lock order: a _locked function called without its lock", r);
+    if (!(gort__lockstate.held >> r & 1))
+        gort__lockrank_fail("lock order: a _locked function called without its lock", r);
 }
 /* A fork child that re-initializes a lock the fork handler took: forgets it. */
 static inline void gort__lockrank_forget(unsigned r) { gort__lockrank_released(r); }

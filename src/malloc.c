@@ -52,8 +52,6 @@
 
 gort_large_stats gort__large;
 
-
-
 static inline void *malloc_small(size_t cls) {
     size_t spc = cls; /* = gort__spc_make(cls, GORT_KIND_MANUAL) */
     gort_mcache *mc = gort__tls_mcache;
@@ -73,7 +71,7 @@ static GORT_NOINLINE void *malloc_large_z(size_t n, size_t align_pages, bool zer
     if (npages == 0) npages = 1;
     gort__scavenger_poll();
     gort_mspan *s = (zero ? gort__heap_alloc_span_zeroed : gort__heap_alloc_span)(npages, align_pages,
-                                                                                 gort__spc_make(0, GORT_KIND_MANUAL));
+                                                                                  gort__spc_make(0, GORT_KIND_MANUAL));
     if (!s) {
         gort__oom_report(n);
         errno = ENOMEM;
@@ -100,9 +98,12 @@ static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what
     uintptr_t a = (uintptr_t)p;
     if (!(a >> GORT_ADDR_BITS) && gort__arenas[a >> GORT_ARENA_SHIFT]) {
         gort_mspan *s = gort__span_of(a);
-        if (!s) gort__fatal_addr(what[0] == 'f' ? "double free or free of unallocated heap memory"
-                                                 : "pointer into unallocated heap memory", p);
-        gort__fatal_addr(what[0] == 'f' ? "free of interior pointer" : "interior pointer passed to gort_usable_size", p);
+        if (!s)
+            gort__fatal_addr(what[0] == 'f' ? "double free or free of unallocated heap memory"
+                                            : "pointer into unallocated heap memory",
+                             p);
+        gort__fatal_addr(what[0] == 'f' ? "free of interior pointer" : "interior pointer passed to gort_usable_size",
+                         p);
     }
     gort__fatal_addr(what[0] == 'f' ? "free of pointer not allocated by gort" : "pointer not allocated by gort", p);
 }
@@ -153,7 +154,8 @@ static GORT_NOINLINE void free_remote(gort_mcache *mc, gort_mspan *s, void *p) {
     for (;;) {
         if ((old & GORT_XF_MASK) == GORT_XF_NOTIFY) {
             uintptr_t nw = (old & ~(uintptr_t)GORT_XF_MASK) | GORT_XF_NOTIFIED;
-            if (atomic_compare_exchange_weak_explicit(&s->xfree, &old, nw, memory_order_acq_rel, memory_order_relaxed)) {
+            if (atomic_compare_exchange_weak_explicit(&s->xfree, &old, nw, memory_order_acq_rel,
+                                                      memory_order_relaxed)) {
                 /* The span is full on its owner's list, or on the mcentral's:
                  * neither lets go of it before this notice arrives. */
                 gort_mcache *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
@@ -191,12 +193,12 @@ void gort_free(void *p) {
         /* The slot must be allocated, and not freed by another thread already
          * (waiting on xfree): one test of the word pair. */
         uintptr_t wo = (idx >> 6) * sizeof(struct gort_span_word);
-        __asm__("" : "+r"(wo)); /* one address for both words (gcc otherwise computes two, or
+        __asm__(""
+                : "+r"(wo)); /* one address for both words (gcc otherwise computes two, or
                                    adds the header's offset before scaling) */
         struct gort_span_word *sw = (struct gort_span_word *)((char *)s->words + wo);
         uint64_t bit = (uint64_t)1 << (idx & 63), ab = sw->alloc;
-        if (GORT_UNLIKELY(!(ab & ~atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit)))
-            return free_double(p);
+        if (GORT_UNLIKELY(!(ab & ~atomic_load_explicit(&sw->xfree, memory_order_relaxed) & bit))) return free_double(p);
         sw->alloc = ab & ~bit;
         /* Was full (count now nelems - 1) or is empty (0): the span may change
          * lists. One compare: count - 1 wraps to 0xffff at 0 (nelems >= 2). */
@@ -280,7 +282,8 @@ void *gort_realloc(void *p, size_t n) {
             return p;
         }
     }
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed))) return realloc_move_profiled(p, n, s);
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed)))
+        return realloc_move_profiled(p, n, s);
     /* a gort_malloc_scanned block stays scanned */
     void *q = gort__spc_kind(s->spanclass) == GORT_KIND_MANUAL_SCAN ? gort_malloc_scanned(n) : gort_malloc(n);
     if (!q) return NULL;

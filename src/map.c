@@ -96,8 +96,8 @@ static ALWAYS_INLINE bool alloc_fails(void) {
 /* ----------------------------------------------------------- randomness */
 
 uint64_t gort__map_hash_secret[4]; /* process-wide secret keys for the hashes */
-static int hash_ready;          /* 0: not yet; 1: ready (acquire/release) */
-static int hash_aes;            /* AES-NI path in use */
+static int hash_ready;             /* 0: not yet; 1: ready (acquire/release) */
+static int hash_aes;               /* AES-NI path in use */
 #if MAP_HAVE_AES
 static __m128i aes_keys[4];
 #endif
@@ -126,7 +126,7 @@ static void fill_random(void *buf, size_t n) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&ts ^
-                     (uint64_t)(uintptr_t)buf ^ ((uint64_t)getpid() << 16);
+            (uint64_t)(uintptr_t)buf ^ ((uint64_t)getpid() << 16);
         for (size_t i = got; i < n; i++) {
             x += 0xa0761d6478bd642fULL;
             p[i] = (uint8_t)mix(x, x ^ 0xe7037ed1a0b428dbULL);
@@ -178,8 +178,16 @@ static ALWAYS_INLINE void hash_init(void) {
  *    for one word and pass the avalanche and spread tests.
  */
 
-static ALWAYS_INLINE uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static ALWAYS_INLINE uint64_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static ALWAYS_INLINE uint64_t rd64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static ALWAYS_INLINE uint64_t rd32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
 
 /* Bytes 0..16 into two words, injectively for a given n, reading only [p, p+n). */
 static ALWAYS_INLINE void load_small(const uint8_t *p, size_t n, uint64_t *lo, uint64_t *hi) {
@@ -240,7 +248,9 @@ static AES_TARGET ALWAYS_INLINE __m128i aes3(__m128i d, __m128i k) {
     d = _mm_aesenc_si128(d, d);
     return _mm_aesenc_si128(d, d);
 }
-static AES_TARGET ALWAYS_INLINE __m128i ld128(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)(const void *)p); }
+static AES_TARGET ALWAYS_INLINE __m128i ld128(const uint8_t *p) {
+    return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
 
 static AES_TARGET NOINLINE uint64_t aes_hash(const uint8_t *p, size_t n, uint64_t seed) {
     __m128i sv = _mm_xor_si128(_mm_set_epi64x((long long)n, (long long)seed), aes_keys[0]);
@@ -312,7 +322,7 @@ uint64_t gort_hash_f64(const void *key, uint64_t seed) {
     hash_init();
     double f;
     memcpy(&f, key, sizeof f);
-    if (f == 0) f = 0; /* +0 and -0 hash alike */
+    if (f == 0) f = 0;                              /* +0 and -0 hash alike */
     if (f != f) return hash_word(map_rand(), seed); /* NaN: random, as Go */
     uint64_t bits;
     memcpy(&bits, &f, sizeof bits);
@@ -340,14 +350,24 @@ int gort__map_hash_uses_aes(void) {
 enum { BUCKET_CNT = 8, MAX_INLINE = 128, IND_HDR = 16 };
 enum { EMPTY_REST = 0, EMPTY_ONE = 1, EVAC_X = 2, EVAC_Y = 3, EVAC_EMPTY = 4, MIN_TOPHASH = 5 };
 /* flags (Go's) */
-enum { F_ITERATOR = GORT__MAP_F_ITERATOR, F_OLDITER = GORT__MAP_F_OLDITER, F_WRITING = GORT__MAP_F_WRITING,
-       F_SAMESIZE = GORT__MAP_F_SAMESIZE, F_GROWING = GORT__MAP_F_GROWING };
+enum {
+    F_ITERATOR = GORT__MAP_F_ITERATOR,
+    F_OLDITER = GORT__MAP_F_OLDITER,
+    F_WRITING = GORT__MAP_F_WRITING,
+    F_SAMESIZE = GORT__MAP_F_SAMESIZE,
+    F_GROWING = GORT__MAP_F_GROWING
+};
 /* key kinds: the fast paths */
 enum { K_GEN = GORT__MAP_K_GEN, K_32 = GORT__MAP_K_32, K_64 = GORT__MAP_K_64, K_STR = GORT__MAP_K_STR };
 /* type flags */
-enum { T_IKEY = 1, T_IELEM = 2, T_REFLEXIVE = 4, T_KEYUPDATE = 8,
-       T_GC = 16,      /* a collected map: the header is a map_gc_header */
-       T_GCCLEAR = 32  /* a collected map whose slots hold pointers: delete clears them */ };
+enum {
+    T_IKEY = 1,
+    T_IELEM = 2,
+    T_REFLEXIVE = 4,
+    T_KEYUPDATE = 8,
+    T_GC = 16,     /* a collected map: the header is a map_gc_header */
+    T_GCCLEAR = 32 /* a collected map whose slots hold pointers: delete clears them */
+};
 enum { F_CLEARDEL = GORT__MAP_F_CLEARDEL };
 
 typedef struct gort__map_grave {
@@ -450,9 +470,7 @@ static ALWAYS_INLINE void *deref_ptr(void *slot) {
     return p;
 }
 /* The key's bytes of a stored slot. */
-static ALWAYS_INLINE void *slot_key(const gort_map *m, uint8_t *k) {
-    return (m->tflags & T_IKEY) ? deref_ptr(k) : k;
-}
+static ALWAYS_INLINE void *slot_key(const gort_map *m, uint8_t *k) { return (m->tflags & T_IKEY) ? deref_ptr(k) : k; }
 static ALWAYS_INLINE void *slot_elem(const gort_map *m, uint8_t *e) {
     return UNLIKELY(m->tflags & T_IELEM) ? deref_ptr(e) : e;
 }
@@ -465,8 +483,7 @@ static ALWAYS_INLINE uint64_t key_hash(const gort_map *m, const void *key, int k
         const gort_string *s = key;
         return hash_bytes(s->ptr, s->len, m->seed);
     }
-    default:
-        return m->hash ? m->hash(key, m->seed) : hash_bytes(key, m->key_size, m->seed);
+    default: return m->hash ? m->hash(key, m->seed) : hash_bytes(key, m->key_size, m->seed);
     }
 }
 /* key: the caller's key; stored: the slot's key bytes (already dereferenced). */
@@ -478,8 +495,7 @@ static ALWAYS_INLINE bool key_equal(const gort_map *m, const void *key, const vo
         const gort_string *a = key, *b = stored;
         return a->len == b->len && (a->ptr == b->ptr || a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
     }
-    default:
-        return m->equal ? m->equal(key, stored) : memcmp(key, stored, m->key_size) == 0;
+    default: return m->equal ? m->equal(key, stored) : memcmp(key, stored, m->key_size) == 0;
     }
 }
 
@@ -608,9 +624,7 @@ static void *alloc_ikey(gort_map *m) {
     uint8_t *blk = map_malloc(m, IND_HDR + m->key_size);
     return blk ? blk + IND_HDR : NULL;
 }
-static ALWAYS_INLINE void *ikey_block(const gort_map *m, void *k) {
-    return is_gc(m) ? k : (uint8_t *)k - IND_HDR;
-}
+static ALWAYS_INLINE void *ikey_block(const gort_map *m, void *k) { return is_gc(m) ? k : (uint8_t *)k - IND_HDR; }
 static void free_ikey(gort_map *m, void *k, bool defer) {
     if (is_gc(m)) return;
     uint8_t *blk = (uint8_t *)k - IND_HDR;
@@ -643,7 +657,7 @@ static void advance_evacuation_mark(gort_map *m, size_t newbit) {
         uint8_t *old = m->oldbuckets;
         bool samesize = flags_load(m) & F_SAMESIZE;
         m->oldbuckets = NULL;
-        flags_store(m, flags_load(m) & (uint8_t)~(F_SAMESIZE | F_GROWING));
+        flags_store(m, flags_load(m) & (uint8_t) ~(F_SAMESIZE | F_GROWING));
         retire_array(m, old, newbit, nalloc_for(m->B - (samesize ? 0u : 1u)));
     }
 }
@@ -692,14 +706,12 @@ static ALWAYS_INLINE bool evacuate_k(gort_map *m, size_t oldbucket, const int ki
                     /* a collected map's reserved buckets must be seen by
                      * the collections their allocations may start */
                     resv = alloc_fails() ? NULL
-                           : gc          ? gort_malloc_scanned(nmalloc * sizeof *resv)
+                        : gc             ? gort_malloc_scanned(nmalloc * sizeof *resv)
                                          : gort_malloc(nmalloc * sizeof *resv);
                     if (!resv) return false;
                 }
                 for (size_t j = 0; j < nmalloc; j++) {
-                    resv[j] = alloc_fails() ? NULL
-                              : gc          ? gort_new_typed(&gc_types(m)->bucket, 1)
-                                            : gort_calloc(1, bsz);
+                    resv[j] = alloc_fails() ? NULL : gc ? gort_new_typed(&gc_types(m)->bucket, 1) : gort_calloc(1, bsz);
                     if (!resv[j]) {
                         while (j > 0 && !gc) gort_free(resv[--j]);
                         if (resv != resv_stack) gort_free(resv);
@@ -822,7 +834,7 @@ static NOINLINE bool hash_grow(gort_map *m) {
     uint8_t *a = make_array(m, m->B + bigger, &nalloc);
     if (!a) return false;
     uint8_t f = flags_load(m);
-    uint8_t nf = f & (uint8_t)~(F_ITERATOR | F_OLDITER);
+    uint8_t nf = f & (uint8_t) ~(F_ITERATOR | F_OLDITER);
     if (f & F_ITERATOR) nf |= F_OLDITER;
     if (samesize) nf |= F_SAMESIZE;
     nf |= F_GROWING;
@@ -918,8 +930,7 @@ again:;
             uint8_t *k = key_at(m, b, i, kind);
             void *sk = kind == K_GEN ? slot_key(m, k) : k;
             if (LIKELY(key_equal(m, key, sk, kind))) {
-                if (kind == K_STR || (kind == K_GEN && (m->tflags & T_KEYUPDATE)))
-                    store_key(m, sk, key, kind);
+                if (kind == K_STR || (kind == K_GEN && (m->tflags & T_KEYUPDATE))) store_key(m, sk, key, kind);
                 elem = slot_elem(m, elem_at(m, b, i, kind));
                 goto out;
             }
@@ -939,8 +950,7 @@ again:;
     }
     /* New key. Grow if over the load factor or too many overflow buckets;
      * growing invalidates everything, so search again. */
-    if (m->oldbuckets == NULL &&
-        (over_load_factor(m->count + 1, m->B) || too_many_overflow(m->noverflow, m->B))) {
+    if (m->oldbuckets == NULL && (over_load_factor(m->count + 1, m->B) || too_many_overflow(m->noverflow, m->B))) {
         if (hash_grow(m)) goto again;
         /* out of memory: insert without growing if a slot is free */
     }
@@ -1056,8 +1066,7 @@ found:;
         if (i == 0) {
             if (b == borig) break;
             uint8_t *c = b;
-            for (b = borig; overflow(m, b) != c; b = overflow(m, b)) {
-            }
+            for (b = borig; overflow(m, b) != c; b = overflow(m, b)) {}
             i = BUCKET_CNT - 1;
         } else {
             i--;
@@ -1087,15 +1096,13 @@ static void map_setup(gort_map *m, const gort_maptype *t) {
         m->kind = K_64;
     else if (t->key_size == sizeof(gort_string) && t->hash == gort_hash_string && t->equal == gort_equal_string)
         m->kind = K_STR;
-    else
-        m->kind = K_GEN;
+    else m->kind = K_GEN;
     uint8_t tf = 0;
     if (t->key_size > MAX_INLINE) tf |= T_IKEY;
     if (t->elem_size > MAX_INLINE) tf |= T_IELEM;
     if (bytes_eq || t->equal == gort_equal_u32 || t->equal == gort_equal_u64 || t->equal == gort_equal_string)
         tf |= T_REFLEXIVE;
-    else
-        tf |= T_KEYUPDATE; /* custom equality (floats, ...): equal keys may differ, keep the latest */
+    else tf |= T_KEYUPDATE; /* custom equality (floats, ...): equal keys may differ, keep the latest */
     m->tflags = tf;
     m->key_stride = (tf & T_IKEY) ? sizeof(void *) : t->key_size;
     m->elem_stride = (tf & T_IELEM) ? sizeof(void *) : t->elem_size;
@@ -1200,18 +1207,18 @@ bool gort_map_delete(gort_map *m, const void *key) {
     }
 }
 
-#define FAST_PATHS(SUF, KT, KIND)                                                         \
-    void *gort_map_get_##SUF(gort_map *m, KT key) {                                       \
-        if (UNLIKELY(m == NULL || m->kind != KIND)) return gort_map_get(m, &key);          \
-        return map_get(m, &key, KIND);                                                    \
-    }                                                                                     \
-    void *gort_map_put_##SUF(gort_map *m, KT key) {                                       \
-        if (UNLIKELY(m == NULL || m->kind != KIND)) return gort_map_put(m, &key);          \
-        return map_put(m, &key, KIND);                                                    \
-    }                                                                                     \
-    bool gort_map_delete_##SUF(gort_map *m, KT key) {                                     \
-        if (UNLIKELY(m == NULL || m->kind != KIND)) return gort_map_delete(m, &key);       \
-        return map_delete(m, &key, KIND);                                                 \
+#define FAST_PATHS(SUF, KT, KIND)                                                    \
+    void *gort_map_get_##SUF(gort_map *m, KT key) {                                  \
+        if (UNLIKELY(m == NULL || m->kind != KIND)) return gort_map_get(m, &key);    \
+        return map_get(m, &key, KIND);                                               \
+    }                                                                                \
+    void *gort_map_put_##SUF(gort_map *m, KT key) {                                  \
+        if (UNLIKELY(m == NULL || m->kind != KIND)) return gort_map_put(m, &key);    \
+        return map_put(m, &key, KIND);                                               \
+    }                                                                                \
+    bool gort_map_delete_##SUF(gort_map *m, KT key) {                                \
+        if (UNLIKELY(m == NULL || m->kind != KIND)) return gort_map_delete(m, &key); \
+        return map_delete(m, &key, KIND);                                            \
     }
 FAST_PATHS(u32, uint32_t, K_32)
 FAST_PATHS(u64, uint64_t, K_64)
@@ -1254,7 +1261,8 @@ size_t gort_map_memory(const gort_map *m) {
         n += array_memory(m, m->oldbuckets, noldbuckets(m), old_nalloc(m));
         if (m->tflags & (T_IKEY | T_IELEM)) n += indirect_memory(m, m->oldbuckets, noldbuckets(m));
     }
-    for (map_grave *g = m->graveyard; g; g = g->next) n += gort_usable_size(g) + array_memory(m, g->arr, g->nmain, g->nalloc);
+    for (map_grave *g = m->graveyard; g; g = g->next)
+        n += gort_usable_size(g) + array_memory(m, g->arr, g->nmain, g->nalloc);
     for (uint8_t *blk = m->deferred; blk;) {
         n += gort_usable_size(blk);
         uint8_t *next;
@@ -1352,7 +1360,7 @@ void gort_map_clear(gort_map *m) {
     m->noverflow = 0;
     m->count = 0;
     new_seed(m);
-    flags_store(m, flags_load(m) & (uint8_t)~(F_SAMESIZE | F_GROWING));
+    flags_store(m, flags_load(m) & (uint8_t) ~(F_SAMESIZE | F_GROWING));
     end_write(m);
 }
 

@@ -38,11 +38,11 @@ _Static_assert(offsetof(gort_string, ptr) == 0, "gort_string's pointer is its fi
 enum { NLISTS = 64 };
 static _Atomic(gort__map_gctype *) lists[NLISTS];
 
-static __attribute__((noreturn)) void type_error(const char *which, const gort_type *ty, const char *what,
-                                                 size_t a, size_t b) {
+static __attribute__((noreturn)) void type_error(const char *which, const gort_type *ty, const char *what, size_t a,
+                                                 size_t b) {
     char msg[256];
-    snprintf(msg, sizeof msg, "gort_map_make_gc: %s type %s: %s (%zu, %zu)", which,
-             ty->name ? ty->name : "(unnamed)", what, a, b);
+    snprintf(msg, sizeof msg, "gort_map_make_gc: %s type %s: %s (%zu, %zu)", which, ty->name ? ty->name : "(unnamed)",
+             what, a, b);
     gort__fatal(msg);
 }
 
@@ -81,8 +81,8 @@ static uint64_t hash_words(uint64_t h, const uint64_t *w, size_t n) {
 
 static int same_shape(const gort__map_gctype *a, const gort__map_gctype *b, size_t nmask) {
     return a->hash == b->hash && a->bucket.size == b->bucket.size && a->key.size == b->key.size &&
-           a->key.ptrwords == b->key.ptrwords && a->elem.size == b->elem.size &&
-           a->elem.ptrwords == b->elem.ptrwords && memcmp(a->masks, b->masks, nmask * 8) == 0;
+        a->key.ptrwords == b->key.ptrwords && a->elem.size == b->elem.size && a->elem.ptrwords == b->elem.ptrwords &&
+        memcmp(a->masks, b->masks, nmask * 8) == 0;
 }
 
 const gort__map_gctype *gort__map_gctype_get(const gort_maptype *t, size_t bucket_size, size_t key_stride,
@@ -130,7 +130,6 @@ const gort__map_gctype *gort__map_gctype_get(const gort_maptype *t, size_t bucke
             }
         c->next = head;
         /* release: the record's fields are written before it can be found */
-        if (atomic_compare_exchange_weak_explicit(list, &head, c, memory_order_release, memory_order_acquire))
-            return c;
+        if (atomic_compare_exchange_weak_explicit(list, &head, c, memory_order_release, memory_order_acquire)) return c;
     }
 }

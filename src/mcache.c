@@ -29,7 +29,8 @@
 
 #include "internal.h"
 
-#define EMPTY_SPAN_INIT {.cache_word = GORT_NO_WORD, .state = GORT_SPAN_DEAD}
+#define EMPTY_SPAN_INIT \
+    { .cache_word = GORT_NO_WORD, .state = GORT_SPAN_DEAD }
 gort_mspan gort__empty_span = EMPTY_SPAN_INIT;
 
 gort_mcache gort__empty_mcache = {
@@ -94,7 +95,7 @@ static void mcache_release_span(gort_mcache *mc, gort_mspan *s) {
         /* the unused cached slots: their bits are 0 already */
         unsigned n = (unsigned)gort__popcount(s->alloc_cache);
         s->alloc_count -= (uint16_t)n;
-        gort__stat_add(&mc->nmalloc[cls], (uint64_t)-(int64_t)n);
+        gort__stat_add(&mc->nmalloc[cls], (uint64_t) - (int64_t)n);
         s->alloc_cache = 0;
     }
     s->cache_word = GORT_NO_WORD;
@@ -108,8 +109,8 @@ static bool notice_pending(gort_mspan *s) {
         if ((x & GORT_XF_MASK) == GORT_XF_NOTIFIED) return true;
         if ((x & GORT_XF_MASK) != GORT_XF_NOTIFY) return false;
         /* Withdraw the NOTIFY so that no new notice starts. */
-        if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK,
-                                                  memory_order_acq_rel, memory_order_acquire))
+        if (atomic_compare_exchange_weak_explicit(&s->xfree, &x, x & ~(uintptr_t)GORT_XF_MASK, memory_order_acq_rel,
+                                                  memory_order_acquire))
             return false;
     }
 }
@@ -172,8 +173,8 @@ static __thread bool tls_torn_down;
 
 static GORT_NOINLINE void *alloc_after_teardown(unsigned spc) {
     size_t n = gort_class_to_size[gort__spc_class(spc)];
-    gort_mspan *s = gort__heap_alloc_span((n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT, 1,
-                                          gort__spc_make(0, GORT_KIND_MANUAL));
+    gort_mspan *s =
+        gort__heap_alloc_span((n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT, 1, gort__spc_make(0, GORT_KIND_MANUAL));
     if (!s) {
         errno = ENOMEM;
         return NULL;
@@ -280,8 +281,7 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
     /* The heap profile's sampling (prof.c), by a tail jump: malloc reaches
      * this function by tail jumps too, so gort__prof_take's caller is the
      * program's, and its frame record is where the sample's stack starts. */
-    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed)))
-        return gort__prof_take(mc, s);
+    if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_on, memory_order_relaxed))) return gort__prof_take(mc, s);
     return gort__span_take(s, s->alloc_cache);
 }
 

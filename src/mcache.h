@@ -21,15 +21,15 @@ typedef struct gort_mcache {
     _Atomic uint64_t nfree[GORT_NUM_SPANCLASSES];
     struct gort_mcache *next_all; /* all live mcaches, under mcache_list_lock */
     struct gort_mcache *next_free;
-    bool is_empty;            /* the static placeholder of threads without a cache */
+    bool is_empty; /* the static placeholder of threads without a cache */
     /* The collector's view of the thread (gc.c). gc_lock is held while the
      * thread refills a collected span class, and by the collector from
      * before it stops the world to after it sweeps. */
-    bool gc_skip;             /* not stopped or scanned: a marker thread, or gone after fork */
+    bool gc_skip; /* not stopped or scanned: a marker thread, or gone after fork */
     pthread_t thread;
     pthread_mutex_t gc_lock;
-    _Atomic uintptr_t gc_sp;  /* stack pointer where the thread stopped (its handler's frame) */
-    uintptr_t gc_stack_hi;    /* top of its stack mapping; 0 until the collector looks it up */
+    _Atomic uintptr_t gc_sp; /* stack pointer where the thread stopped (its handler's frame) */
+    uintptr_t gc_stack_hi;   /* top of its stack mapping; 0 until the collector looks it up */
 } gort_mcache;
 GORT_HIDDEN extern pthread_mutex_t gort__mcache_list_lock;
 GORT_HIDDEN extern gort_mcache *gort__all_caches; /* under gort__mcache_list_lock */
@@ -54,7 +54,7 @@ GORT_HIDDEN void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree);
 
 /* ---- malloc.c ---- */
 typedef struct gort_large_stats {
-    _Atomic uint64_t allocs, frees, bytes; /* large objects, and their live bytes */
+    _Atomic uint64_t allocs, frees, bytes;            /* large objects, and their live bytes */
     _Atomic uint64_t nocache_frees[GORT_NUM_CLASSES]; /* frees by threads without a cache */
 } gort_large_stats;
 GORT_HIDDEN extern gort_large_stats gort__large;

@@ -16,19 +16,19 @@ typedef struct gort_os_stats {
     _Atomic uint64_t ready;    /* bytes Ready */
 } gort_os_stats;
 GORT_HIDDEN extern gort_os_stats gort__os;
-GORT_HIDDEN void *gort__sys_alloc(size_t n);                /* None -> Ready, OS picks the address */
-GORT_HIDDEN void *gort__sys_alloc_aligned(size_t n, size_t align); /* the same, aligned (a power of two) */
-GORT_HIDDEN void gort__sys_free(void *v, size_t n, int state); /* state -> None */
+GORT_HIDDEN void *gort__sys_alloc(size_t n);                           /* None -> Ready, OS picks the address */
+GORT_HIDDEN void *gort__sys_alloc_aligned(size_t n, size_t align);     /* the same, aligned (a power of two) */
+GORT_HIDDEN void gort__sys_free(void *v, size_t n, int state);         /* state -> None */
 GORT_HIDDEN void *gort__sys_reserve(void *hint, size_t n, bool exact); /* None -> Reserved */
-GORT_HIDDEN bool gort__sys_map(void *v, size_t n);          /* Reserved -> Prepared */
+GORT_HIDDEN bool gort__sys_map(void *v, size_t n);                     /* Reserved -> Prepared */
 /* Prepared -> Ready for the `prepared` bytes of [v, v+n) that were Prepared
  * (the rest is Ready already); MADV_HUGEPAGE on the whole huge pages inside
  * [v, v+n), as Go 1.19 */
 GORT_HIDDEN void gort__sys_used(void *v, size_t n, size_t prepared);
-GORT_HIDDEN void gort__sys_unused(void *v, size_t n);       /* Ready -> Prepared (MADV_DONTNEED) */
-GORT_HIDDEN bool gort__sys_probe(size_t n);                 /* would a plain mmap of n be granted? */
-GORT_HIDDEN void gort__sys_zero(void *v, size_t n);         /* Ready: MADV_DONTNEED, reads as zero */
-GORT_HIDDEN void gort__sys_fault(void *v, size_t n);        /* Ready -> Reserved (debugging) */
+GORT_HIDDEN void gort__sys_unused(void *v, size_t n); /* Ready -> Prepared (MADV_DONTNEED) */
+GORT_HIDDEN bool gort__sys_probe(size_t n);           /* would a plain mmap of n be granted? */
+GORT_HIDDEN void gort__sys_zero(void *v, size_t n);   /* Ready: MADV_DONTNEED, reads as zero */
+GORT_HIDDEN void gort__sys_fault(void *v, size_t n);  /* Ready -> Reserved (debugging) */
 enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };
 
 #endif

@@ -298,7 +298,10 @@ static unsigned bitsclass_for(unsigned nelems) {
 #define ZRUNS 16
 typedef struct zruns {
     unsigned n;
-    struct { uintptr_t addr; size_t bytes; } r[ZRUNS];
+    struct {
+        uintptr_t addr;
+        size_t bytes;
+    } r[ZRUNS];
 } zruns;
 
 /* Collects the runs of pages in [pn, pn+n) that are not scavenged (dirty);

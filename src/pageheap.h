@@ -8,13 +8,13 @@
 typedef struct gort_mheap {
     pthread_mutex_t lock;
     gort_heap_arena *slots[GORT_MAX_ARENA_SLOTS]; /* dense index -> arena (NULL = hole) */
-    uint32_t nslots;          /* slots used, holes included */
+    uint32_t nslots;                              /* slots used, holes included */
     uint32_t narenas;
     gort_slaballoc spanalloc[5]; /* mspan structs by bitmap size: 1, 2, 4, 8, 16 words */
     /* counters, in pages, under lock */
-    uint64_t pages_inuse;      /* pages in in-use spans */
-    uint64_t pages_total;      /* pages in all arenas */
-    uint64_t pages_scav;       /* free pages returned to the OS (incl. never touched) */
+    uint64_t pages_inuse; /* pages in in-use spans */
+    uint64_t pages_total; /* pages in all arenas */
+    uint64_t pages_scav;  /* free pages returned to the OS (incl. never touched) */
 } gort_mheap;
 GORT_HIDDEN extern gort_mheap gort__heap;
 

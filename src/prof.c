@@ -54,8 +54,8 @@
 #include <cpuid.h>
 #endif
 
-#define PROF_DEPTH 64           /* frames kept per stack (Go: 32) */
-#define BUCKET_HASH (1u << 14)  /* hash chains of buckets (128 KiB) */
+#define PROF_DEPTH 64          /* frames kept per stack (Go: 32) */
+#define BUCKET_HASH (1u << 14) /* hash chains of buckets (128 KiB) */
 #define DEFAULT_RATE (512 * 1024)
 
 _Atomic size_t gort__prof_rate;
@@ -66,10 +66,10 @@ typedef struct bucket {
     struct bucket *next;    /* hash chain */
     struct bucket *allnext; /* every bucket */
     uint64_t hash;
-    size_t size;            /* the objects' size (the size class's) */
+    size_t size; /* the objects' size (the size class's) */
     uint64_t allocs, frees, alloc_bytes, free_bytes;
     uint32_t nstk;
-    uintptr_t stk[];        /* return addresses, innermost first */
+    uintptr_t stk[]; /* return addresses, innermost first */
 } bucket;
 
 /* A live sample. Records are numbered from 1 (mspan.prof holds a number:
@@ -79,12 +79,12 @@ typedef struct rec {
     uintptr_t addr;
     bucket *b;
     gort_mspan *span;
-    uint32_t id;              /* this record's number */
-    uint32_t span_next;       /* the span's next sample, 0: none */
-    struct rec *prev, *next;  /* every live sample; next: the free list */
+    uint32_t id;             /* this record's number */
+    uint32_t span_next;      /* the span's next sample, 0: none */
+    struct rec *prev, *next; /* every live sample; next: the free list */
 } rec;
-#define REC_CHUNK 1024u       /* 56 KiB */
-#define REC_CHUNKS 16384u     /* at most 2^24 live samples (a directory of 128 KiB); past that, samples are dropped */
+#define REC_CHUNK 1024u   /* 56 KiB */
+#define REC_CHUNKS 16384u /* at most 2^24 live samples (a directory of 128 KiB); past that, samples are dropped */
 
 static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Out of line: inlined into the large functions here, GCC 12's UBSan null
@@ -92,12 +92,12 @@ static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
  * reported a null pointer in the ASan build. */
 static GORT_NOINLINE void prof_lock_take(void) { gort__lock(&prof_lock, GORT_RANK_PROF); }
 static GORT_NOINLINE void prof_lock_drop(void) { gort__unlock(&prof_lock, GORT_RANK_PROF); }
-static bucket **buckhash;     /* BUCKET_HASH chains; under prof_lock */
+static bucket **buckhash; /* BUCKET_HASH chains; under prof_lock */
 static bucket *allbuckets;
 static size_t nbuckets, nstkwords;
 static rec *live, *freerecs;
 static uint64_t nlive;
-static rec **rec_chunks;      /* REC_CHUNKS chunk pointers */
+static rec **rec_chunks; /* REC_CHUNKS chunk pointers */
 static uint32_t rec_nchunks;
 
 static inline rec *rec_at(uint32_t id) { return &rec_chunks[(id - 1) / REC_CHUNK][(id - 1) % REC_CHUNK]; }
@@ -195,7 +195,8 @@ static uint64_t prof_rand(void) {
     if (!tls_rng) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        tls_rng = ((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)&tls_rng ^ ((uint64_t)ts.tv_sec << 32) ^ 1;
+        tls_rng =
+            ((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)&tls_rng ^ ((uint64_t)ts.tv_sec << 32) ^ 1;
     }
     tls_rng ^= tls_rng >> 12, tls_rng ^= tls_rng << 25, tls_rng ^= tls_rng >> 27;
     return tls_rng * 0x2545f4914f6cdd1dULL;
@@ -264,7 +265,9 @@ static void maps_each(void (*fn)(void *arg, const char *line), void *arg) {
     close(fd);
 }
 
-struct find_stack { uintptr_t sp, lo, hi; };
+struct find_stack {
+    uintptr_t sp, lo, hi;
+};
 static void find_stack_line(void *arg, const char *line) {
     struct find_stack *f = arg;
     uintptr_t lo, hi;
@@ -610,7 +613,8 @@ static void sweep_dead_locked(void) {
         uint64_t a = __atomic_load_n(&s->words[idx >> 6].alloc, __ATOMIC_RELAXED);
         /* a collected span's objects are never freed by hand: only its alloc
          * bits say (its xfree words may hold the collector's mark bits) */
-        uint64_t x = gort__spc_is_gc(s->spanclass) ? 0 : atomic_load_explicit(&s->words[idx >> 6].xfree, memory_order_relaxed);
+        uint64_t x =
+            gort__spc_is_gc(s->spanclass) ? 0 : atomic_load_explicit(&s->words[idx >> 6].xfree, memory_order_relaxed);
         if ((a & bit) && !(x & bit)) continue;
         span_unlink_locked(s, r);
         rec_dead_locked(r);
@@ -687,19 +691,45 @@ static void pb_msg(pbuf *b, unsigned field, pbuf *m) { pb_bytes(b, field, m->p, 
 
 /* profile.proto's field numbers */
 enum {
-    P_SAMPLE_TYPE = 1, P_SAMPLE = 2, P_MAPPING = 3, P_LOCATION = 4, P_STRING = 6, P_TIME = 9,
-    P_PERIOD_TYPE = 11, P_PERIOD = 12, P_DEFAULT_TYPE = 14,
-    VT_TYPE = 1, VT_UNIT = 2,
-    S_LOCATION = 1, S_VALUE = 2, S_LABEL = 3,
-    L_KEY = 1, L_NUM = 3, L_NUM_UNIT = 4,
-    M_ID = 1, M_START = 2, M_LIMIT = 3, M_OFFSET = 4, M_FILE = 5,
-    LOC_ID = 1, LOC_MAPPING = 2, LOC_ADDRESS = 3,
+    P_SAMPLE_TYPE = 1,
+    P_SAMPLE = 2,
+    P_MAPPING = 3,
+    P_LOCATION = 4,
+    P_STRING = 6,
+    P_TIME = 9,
+    P_PERIOD_TYPE = 11,
+    P_PERIOD = 12,
+    P_DEFAULT_TYPE = 14,
+    VT_TYPE = 1,
+    VT_UNIT = 2,
+    S_LOCATION = 1,
+    S_VALUE = 2,
+    S_LABEL = 3,
+    L_KEY = 1,
+    L_NUM = 3,
+    L_NUM_UNIT = 4,
+    M_ID = 1,
+    M_START = 2,
+    M_LIMIT = 3,
+    M_OFFSET = 4,
+    M_FILE = 5,
+    LOC_ID = 1,
+    LOC_MAPPING = 2,
+    LOC_ADDRESS = 3,
 };
 /* fixed strings of the table, in order from index 0 */
-static const char *const fixed_strings[] = {"", "alloc_objects", "count", "alloc_space", "bytes",
-                                            "inuse_objects", "inuse_space", "space"};
-enum { STR_ALLOC_OBJECTS = 1, STR_COUNT, STR_ALLOC_SPACE, STR_BYTES, STR_INUSE_OBJECTS, STR_INUSE_SPACE,
-       STR_SPACE, STR_FIXED };
+static const char *const fixed_strings[] = {"",      "alloc_objects", "count",       "alloc_space",
+                                            "bytes", "inuse_objects", "inuse_space", "space"};
+enum {
+    STR_ALLOC_OBJECTS = 1,
+    STR_COUNT,
+    STR_ALLOC_SPACE,
+    STR_BYTES,
+    STR_INUSE_OBJECTS,
+    STR_INUSE_SPACE,
+    STR_SPACE,
+    STR_FIXED
+};
 
 static void value_type(pbuf *b, pbuf *m, unsigned field, uint64_t type, uint64_t unit) {
     m->n = 0;
@@ -1022,8 +1052,7 @@ static void *snapshot_writer(void *arg) {
     if (len > 4 && strcmp(base + len - 4, ".svg") == 0) base[len - 4] = 0;
     for (unsigned n = 1;; n++) {
         struct timespec d = {every_ms / 1000, (long)(every_ms % 1000) * 1000000};
-        while (nanosleep(&d, &d) != 0 && errno == EINTR) {
-        }
+        while (nanosleep(&d, &d) != 0 && errno == EINTR) {}
         if (getpid() != init_pid) return NULL;
         snprintf(name, sizeof name, "%s.%u.svg", base, n);
         write_file("GORT_HEAPVIEW_EVERY", name, gort_heap_svg);

@@ -30,8 +30,8 @@ GORT_HIDDEN void gort__prof_init(void);         /* from options.c's constructor 
  * a tail jump (realloc, posix_memalign): its own frame record, so that the
  * profile's stack starts at its caller. NULL otherwise. */
 extern __thread void *const *gort__prof_frame __attribute__((tls_model("initial-exec")));
-#define GORT_PROF_ENTER()                                       \
-    void *const *gort_prof_outer_ = gort__prof_frame;           \
+#define GORT_PROF_ENTER()                             \
+    void *const *gort_prof_outer_ = gort__prof_frame; \
     if (!gort_prof_outer_) gort__prof_frame = __builtin_frame_address(0)
 #define GORT_PROF_LEAVE() (gort__prof_frame = gort_prof_outer_)
 

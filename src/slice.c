@@ -60,8 +60,7 @@ gort_slice gort_makeslice(const gort_type *et, size_t len, size_t cap) {
     size_t mem;
     if (__builtin_mul_overflow(et->size, cap, &mem) || mem > MAX_ALLOC || len > cap) {
         /* Go: a len that is out of range is reported first */
-        if (__builtin_mul_overflow(et->size, len, &mem) || mem > MAX_ALLOC)
-            gort__fatal("makeslice: len out of range");
+        if (__builtin_mul_overflow(et->size, len, &mem) || mem > MAX_ALLOC) gort__fatal("makeslice: len out of range");
         gort__fatal("makeslice: cap out of range");
     }
     gort_slice s = {alloc_array(et, cap, mem, 0), len, cap};

@@ -34,8 +34,7 @@ void gort__span_init(gort_mspan *s, unsigned bitsclass, uintptr_t base, size_t n
 void gort__span_drain_xfree(gort_mspan *s, bool clear_notice) {
     uintptr_t x = atomic_load_explicit(&s->xfree, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&s->xfree, &x, clear_notice ? GORT_XF_NONE : (x & GORT_XF_MASK),
-                                                  memory_order_acquire, memory_order_relaxed)) {
-    }
+                                                  memory_order_acquire, memory_order_relaxed)) {}
     uint64_t taken[GORT_MAX_NELEMS / 64] = {0}; /* xfree_bits to clear, one atomic per word */
     for (uintptr_t q = x & ~(uintptr_t)GORT_XF_MASK; q;) {
         uintptr_t next = *(uintptr_t *)q;

@@ -40,8 +40,14 @@ enum { GORT_SPAN_DEAD = 0, GORT_SPAN_IN_USE = 1 };
 /* Where a span is. CACHED: some mcache's current span. OWNED_*: on its
  * owner mcache's partial or full list. PARTIAL, FULL: on its mcentral's lists
  * (no owner). */
-enum { GORT_LIST_NONE = 0, GORT_LIST_CACHED, GORT_LIST_OWNED_PARTIAL, GORT_LIST_OWNED_FULL,
-       GORT_LIST_PARTIAL, GORT_LIST_FULL };
+enum {
+    GORT_LIST_NONE = 0,
+    GORT_LIST_CACHED,
+    GORT_LIST_OWNED_PARTIAL,
+    GORT_LIST_OWNED_FULL,
+    GORT_LIST_PARTIAL,
+    GORT_LIST_FULL
+};
 /* States in the low bits of mspan.xfree (objects are 8-aligned). */
 enum { GORT_XF_NONE = 0, GORT_XF_NOTIFY = 1, GORT_XF_NOTIFIED = 2, GORT_XF_MASK = 3 };
 #define GORT_NO_WORD 0xffffu
@@ -57,29 +63,29 @@ typedef struct gort_mspan {
     uint64_t alloc_cache;
     uint64_t *cache_bits;
     uintptr_t cache_base;
-    size_t elemsize;           /* object size; a large span's whole size */
-    uint16_t cache_word;       /* GORT_NO_WORD when no word is cached */
-    uint16_t nwords;           /* words of alloc_bits = ceil(nelems / 64) */
-    uint16_t nelems;           /* objects in the span */
+    size_t elemsize;     /* object size; a large span's whole size */
+    uint16_t cache_word; /* GORT_NO_WORD when no word is cached */
+    uint16_t nwords;     /* words of alloc_bits = ceil(nelems / 64) */
+    uint16_t nelems;     /* objects in the span */
     /* alloc_count: slots set in alloc_bits plus the slots in alloc_cache.
      * The span is full when alloc_count == nelems and alloc_cache == 0. */
     uint16_t alloc_count;
     uint16_t spanclass;
-    uint16_t nelems_m2;        /* nelems - 2, for free's one-compare list check */
-    uint8_t state;             /* GORT_SPAN_*; set under mheap.lock */
-    uint8_t list;              /* GORT_LIST_*; set by the owner, or under the mcentral lock */
-    uint8_t needzero;          /* large spans: 1 if a page may be dirty */
-    uint8_t bitsclass;         /* which span slaballoc this struct came from */
-    uint32_t divmagic;         /* object index = (offset * divmagic) >> 32; 1 for large */
-    uint8_t sizeclass;         /* gort__spc_class(spanclass), for the marker: no division */
-    uint8_t kind;              /* gort__spc_kind(spanclass), likewise */
+    uint16_t nelems_m2; /* nelems - 2, for free's one-compare list check */
+    uint8_t state;      /* GORT_SPAN_*; set under mheap.lock */
+    uint8_t list;       /* GORT_LIST_*; set by the owner, or under the mcentral lock */
+    uint8_t needzero;   /* large spans: 1 if a page may be dirty */
+    uint8_t bitsclass;  /* which span slaballoc this struct came from */
+    uint32_t divmagic;  /* object index = (offset * divmagic) >> 32; 1 for large */
+    uint8_t sizeclass;  /* gort__spc_class(spanclass), for the marker: no division */
+    uint8_t kind;       /* gort__spc_kind(spanclass), likewise */
     /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
      * none), in 16 bits of what was padding: the header's size and the offset
      * of words[] stay as they were. Changed under the profile's lock; read
      * without it as a hint by the refill and the span free. */
     _Atomic uint16_t prof;
-    uintptr_t base;            /* first byte; page-aligned */
-    uintptr_t limit;           /* end of the last object */
+    uintptr_t base;  /* first byte; page-aligned */
+    uintptr_t limit; /* end of the last object */
     size_t npages;
     /* owner: the mcache that owns this span (its current span, or on its
      * partial or full lists), or NULL for a span of the mcentral. Written by
@@ -145,8 +151,8 @@ static inline void gort__stack_push(_Atomic uintptr_t *head, void *obj) {
     uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);
     do {
         *(uintptr_t *)obj = h;
-    } while (!atomic_compare_exchange_weak_explicit(head, &h, (uintptr_t)obj, memory_order_release,
-                                                    memory_order_relaxed));
+    } while (
+        !atomic_compare_exchange_weak_explicit(head, &h, (uintptr_t)obj, memory_order_release, memory_order_relaxed));
 }
 
 /* Frees slot idx of s, whose alloc bits the caller owns; p is for messages.

@@ -36,7 +36,7 @@ static void stats_fill(gort_stats_t *st) {
     st->heap_released = scav * GORT_PAGE_SIZE;
     st->metadata_sys = atomic_load_explicit(&gort__metadata_bytes, memory_order_relaxed);
     st->sys = atomic_load_explicit(&gort__os.prepared, memory_order_relaxed) +
-              atomic_load_explicit(&gort__os.ready, memory_order_relaxed);
+        atomic_load_explicit(&gort__os.ready, memory_order_relaxed);
     uint64_t lallocs = atomic_load_explicit(&gort__large.allocs, memory_order_relaxed);
     uint64_t lfrees = atomic_load_explicit(&gort__large.frees, memory_order_relaxed);
     st->by_size[0].mallocs = lallocs;
@@ -69,21 +69,19 @@ void gort_stats_sized(gort_stats_t *out, size_t size) {
 /* The symbol of programs built before gort_stats became a macro: they pass
  * the struct of gort 0.1.0, which ends with by_size. */
 #undef gort_stats
-void gort_stats(gort_stats_t *st) {
-    gort_stats_sized(st, offsetof(gort_stats_t, by_size) + sizeof st->by_size);
-}
+void gort_stats(gort_stats_t *st) { gort_stats_sized(st, offsetof(gort_stats_t, by_size) + sizeof st->by_size); }
 
-#define FIELDS(X)                 \
-    X(sys, "Sys")                 \
-    X(heap_sys, "HeapSys")        \
-    X(heap_inuse, "HeapInuse")    \
-    X(heap_idle, "HeapIdle")      \
+#define FIELDS(X)                    \
+    X(sys, "Sys")                    \
+    X(heap_sys, "HeapSys")           \
+    X(heap_inuse, "HeapInuse")       \
+    X(heap_idle, "HeapIdle")         \
     X(heap_released, "HeapReleased") \
-    X(heap_alloc, "HeapAlloc")    \
-    X(heap_objects, "HeapObjects") \
-    X(mallocs, "Mallocs")         \
-    X(frees, "Frees")             \
-    X(metadata_sys, "MetadataSys") \
+    X(heap_alloc, "HeapAlloc")       \
+    X(heap_objects, "HeapObjects")   \
+    X(mallocs, "Mallocs")            \
+    X(frees, "Frees")                \
+    X(metadata_sys, "MetadataSys")   \
     X(arenas, "Arenas")
 
 void gort_stats_print(FILE *out) {

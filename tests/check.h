@@ -38,15 +38,15 @@
         }                                                                            \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                               \
-    do {                                                                             \
-        unsigned long long check_a_ = (unsigned long long)(a);                       \
-        unsigned long long check_b_ = (unsigned long long)(b);                       \
-        if (check_a_ != check_b_) {                                                  \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%llu vs %llu)\n",     \
-                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);                 \
-            exit(1);                                                                 \
-        }                                                                            \
+#define CHECK_EQ(a, b)                                                                                                 \
+    do {                                                                                                               \
+        unsigned long long check_a_ = (unsigned long long)(a);                                                         \
+        unsigned long long check_b_ = (unsigned long long)(b);                                                         \
+        if (check_a_ != check_b_) {                                                                                    \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%llu vs %llu)\n", __FILE__, __LINE__, #a, #b, check_a_, \
+                    check_b_);                                                                                         \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 static inline uint64_t test_seed(void) {
@@ -103,8 +103,7 @@ static inline long test_rss_kib(void) {
  * pipe to the parent; the child _exits 0 if fn returns. Reads all that the child writes
  * into buf (at most cap - 1 bytes, then a NUL), waits for the child and returns its wait
  * status. */
-static inline int run_child(void (*fn)(void *), void *arg, int also_stdout, char *buf,
-                            size_t cap) {
+static inline int run_child(void (*fn)(void *), void *arg, int also_stdout, char *buf, size_t cap) {
     int pipefd[2];
     CHECK(pipe(pipefd) == 0);
     fflush(stdout);
@@ -158,15 +157,13 @@ static inline void expect_death_child(void *p) {
 }
 /* Runs fn(arg) in a child; the child must die by SIGABRT and print `want`
  * on stderr. Returns only if it did. */
-static inline void expect_death_at(const char *file, int line, void (*fn)(void *), void *arg,
-                                   const char *want) {
+static inline void expect_death_at(const char *file, int line, void (*fn)(void *), void *arg, const char *want) {
     char buf[8192];
     struct child_call c = {fn, arg};
     int status = run_child(expect_death_child, &c, 0, buf, sizeof buf);
     int died = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
     if (!died || !strstr(buf, want)) {
-        fprintf(stderr, "%s:%d: expected death with \"%s\"; status %d; stderr:\n%s\n", file,
-                line, want, status, buf);
+        fprintf(stderr, "%s:%d: expected death with \"%s\"; status %d; stderr:\n%s\n", file, line, want, status, buf);
         exit(1);
     }
 }

@@ -101,15 +101,13 @@ __attribute__((noinline)) static Node *build_list(long n, uint64_t base) {
 __attribute__((unused)) static int list_ok(const Node *h, long n, uint64_t base) {
     for (long i = 0; i < n; i++, h = h->next) {
         uint64_t id = base + (uint64_t)i;
-        if (!h || h->id != id || h->check != mix(id) || !h->child || h->child->id != ~id ||
-            h->child->check != mix(~id))
+        if (!h || h->id != id || h->check != mix(id) || !h->child || h->child->id != ~id || h->child->check != mix(~id))
             return 0;
     }
     return h == NULL;
 }
 
-__attribute__((noinline, unused)) static void verify_list(const Node *h, long n, uint64_t base,
-                                                          const char *what) {
+__attribute__((noinline, unused)) static void verify_list(const Node *h, long n, uint64_t base, const char *what) {
     for (long i = 0; i < n; i++, h = h->next) {
         uint64_t id = base + (uint64_t)i;
         if (!h || h->id != id || h->check != mix(id) || !h->child || h->child->id != ~id ||
@@ -120,8 +118,7 @@ __attribute__((noinline, unused)) static void verify_list(const Node *h, long n,
         }
     }
     if (h != NULL) {
-        fprintf(stderr, "%s: list longer than %ld (seed %llu)\n", what, n,
-                (unsigned long long)g_seed);
+        fprintf(stderr, "%s: list longer than %ld (seed %llu)\n", what, n, (unsigned long long)g_seed);
         exit(1);
     }
 }

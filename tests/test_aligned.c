@@ -51,8 +51,21 @@ static void test_every_alignment(void) {
 }
 
 static void test_einval(void) {
-    const size_t bad[] = {0, 3, 5, 6, 12, 24, 48, 100, 1000, 4097, 12288, ((size_t)1 << 20) + 16,
-                          SIZE_MAX, SIZE_MAX / 2, ((size_t)1 << 40) | 1};
+    const size_t bad[] = {0,
+                          3,
+                          5,
+                          6,
+                          12,
+                          24,
+                          48,
+                          100,
+                          1000,
+                          4097,
+                          12288,
+                          ((size_t)1 << 20) + 16,
+                          SIZE_MAX,
+                          SIZE_MAX / 2,
+                          ((size_t)1 << 40) | 1};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         errno = 0;
         void *p = gort_aligned_alloc(bad[i], 64);
@@ -127,8 +140,7 @@ static void test_many_live(uint64_t seed) {
             ps[m++] = v[i].p;
         }
     qsort(ps, (size_t)m, sizeof *ps, cmp_ptr);
-    for (int i = 1; i < m; i++)
-        CHECK((uintptr_t)ps[i - 1] + gort_usable_size(ps[i - 1]) <= (uintptr_t)ps[i]);
+    for (int i = 1; i < m; i++) CHECK((uintptr_t)ps[i - 1] + gort_usable_size(ps[i - 1]) <= (uintptr_t)ps[i]);
     CHECK(gort_check_heap() > 0);
     for (int i = 0; i < count; i++) gort_free(v[i].p); /* NULLs are no-ops */
     gort_free(v);

@@ -107,8 +107,7 @@ static void test_usable_size_writable(void) {
     for (int i = 0; i < N; i++) {
         for (size_t j = 0; j < u[i]; j++) {
             if (p[i][j] != (i & 0xff)) {
-                fprintf(stderr, "object %d (%p, usable %zu) byte %zu overwritten\n", i,
-                        (void *)p[i], u[i], j);
+                fprintf(stderr, "object %d (%p, usable %zu) byte %zu overwritten\n", i, (void *)p[i], u[i], j);
                 CHECK(0);
             }
         }
@@ -117,8 +116,8 @@ static void test_usable_size_writable(void) {
 }
 
 static void test_overflow(void) {
-    const size_t big[] = {(size_t)PTRDIFF_MAX + 1, SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX - 15,
-                          (size_t)1 << 63, ((size_t)1 << 63) + 8192};
+    const size_t big[] = {(size_t)PTRDIFF_MAX + 1, SIZE_MAX,        SIZE_MAX - 4095,
+                          SIZE_MAX - 15,           (size_t)1 << 63, ((size_t)1 << 63) + 8192};
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         errno = 0;
         CHECK(gort_malloc(big[i]) == NULL);
@@ -177,9 +176,8 @@ static void test_overflow(void) {
 static void test_calloc_zero(void) {
     /* Dirty memory, free it, calloc it back: must be all zero. Small classes (reuse of slots
      * within a span), whole spans and large objects. */
-    static const size_t sizes[] = {1,    7,     8,     16,    33,     100,     256,   1000,
-                                   2048, 4000,  8192,  12345, 32768,  32769,   65536, 100000,
-                                   1 << 20, (1 << 20) + 1, 5 << 20, 33 << 20};
+    static const size_t sizes[] = {1,    7,     8,     16,    33,    100,    256,     1000,          2048,    4000,
+                                   8192, 12345, 32768, 32769, 65536, 100000, 1 << 20, (1 << 20) + 1, 5 << 20, 33 << 20};
     enum { PER = 64 };
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         size_t n = sizes[si];
@@ -198,8 +196,7 @@ static void test_calloc_zero(void) {
                 size_t u = n; /* calloc zeroes at least n bytes */
                 for (size_t j = 0; j < u; j++) {
                     if (p[j] != 0) {
-                        fprintf(stderr, "calloc(1, %zu) = %p: byte %zu is 0x%02x\n", n,
-                                (void *)p, j, p[j]);
+                        fprintf(stderr, "calloc(1, %zu) = %p: byte %zu is 0x%02x\n", n, (void *)p, j, p[j]);
                         CHECK(0);
                     }
                 }
@@ -242,8 +239,7 @@ static void test_distinct_small(void) {
             *(unsigned char *)v[i] = (unsigned char)i;
         }
         qsort(v, (size_t)count, sizeof *v, cmp_ptr);
-        for (int i = 1; i < count; i++)
-            CHECK((uintptr_t)v[i] - (uintptr_t)v[i - 1] >= n);
+        for (int i = 1; i < count; i++) CHECK((uintptr_t)v[i] - (uintptr_t)v[i - 1] >= n);
         for (int i = 0; i < count; i++) gort_free(v[i]);
         gort_free(v);
     }

@@ -21,8 +21,7 @@ static uint64_t now_ns(void) {
 }
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    while (nanosleep(&ts, &ts) != 0) {}
 }
 
 GORT_CHAN_DEFINE(u64chan, uint64_t)
@@ -543,11 +542,11 @@ static void test_deaths(void) {
 #endif
 }
 
-#define T(call)                                                                          \
-    do {                                                                                 \
-        uint64_t t0_ = now_ns();                                                         \
-        call;                                                                            \
-        fprintf(stderr, "%-40s %8.1f ms\n", #call, (double)(now_ns() - t0_) / 1e6);      \
+#define T(call)                                                                     \
+    do {                                                                            \
+        uint64_t t0_ = now_ns();                                                    \
+        call;                                                                       \
+        fprintf(stderr, "%-40s %8.1f ms\n", #call, (double)(now_ns() - t0_) / 1e6); \
     } while (0)
 
 int main(void) {

@@ -20,8 +20,7 @@ GORT_TYPE_NOPTR(Obj);
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    while (nanosleep(&ts, &ts) != 0) {}
 }
 
 static uint64_t mix(uint64_t x) { return x * 0x9E3779B97F4A7C15ull ^ 0xdeadbeef; }

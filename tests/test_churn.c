@@ -21,9 +21,7 @@ static inline uint64_t pat_word(uint64_t tag, size_t k) {
     x ^= x >> 29;
     return x;
 }
-static inline uint64_t tag_of(const void *p) {
-    return ((uint64_t)(uintptr_t)p * 0xD6E8FEB86659FD93ULL) ^ g_seed;
-}
+static inline uint64_t tag_of(const void *p) { return ((uint64_t)(uintptr_t)p * 0xD6E8FEB86659FD93ULL) ^ g_seed; }
 
 static void fill(void *p, size_t n, uint64_t tag) {
     unsigned char *b = p;
@@ -78,8 +76,7 @@ static void die_bad(const char *what, obj *o, size_t off) {
     fprintf(stderr,
             "test_churn: %s: object %p size %zu: pattern broken at offset %zu (op %llu, seed "
             "%llu)\n",
-            what, (void *)o->p, o->n, off, (unsigned long long)ops,
-            (unsigned long long)g_seed);
+            what, (void *)o->p, o->n, off, (unsigned long long)ops, (unsigned long long)g_seed);
     exit(1);
 }
 
@@ -134,8 +131,8 @@ static void one_op(uint64_t *s, size_t lo, size_t hi) {
             CHECK(p != NULL);
             for (size_t i = 0; i < n; i += (n > 65536 ? 4093 : 1)) {
                 if (p[i]) {
-                    fprintf(stderr, "calloc(1, %zu) = %p: byte %zu not zero (seed %llu)\n", n,
-                            (void *)p, i, (unsigned long long)g_seed);
+                    fprintf(stderr, "calloc(1, %zu) = %p: byte %zu not zero (seed %llu)\n", n, (void *)p, i,
+                            (unsigned long long)g_seed);
                     exit(1);
                 }
             }
@@ -152,8 +149,15 @@ static void free_all(uint64_t *s) {
     for (size_t k = 0; k < 8; k++) {
         size_t c = (rng_next(s) % nslots) | 1;
         size_t a = c, b = nslots;
-        while (b) { size_t t = a % b; a = b; b = t; }
-        if (a == 1) { stride = c; break; }
+        while (b) {
+            size_t t = a % b;
+            a = b;
+            b = t;
+        }
+        if (a == 1) {
+            stride = c;
+            break;
+        }
     }
     for (size_t i = 0; i < nslots; i++) release(&slots[(start + i * stride) % nslots]);
 }

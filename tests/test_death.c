@@ -71,10 +71,8 @@ static void run_case(const char *name, void (*fn)(void *), void *arg) {
         fprintf(stdout, "FAIL %-34s (%s%s%s%s)\n", name, died ? "" : "no SIGABRT; ",
                 has_msg ? "" : "no 'gort: fatal error'; ", has_addr ? "" : "address not named",
                 late ? "caught only after the misuse returned" : "");
-        if (WIFSIGNALED(status))
-            fprintf(stdout, "     killed by signal %d\n", WTERMSIG(status));
-        else
-            fprintf(stdout, "     exited %d\n", WEXITSTATUS(status));
+        if (WIFSIGNALED(status)) fprintf(stdout, "     killed by signal %d\n", WTERMSIG(status));
+        else fprintf(stdout, "     exited %d\n", WEXITSTATUS(status));
         fprintf(stdout, "     stderr: %s\n", buf);
         g_failed++;
     } else {

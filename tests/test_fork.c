@@ -82,9 +82,9 @@ static void fork_once(uint64_t s, int from_worker) {
     CHECK(waitpid(pid, &st, 0) == pid);
     atomic_fetch_add(&forks_done, 1);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "test_fork: child of %s: %s %d (seed %llu)%s\n",
-                from_worker ? "a worker" : "main", WIFEXITED(st) ? "exit" : "signal",
-                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), (unsigned long long)g_seed,
+        fprintf(stderr, "test_fork: child of %s: %s %d (seed %llu)%s\n", from_worker ? "a worker" : "main",
+                WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+                (unsigned long long)g_seed,
                 WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? " -- deadlock after fork?" : "");
         atomic_fetch_add(&child_failures, 1);
     }
@@ -101,8 +101,7 @@ static void *worker(void *arg) {
         int k = (int)(rng_next(&s) % SLOTS);
         if (slot[k]) {
             if (slot[k][0] != (unsigned char)k || slot[k][sz[k] - 1] != (unsigned char)k) {
-                fprintf(stderr, "worker %d: object corrupted (seed %llu)\n", me,
-                        (unsigned long long)g_seed);
+                fprintf(stderr, "worker %d: object corrupted (seed %llu)\n", me, (unsigned long long)g_seed);
                 abort();
             }
             if (rng_next(&s) % 4 == 0) { /* hand to the ring: someone else frees it */

@@ -69,8 +69,7 @@ static uint64_t arg_base(long i) { return 900000000 + (uint64_t)i * 100; }
 static void fin(void *obj, void *arg) {
     int in = atomic_fetch_add(&g_in_fin, 1) + 1;
     int m = atomic_load(&g_max_in_fin);
-    while (in > m && !atomic_compare_exchange_weak(&g_max_in_fin, &m, in)) {
-    }
+    while (in > m && !atomic_compare_exchange_weak(&g_max_in_fin, &m, in)) {}
     Node *o = obj;
     long i = (long)((o->id - 1000000) / 100);
     if (i < 0 || i >= g_n || !list_ok(o, OBJ_LEN, obj_base(i)) || !list_ok(arg, ARG_LEN, arg_base(i))) {
@@ -104,8 +103,8 @@ NOINLINE static void make_finalized(long n) {
 NOINLINE static void check_runs(long from, long to, long step, int want, const char *what) {
     for (long i = from; i < to; i += step)
         if (atomic_load(&g_runs[i]) != want) {
-            fprintf(stderr, "%s: finalizer %ld ran %d times, want %d (seed %llu)\n", what, i,
-                    atomic_load(&g_runs[i]), want, (unsigned long long)g_seed);
+            fprintf(stderr, "%s: finalizer %ld ran %d times, want %d (seed %llu)\n", what, i, atomic_load(&g_runs[i]),
+                    want, (unsigned long long)g_seed);
             exit(1);
         }
 }
@@ -157,9 +156,8 @@ static void many_finalizers(void) {
     /* the finalized objects and their arguments are freed by later collections */
     uint64_t after = heap_marked_now();
     uint64_t objs = (uint64_t)g_n * (OBJ_LEN + ARG_LEN) * 2 * sizeof(Node);
-    printf("finalizers: %ld ran once each; heap_marked %llu before, %llu after (objects %llu B)\n",
-           g_n, (unsigned long long)base_marked, (unsigned long long)after,
-           (unsigned long long)objs);
+    printf("finalizers: %ld ran once each; heap_marked %llu before, %llu after (objects %llu B)\n", g_n,
+           (unsigned long long)base_marked, (unsigned long long)after, (unsigned long long)objs);
     CHECK(after < base_marked + objs / 4);
 }
 
@@ -256,8 +254,8 @@ static void weak_refs(void) {
     uint64_t before = heap_marked_now();
     many_handles((long)(1000000 * test_scale()));
     uint64_t after = heap_marked_now();
-    printf("weak: heap_marked %llu before a million handles, %llu after\n",
-           (unsigned long long)before, (unsigned long long)after);
+    printf("weak: heap_marked %llu before a million handles, %llu after\n", (unsigned long long)before,
+           (unsigned long long)after);
     CHECK(after < before + (4u << 20));
     verify_list(g_weak_target, 10, 4242, "weak target");
     g_weak_target = NULL;

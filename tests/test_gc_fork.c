@@ -23,8 +23,8 @@
 /* a forked child leaves only by _exit or a signal, never by exit(): build_list aborts
  * when an allocation fails */
 #define GC_LIST_CHECK_ALLOC(p) \
-    do {                      \
-        if (!(p)) abort();    \
+    do {                       \
+        if (!(p)) abort();     \
     } while (0)
 #include "gc_list.h"
 

@@ -204,8 +204,8 @@ static void test_pointer_keys(void) {
 /* ---- struct keys and elems with pointer and scalar words, inline and out of line ---- */
 typedef struct SKey {
     uint64_t id;
-    Obj *p;          /* a pointer */
-    uintptr_t addr;  /* a scalar holding an address */
+    Obj *p;         /* a pointer */
+    uintptr_t addr; /* a scalar holding an address */
 } SKey;
 GORT_TYPE(SKey, p);
 typedef struct SVal {
@@ -318,8 +318,8 @@ static size_t g_pw0;
 NOINLINE static void scalar_fill(uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         Obj *a = stamped(300000000 + i), *b = stamped(400000000 + i);
-        u64map_put(g_u64map, (uintptr_t)a, (uintptr_t)b);      /* both words are numbers */
-        u64map_put(g_u64map, i, (uintptr_t)a + 8);              /* an interior address */
+        u64map_put(g_u64map, (uintptr_t)a, (uintptr_t)b); /* both words are numbers */
+        u64map_put(g_u64map, i, (uintptr_t)a + 8);        /* an interior address */
         CHECK_EQ(weak_add(a), g_pw0 + 2 * i);
         weak_add(b);
     }
@@ -384,8 +384,8 @@ static void test_reclaim(void) {
     /* 100 maps of `bytes` + n objects each were made; what stays marked is at most about
      * one map (a stale stack slot) over the baseline */
     uint64_t one = bytes + n * per_obj;
-    fprintf(stderr, "reclaim: map %zu bytes + objects, marked %llu -> peak %llu\n", bytes,
-            (unsigned long long)base, (unsigned long long)peak);
+    fprintf(stderr, "reclaim: map %zu bytes + objects, marked %llu -> peak %llu\n", bytes, (unsigned long long)base,
+            (unsigned long long)peak);
     CHECK(peak <= base + 2 * one);
 }
 

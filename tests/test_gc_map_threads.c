@@ -121,8 +121,7 @@ int main(void) {
         gort_gc();
         cycles++;
         struct timespec ts = {0, 200000};
-        while (nanosleep(&ts, &ts) != 0) {
-        }
+        while (nanosleep(&ts, &ts) != 0) {}
     }
     for (int i = 0; i < NW; i++) CHECK(pthread_join(t[i], NULL) == 0);
     gort_gc();

@@ -83,9 +83,9 @@ int main(void) {
     int fails = 0;
     for (int c = 0; c < CALLS; c++) {
         int ok = g_ret[c] == 0 && g_took[c] >= want_s * 0.99;
-        printf("%s %s(%.3f s): returned %ld%s%s after %.3f s, %llu collections meanwhile\n",
-               ok ? "ok  " : "FAIL", names[c], want_s, g_ret[c], g_ret[c] ? ", error " : "",
-               g_ret[c] ? strerror(g_err[c]) : "", g_took[c], (unsigned long long)g_gcs[c]);
+        printf("%s %s(%.3f s): returned %ld%s%s after %.3f s, %llu collections meanwhile\n", ok ? "ok  " : "FAIL",
+               names[c], want_s, g_ret[c], g_ret[c] ? ", error " : "", g_ret[c] ? strerror(g_err[c]) : "", g_took[c],
+               (unsigned long long)g_gcs[c]);
         fails += !ok;
     }
     if (atomic_load(&g_bad_list)) {

@@ -28,9 +28,9 @@ typedef struct Node {
 GORT_TYPE(Node, next);
 
 enum { CHUNK_NODES = (1 << 20) / sizeof(Node) };
-static Node *g_chain;          /* 1 MiB arrays, linked through element 0 */
-static Node *g_small;          /* gort_new nodes */
-static void **g_blocks;        /* gort_gc_alloc blocks, linked through word 0 */
+static Node *g_chain;   /* 1 MiB arrays, linked through element 0 */
+static Node *g_small;   /* gort_new nodes */
+static void **g_blocks; /* gort_gc_alloc blocks, linked through word 0 */
 
 static long vm_kib(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -128,8 +128,8 @@ static int child_null(void) {
         if (noscan > 100000) break;
     }
     CHECK_EQ(errno, ENOMEM);
-    fprintf(stderr, "null: then %ld x gort_new, %ld x 4 KiB gort_gc_alloc, %ld x 100 KB noscan\n",
-            small, blocks, noscan);
+    fprintf(stderr, "null: then %ld x gort_new, %ld x 4 KiB gort_gc_alloc, %ld x 100 KB noscan\n", small, blocks,
+            noscan);
     check_chunks(n1);
     long k = small;
     for (Node *x = g_small; x; x = x->next) CHECK(x->id == (uint64_t)--k);
@@ -200,9 +200,8 @@ static const char *run_self(const char *mode, const char *oom, int want_abort) {
     int st = run_child(exec_self, &e, 1, buf, sizeof buf);
     fprintf(stderr, "--- %s (GORT_OOM=%s):\n%s", mode, oom ? oom : "(unset)", buf);
     if (want_abort) {
-        int ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT &&
-                 strstr(buf, "gort: out of memory: cannot allocate") &&
-                 strstr(buf, "gort: fatal error: out of memory");
+        int ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT && strstr(buf, "gort: out of memory: cannot allocate") &&
+            strstr(buf, "gort: fatal error: out of memory");
         if (!ok) {
             fprintf(stderr, "%s: want SIGABRT with the out-of-memory messages; status %d\n", mode, st);
             exit(1);

@@ -44,18 +44,17 @@ NOINLINE static void expect_weak(gort_weak **w, int n, int want, const char *wha
     for (int i = 0; i < n; i++) bad += weak_live(w[i]) != want;
     if (bad) {
         fprintf(stderr, "%s: %d of %d objects %s (seed %llu)\n", what, bad, n,
-                want ? "were freed while referenced" : "are still alive, unreferenced",
-                (unsigned long long)g_seed);
+                want ? "were freed while referenced" : "are still alive, unreferenced", (unsigned long long)g_seed);
         exit(1);
     }
 }
 
 /* ---- 1. typed precision ---- */
 typedef struct Holder {
-    void *ptr;          /* a pointer */
-    uintptr_t scalar;   /* a number that happens to hold an address */
-    uint64_t words[5];  /* numbers, one of which holds an interior address */
-    void *ptr2;         /* a pointer */
+    void *ptr;         /* a pointer */
+    uintptr_t scalar;  /* a number that happens to hold an address */
+    uint64_t words[5]; /* numbers, one of which holds an interior address */
+    void *ptr2;        /* a pointer */
 } Holder;
 GORT_TYPE(Holder, ptr, ptr2);
 
@@ -88,8 +87,7 @@ NOINLINE static void build_typed(void) {
     for (int i = 0; i < NH; i++) {
         Holder *h = gort_new(Holder);
         CHECK(h);
-        uint64_t *a = stamped(1000 + (uint64_t)i), *b = stamped(2000 + (uint64_t)i),
-                 *c = stamped(3000 + (uint64_t)i);
+        uint64_t *a = stamped(1000 + (uint64_t)i), *b = stamped(2000 + (uint64_t)i), *c = stamped(3000 + (uint64_t)i);
         h->ptr = a;
         h->scalar = (uintptr_t)b;
         h->words[i % 5] = (uintptr_t)c + 8;
@@ -174,8 +172,7 @@ static void typed_precision(void) {
         gort_gc();
         verify_typed();
     }
-    printf("typed precision: ok (%d kept by pointer fields, %d freed despite scalar copies)\n",
-           g_nkeep, g_nfree);
+    printf("typed precision: ok (%d kept by pointer fields, %d freed despite scalar copies)\n", g_nkeep, g_nfree);
 }
 
 /* ---- 2 and 3. conservative and noscan blocks ---- */
@@ -189,7 +186,7 @@ NOINLINE static void build_blocks(void) {
         int words = 8; /* 64 B: each word position in turn */
         void **blk = gort_gc_alloc((size_t)words * 8);
         CHECK(blk);
-        for (int w = 0; w < words; w++) blk[w] = (void *)(uintptr_t)mix((uint64_t)w) ; /* numbers */
+        for (int w = 0; w < words; w++) blk[w] = (void *)(uintptr_t)mix((uint64_t)w); /* numbers */
         uint64_t *a = stamped(20000 + (uint64_t)i);
         blk[i % words] = i % 3 == 0 ? (void *)((char *)a + 15) : (void *)a; /* interior too */
         g_wcons[i] = gort_weak_make(a);

@@ -48,8 +48,8 @@ NOINLINE static int count_cleared(gort_weak **w, int n) {
 NOINLINE static void expect_cleared(gort_weak **w, int n, const char *what) {
     int c = count_cleared(w, n);
     if (c != n) {
-        fprintf(stderr, "%s: %d of %d unreachable objects still alive after collections (seed %llu)\n",
-                what, n - c, n, (unsigned long long)g_seed);
+        fprintf(stderr, "%s: %d of %d unreachable objects still alive after collections (seed %llu)\n", what, n - c, n,
+                (unsigned long long)g_seed);
         exit(1);
     }
 }
@@ -57,8 +57,7 @@ NOINLINE static void expect_cleared(gort_weak **w, int n, const char *what) {
 NOINLINE static void expect_live(gort_weak **w, int n, const char *what) {
     for (int i = 0; i < n; i++)
         if (!weak_live(w[i])) {
-            fprintf(stderr, "%s: weak reference %d of %d cleared while its object is reachable\n",
-                    what, i, n);
+            fprintf(stderr, "%s: weak reference %d of %d cleared while its object is reachable\n", what, i, n);
             exit(1);
         }
 }
@@ -220,8 +219,7 @@ NOINLINE static void verify_globals(void) {
     verify_list(g_bss, 300, 4000000, "global in .bss");
     verify_list(g_data, 300, 4100000, "global in .data");
     verify_list(gort_test_global, 300, 4200000, "external global");
-    for (int i = 0; i < 64; i++)
-        verify_list(g_array[i], 10, 4300000 + (uint64_t)i * 100, "global array");
+    for (int i = 0; i < 64; i++) verify_list(g_array[i], 10, 4300000 + (uint64_t)i * 100, "global array");
 }
 NOINLINE static void globals(uint64_t *s, int rounds) {
     set_globals();
@@ -257,8 +255,7 @@ NOINLINE static void fill_block(void **blk, size_t slots, uint64_t *s, uint64_t 
     }
 }
 NOINLINE static void verify_block(void **blk, uint64_t base, const char *what) {
-    for (int i = 0; i < SCAN_LISTS; i++)
-        verify_list(blk[g_scan_idx[i]], 20, base + (uint64_t)i * 100, what);
+    for (int i = 0; i < SCAN_LISTS; i++) verify_list(blk[g_scan_idx[i]], 20, base + (uint64_t)i * 100, what);
 }
 static void **scanned_block(void) { return (void **)(g_scanned_hidden ^ 0x5555555555555555ULL); }
 
@@ -356,13 +353,11 @@ NOINLINE static void added_roots(uint64_t *s, int rounds) {
 
 /* ---- 6. interior pointers ---- */
 enum { NINT = 10 * 3 * 4 };
-static uintptr_t g_interior[NINT];       /* the only references: interior addresses */
+static uintptr_t g_interior[NINT]; /* the only references: interior addresses */
 static size_t g_int_size[NINT], g_int_off[NINT];
 static gort_weak *g_int_weak[NINT];
 
-static inline unsigned char int_byte(int i, size_t j) {
-    return (unsigned char)(mix((uint64_t)i * 1000003 + j) >> 56);
-}
+static inline unsigned char int_byte(int i, size_t j) { return (unsigned char)(mix((uint64_t)i * 1000003 + j) >> 56); }
 
 NOINLINE static void make_interior(void) {
     static const size_t sizes[10] = {16, 24, 48, 100, 1000, 5000, 20000, 40000, 200000, 1 << 20};
@@ -371,9 +366,9 @@ NOINLINE static void make_interior(void) {
         for (int kind = 0; kind < 3; kind++)
             for (int o = 0; o < 4; o++, k++) {
                 size_t n = sizes[si];
-                unsigned char *p = kind == 0   ? (unsigned char *)gort_new_array(Node, n / sizeof(Node) + 1)
-                                   : kind == 1 ? gort_gc_alloc(n)
-                                               : gort_gc_alloc_noscan(n);
+                unsigned char *p = kind == 0 ? (unsigned char *)gort_new_array(Node, n / sizeof(Node) + 1)
+                    : kind == 1              ? gort_gc_alloc(n)
+                                             : gort_gc_alloc_noscan(n);
                 CHECK(p);
                 if (kind == 0) n = (n / sizeof(Node) + 1) * sizeof(Node);
                 /* in a Node array write only the scalar words; elsewhere every byte */
@@ -448,8 +443,8 @@ NOINLINE static void bounded_heap(uint64_t *s) {
     uint64_t cycles = st.num_gc - st0.num_gc;
     printf("bounded heap: live %.1f MiB, allocated %.0f MiB, %llu cycles, max heap_live %.1f MiB, "
            "max heap_inuse %.1f MiB, max heap_goal %.1f MiB\n",
-           live_bytes / 1048576.0, done / 1048576.0, (unsigned long long)cycles,
-           max_live / 1048576.0, max_inuse / 1048576.0, max_goal / 1048576.0);
+           live_bytes / 1048576.0, done / 1048576.0, (unsigned long long)cycles, max_live / 1048576.0,
+           max_inuse / 1048576.0, max_goal / 1048576.0);
     CHECK(cycles >= 10); /* the pacer collected (GOGC=100: about every live_bytes allocated) */
     /* the goal is Go's: marked + (marked + stacks + globals) x GOGC / 100, and the root
      * bytes (globals) are larger under sanitizers */

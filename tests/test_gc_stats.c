@@ -234,9 +234,8 @@ int main(int argc, char **argv) {
     s = st();
     uint64_t cycles = garbage(10 * L, NULL);
     gort_gc_stats_t s2 = st();
-    printf("GOGC off: %llu cycles while allocating %llu MiB; heap_live %llu MiB\n",
-           (unsigned long long)cycles, (unsigned long long)(10 * L >> 20),
-           (unsigned long long)(s2.heap_live >> 20));
+    printf("GOGC off: %llu cycles while allocating %llu MiB; heap_live %llu MiB\n", (unsigned long long)cycles,
+           (unsigned long long)(10 * L >> 20), (unsigned long long)(s2.heap_live >> 20));
     CHECK_EQ(cycles, 0);
     CHECK(s2.heap_live >= s.heap_live + 9 * L);
     gort_gc();
@@ -267,8 +266,8 @@ int main(int argc, char **argv) {
     uint64_t c2 = garbage(4 * L, &peak2);
     printf("memory limit %.1f MiB: %llu cycles (none: %llu), with GOGC off %llu; peak mapped "
            "%.1f / %.1f / %.1f MiB\n",
-           limit / 1048576.0, (unsigned long long)c1, (unsigned long long)c0,
-           (unsigned long long)c2, peak1 / 1048576.0, peak0 / 1048576.0, peak2 / 1048576.0);
+           limit / 1048576.0, (unsigned long long)c1, (unsigned long long)c0, (unsigned long long)c2, peak1 / 1048576.0,
+           peak0 / 1048576.0, peak2 / 1048576.0);
     CHECK(c1 > c0 + c0 / 2);
     CHECK(c2 >= 4);
     CHECK(peak2 <= (uint64_t)limit + (uint64_t)limit / 4 + (16 << 20));

@@ -28,8 +28,8 @@ NOINLINE static void expect_cleared(gort_weak **w, int n, const char *what) {
     int alive = 0;
     for (int i = 0; i < n; i++) alive += weak_live(w[i]);
     if (alive) {
-        fprintf(stderr, "%s: %d of %d unreachable objects still alive after collections (seed %llu)\n",
-                what, alive, n, (unsigned long long)g_seed);
+        fprintf(stderr, "%s: %d of %d unreachable objects still alive after collections (seed %llu)\n", what, alive, n,
+                (unsigned long long)g_seed);
         exit(1);
     }
 }
@@ -83,8 +83,8 @@ static void set_done(void) {
 
 /* ---- thread-locals ---- */
 enum { TLS_N = 200, TLS_ARR = 8 };
-static _Thread_local Node *tls_list;                             /* .tbss */
-static _Thread_local Node *tls_data = (Node *)&g_seed;          /* .tdata */
+static _Thread_local Node *tls_list;                   /* .tbss */
+static _Thread_local Node *tls_data = (Node *)&g_seed; /* .tdata */
 static _Thread_local Node *tls_arr[TLS_ARR];
 static gort_weak *g_tls_weak[2][2 + TLS_ARR];
 
@@ -226,8 +226,8 @@ NOINLINE static void registers_of_other_thread(uint64_t *s, int rounds) {
         CHECK(pthread_join(t, NULL) == 0);
         if (restore) {
             for (int i = 0; i < NSPIN; i++)
-                verify_list(__atomic_load_n(&g_spin_slots[i], __ATOMIC_ACQUIRE), 30,
-                            20000000 + (uint64_t)i * 1000, "held in another thread's register");
+                verify_list(__atomic_load_n(&g_spin_slots[i], __ATOMIC_ACQUIRE), 30, 20000000 + (uint64_t)i * 1000,
+                            "held in another thread's register");
             for (int i = 0; i < NSPIN; i++) g_spin_slots[i] = NULL;
         }
         expect_cleared(g_spin_weak, NSPIN, "dropped from another thread's registers");

@@ -228,9 +228,8 @@ int main(void) {
     gort_gc_stats(&st1);
     printf("test_gc_threads: %d workers, %ld ops, %llu collections (%ld from main), %ld records "
            "live, %llu objects freed, max pause %.2f ms\n",
-           nw, atomic_load(&g_ops), (unsigned long long)(st1.num_gc - st0.num_gc), main_gcs,
-           total, (unsigned long long)(st1.objects_freed - st0.objects_freed),
-           st1.pause_max_ns / 1e6);
+           nw, atomic_load(&g_ops), (unsigned long long)(st1.num_gc - st0.num_gc), main_gcs, total,
+           (unsigned long long)(st1.objects_freed - st0.objects_freed), st1.pause_max_ns / 1e6);
     CHECK(st1.num_gc - st0.num_gc >= 10);
     CHECK(st1.objects_freed > st0.objects_freed);
     gort_check_heap();

@@ -28,9 +28,9 @@ static uint64_t masks[NTYPES];
 static gort_type types[NTYPES];
 
 typedef struct {
-    uint64_t *obj;      /* the holder (collected, typed) */
+    uint64_t *obj; /* the holder (collected, typed) */
     unsigned type;
-    gort_weak **weak;   /* per word: the target's (pointer word) or decoy's (scalar word) handle */
+    gort_weak **weak; /* per word: the target's (pointer word) or decoy's (scalar word) handle */
 } holder;
 
 /* roots the collector sees: holders and weak handles live in scanned manual blocks */
@@ -95,8 +95,8 @@ NOINLINE static size_t check_all(size_t *decoys) {
             uint64_t *o = gort_weak_get(h->weak[i]);
             if (is_ptr) {
                 if (!o || (uintptr_t)o != h->obj[i] || o[1] != stamp_of(o[0])) {
-                    fprintf(stderr, "holder %d type %u (%zu words, mask %#llx): target of pointer word %zu %s\n",
-                            k, h->type, words, (unsigned long long)masks[h->type], i, o ? "corrupt" : "freed");
+                    fprintf(stderr, "holder %d type %u (%zu words, mask %#llx): target of pointer word %zu %s\n", k,
+                            h->type, words, (unsigned long long)masks[h->type], i, o ? "corrupt" : "freed");
                     exit(1);
                 }
             } else {
@@ -146,7 +146,6 @@ int main(void) {
         }
     }
     gort_check_heap();
-    printf("test_gc_typed_prop: ok (%d rounds, worst %zu%% of decoys kept by stale stack words)\n", rounds,
-           worst_pct);
+    printf("test_gc_typed_prop: ok (%d rounds, worst %zu%% of decoys kept by stale stack words)\n", rounds, worst_pct);
     return 0;
 }

@@ -34,7 +34,7 @@ NOINLINE static void make_first(void) {
 enum { NW = 4 };
 static gort_weak *g_w[NW];
 NOINLINE static void make_others(void) {
-    void *a = gort_gc_alloc(3000);        /* a size class not used before */
+    void *a = gort_gc_alloc(3000);          /* a size class not used before */
     void *b = gort_gc_alloc_noscan(200000); /* a large span */
     void *c = gort_new_array(Node, 100);
     gort_gc();
@@ -62,8 +62,8 @@ int main(void) {
     clobber_stack();
     gort_gc();
     gort_gc();
-    static const char *const what[NW] = {"the first 3000 B object", "a 200000 B noscan object",
-                                         "a typed array", "an object allocated right after a collection"};
+    static const char *const what[NW] = {"the first 3000 B object", "a 200000 B noscan object", "a typed array",
+                                         "an object allocated right after a collection"};
     for (int i = 0; i < NW; i++)
         if (weak_live(g_w[i])) {
             fprintf(stderr, "%s survived 2 collections unreferenced\n", what[i]);

@@ -120,7 +120,6 @@ static void test_metadata_allocators(void) {
     gort__slab_trim(&sa, true);
 }
 
-
 /* VmFlags of the mapping holding address a ("hg": MADV_HUGEPAGE, "nh":
  * MADV_NOHUGEPAGE), from /proc/self/smaps; "" when not found. */
 static void vm_flags(const void *a, char *out, size_t n) {
@@ -178,7 +177,8 @@ static void test_hugepages(void) {
     vm_flags(big + (8 << 20), fl, sizeof fl);
     CHECK(has_flag(fl, "hg"));
     vm_flags(small, fl, sizeof fl);
-    if (((uintptr_t)small >> 21) != ((uintptr_t)big >> 21) && ((uintptr_t)small >> 21) != (((uintptr_t)big + (16 << 20) - 1) >> 21))
+    if (((uintptr_t)small >> 21) != ((uintptr_t)big >> 21) &&
+        ((uintptr_t)small >> 21) != (((uintptr_t)big + (16 << 20) - 1) >> 21))
         CHECK(!has_flag(fl, "hg")); /* a small span's huge page gets no advice */
     /* release a range that ends inside a huge page: that huge page gets
      * MADV_NOHUGEPAGE, the whole huge pages keep MADV_HUGEPAGE */

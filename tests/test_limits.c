@@ -48,8 +48,8 @@ static void realloc_impossible(void) {
     for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(i * 7);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, other_thread, NULL) == 0);
-    const size_t sizes[] = {(size_t)PTRDIFF_MAX, (size_t)1 << 62, (size_t)1 << 50, (size_t)PTRDIFF_MAX - 8191,
-                            SIZE_MAX, (size_t)1 << 47};
+    const size_t sizes[] = {(size_t)PTRDIFF_MAX,        (size_t)1 << 62, (size_t)1 << 50,
+                            (size_t)PTRDIFF_MAX - 8191, SIZE_MAX,        (size_t)1 << 47};
     double worst = 0;
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         errno = 0;
@@ -99,8 +99,10 @@ static void refused_fast(void) {
         for (int f = 0; f < 4; f++) {
             errno = 0;
             double t0 = now();
-            void *p = f == 0 ? gort_malloc(n) : f == 1 ? gort_calloc(n >> 20, 1 << 20)
-                    : f == 2 ? gort_aligned_alloc(1 << 20, n) : gort_realloc(small, n);
+            void *p = f == 0 ? gort_malloc(n)
+                : f == 1     ? gort_calloc(n >> 20, 1 << 20)
+                : f == 2     ? gort_aligned_alloc(1 << 20, n)
+                             : gort_realloc(small, n);
             double dt = now() - t0;
             fprintf(stderr, "request %d of %zu GiB: %s, errno %d, %.3f ms\n", f, n >> 30, p ? "granted" : "NULL", errno,
                     dt * 1e3);
@@ -131,7 +133,8 @@ static void huge_metadata_returned(void) {
     long rss1 = test_rss_kib();
     gort_free(p);
     long rss2 = test_rss_kib();
-    fprintf(stderr, "%zu GiB object: RSS %+ld KiB while live, %+ld KiB after free\n", n >> 30, rss1 - rss0, rss2 - rss0);
+    fprintf(stderr, "%zu GiB object: RSS %+ld KiB while live, %+ld KiB after free\n", n >> 30, rss1 - rss0,
+            rss2 - rss0);
     if (!test_sanitized()) CHECK(rss2 - rss0 < 8 * 1024); /* a sanitizer's shadow of the map stays */
 }
 

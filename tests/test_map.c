@@ -20,7 +20,9 @@ GORT_MAP_DEFINE_U32(u32map, uint32_t, uint16_t)
 GORT_MAP_DEFINE_STR(strmap, int)
 GORT_MAP_DEFINE_F64(fmap, int)
 
-typedef struct point { int32_t x, y; } point;
+typedef struct point {
+    int32_t x, y;
+} point;
 static uint64_t point_hash(const void *k, uint64_t seed) { return gort_hash_bytes(k, sizeof(point), seed); }
 static bool point_eq(const void *a, const void *b) {
     const point *p = a, *q = b;
@@ -29,9 +31,23 @@ static bool point_eq(const void *a, const void *b) {
 GORT_MAP_DEFINE(pointmap, point, double, point_hash, point_eq)
 
 static void test_hint(void) {
-    static const struct { size_t hint; unsigned B; } cases[] = {
-        {0, 0}, {8, 0}, {9, 1}, {13, 1}, {14, 2}, {26, 2}, {27, 3}, {52, 3}, {53, 4}, {104, 4}, {105, 5},
-        {1000, 8}, {(size_t)1 << 20, 18}, {SIZE_MAX, 0}};
+    static const struct {
+        size_t hint;
+        unsigned B;
+    } cases[] = {{0, 0},
+                 {8, 0},
+                 {9, 1},
+                 {13, 1},
+                 {14, 2},
+                 {26, 2},
+                 {27, 3},
+                 {52, 3},
+                 {53, 4},
+                 {104, 4},
+                 {105, 5},
+                 {1000, 8},
+                 {(size_t)1 << 20, 18},
+                 {SIZE_MAX, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gort_maptype t = gort_maptype_u64(8);
         gort_map *m = gort_map_new(&t, cases[i].hint);
@@ -149,12 +165,12 @@ static void test_float(void) {
     fmap *m = fmap_new(0);
     fmap_put(m, NAN, 1);
     fmap_put(m, NAN, 2);
-    CHECK(fmap_len(m) == 2);     /* each put of NaN adds an entry */
+    CHECK(fmap_len(m) == 2); /* each put of NaN adds an entry */
     CHECK(fmap_get(m, NAN) == NULL);
     CHECK(!fmap_delete(m, NAN)); /* never found, never deleted */
     CHECK(fmap_len(m) == 2);
     fmap_put(m, 0.0, 10);
-    fmap_put(m, -0.0, 11);       /* +0 and -0 are the same key; the key is updated */
+    fmap_put(m, -0.0, 11); /* +0 and -0 are the same key; the key is updated */
     CHECK(fmap_len(m) == 3 && *fmap_get(m, 0.0) == 11 && *fmap_get(m, -0.0) == 11);
     fmap_put(m, 1.5, 3);
     gort_map_iter it;
@@ -376,8 +392,7 @@ static void *iterator_thread(void *arg) {
     for (;;) {
         gort_map_iter it;
         gort_map_iter_init(&it, shared);
-        while (gort_map_iter_next(&it)) {
-        }
+        while (gort_map_iter_next(&it)) {}
     }
     return NULL;
 }
@@ -442,8 +457,14 @@ static void avalanche(const char *name, uint64_t (*h)(const void *, size_t, uint
     fprintf(stderr, "avalanche %-6s len %3zu: worst bias %.4f (limit %.4f)\n", name, len, worst, limit);
     CHECK(worst < limit);
 }
-static uint64_t h_u64(const void *k, size_t n, uint64_t seed) { (void)n; return gort_hash_u64(k, seed); }
-static uint64_t h_u32(const void *k, size_t n, uint64_t seed) { (void)n; return gort_hash_u32(k, seed); }
+static uint64_t h_u64(const void *k, size_t n, uint64_t seed) {
+    (void)n;
+    return gort_hash_u64(k, seed);
+}
+static uint64_t h_u32(const void *k, size_t n, uint64_t seed) {
+    (void)n;
+    return gort_hash_u32(k, seed);
+}
 static uint64_t h_bytes(const void *k, size_t n, uint64_t seed) { return gort_hash_bytes(k, n, seed); }
 static uint64_t h_seed(const void *k, size_t n, uint64_t seed) { /* flip the seed instead */
     (void)n;

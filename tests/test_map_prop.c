@@ -20,11 +20,21 @@ typedef struct cfg {
     int typed; /* through the typed layer (inline fast paths) */
 } cfg;
 
-typedef struct e4 { uint8_t b[4]; } e4;
-typedef struct e8 { uint8_t b[8]; } e8;
-typedef struct e16 { uint8_t b[16]; } e16;
-typedef struct e24 { uint8_t b[24]; } e24;
-typedef struct e129 { uint8_t b[129]; } e129;
+typedef struct e4 {
+    uint8_t b[4];
+} e4;
+typedef struct e8 {
+    uint8_t b[8];
+} e8;
+typedef struct e16 {
+    uint8_t b[16];
+} e16;
+typedef struct e24 {
+    uint8_t b[24];
+} e24;
+typedef struct e129 {
+    uint8_t b[129];
+} e129;
 GORT_MAP_DEFINE_U64(tu64, uint64_t, e8)
 GORT_MAP_DEFINE_U64(tu64w, uint64_t, e24)
 GORT_MAP_DEFINE_U32(tu32, uint32_t, e4)
@@ -36,9 +46,7 @@ typedef struct custom_key {
     uint64_t junk[2]; /* ignored by hash/equal: a later put of the same id replaces it */
 } custom_key;
 
-static uint64_t custom_hash(const void *k, uint64_t seed) {
-    return gort_hash_u64(&((const custom_key *)k)->id, seed);
-}
+static uint64_t custom_hash(const void *k, uint64_t seed) { return gort_hash_u64(&((const custom_key *)k)->id, seed); }
 static bool custom_equal(const void *a, const void *b) {
     return ((const custom_key *)a)->id == ((const custom_key *)b)->id;
 }
@@ -110,8 +118,17 @@ static const void *key_of(size_t idx, int copy, uint64_t j) {
 /* index of a stored key (the inverse of key_of) */
 static size_t idx_of(const void *key) {
     switch (C->kind) {
-    case KIND_U64: { uint64_t k; memcpy(&k, key, 8); CHECK((k >> 40) == (k & 0xffffffffffULL)); return (size_t)(k & 0xffffffffffULL); }
-    case KIND_U32: { uint32_t k; memcpy(&k, key, 4); return (size_t)(uint32_t)(k * 244002641u); } /* inverse of 2654435761 */
+    case KIND_U64: {
+        uint64_t k;
+        memcpy(&k, key, 8);
+        CHECK((k >> 40) == (k & 0xffffffffffULL));
+        return (size_t)(k & 0xffffffffffULL);
+    }
+    case KIND_U32: {
+        uint32_t k;
+        memcpy(&k, key, 4);
+        return (size_t)(uint32_t)(k * 244002641u);
+    } /* inverse of 2654435761 */
     case KIND_STR: {
         gort_string s; /* puts use copy 0, and a put stores its key */
         memcpy(&s, key, sizeof s);
@@ -119,7 +136,10 @@ static size_t idx_of(const void *key) {
         CHECK(i < MAXK && s.ptr == strs[0][i] && s.len == strlens[i]);
         return i;
     }
-    case KIND_TINY: { const uint8_t *b = key; return b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16; }
+    case KIND_TINY: {
+        const uint8_t *b = key;
+        return b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16;
+    }
     case KIND_HUGE: {
         size_t idx;
         memcpy(&idx, key, sizeof idx);
@@ -127,7 +147,12 @@ static size_t idx_of(const void *key) {
         for (size_t i = sizeof idx; i < HUGE_KEY; i++) CHECK(b[i] == (uint8_t)(idx * 13 + i));
         return idx;
     }
-    default: { custom_key k; memcpy(&k, key, sizeof k); CHECK(k.junk[0] == junk[k.id] && k.junk[1] == ~junk[k.id]); return (size_t)k.id; }
+    default: {
+        custom_key k;
+        memcpy(&k, key, sizeof k);
+        CHECK(k.junk[0] == junk[k.id] && k.junk[1] == ~junk[k.id]);
+        return (size_t)k.id;
+    }
     }
 }
 
@@ -145,24 +170,22 @@ static void check_elem(const void *e, size_t idx) {
 }
 
 /* The typed layer's functions for the current cfg (C->typed). */
-#define TYPED_CALL(fn, k)                                                                  \
-    do {                                                                                   \
-        uint64_t k64_;                                                                     \
-        uint32_t k32_;                                                                     \
-        gort_string ks_;                                                                   \
-        switch (C->kind) {                                                                 \
-        case KIND_U64:                                                                     \
-            memcpy(&k64_, (k), 8);                                                         \
-            if (C->elem_size == 8) return tu64_##fn((tu64 *)M, k64_);                      \
-            return tu64w_##fn((tu64w *)M, k64_);                                           \
-        case KIND_U32:                                                                     \
-            memcpy(&k32_, (k), 4);                                                         \
-            if (C->elem_size == 4) return tu32_##fn((tu32 *)M, k32_);                      \
-            return tu32h_##fn((tu32h *)M, k32_);                                           \
-        default:                                                                           \
-            memcpy(&ks_, (k), sizeof ks_);                                                 \
-            return tstr_##fn((tstr *)M, ks_);                                              \
-        }                                                                                  \
+#define TYPED_CALL(fn, k)                                                         \
+    do {                                                                          \
+        uint64_t k64_;                                                            \
+        uint32_t k32_;                                                            \
+        gort_string ks_;                                                          \
+        switch (C->kind) {                                                        \
+        case KIND_U64:                                                            \
+            memcpy(&k64_, (k), 8);                                                \
+            if (C->elem_size == 8) return tu64_##fn((tu64 *)M, k64_);             \
+            return tu64w_##fn((tu64w *)M, k64_);                                  \
+        case KIND_U32:                                                            \
+            memcpy(&k32_, (k), 4);                                                \
+            if (C->elem_size == 4) return tu32_##fn((tu32 *)M, k32_);             \
+            return tu32h_##fn((tu32h *)M, k32_);                                  \
+        default: memcpy(&ks_, (k), sizeof ks_); return tstr_##fn((tstr *)M, ks_); \
+        }                                                                         \
     } while (0)
 static void *map_put(const void *k) {
     if (!C->typed) return gort_map_put(M, k);
@@ -239,8 +262,8 @@ static void iterate(size_t K, uint64_t *rng, int mutate) {
     while (map_iter_next(&it)) {
         size_t idx = idx_of(it.key);
         CHECK(idx < K);
-        CHECK(present[idx]);                  /* deleted entries are not produced */
-        CHECK(!seen[idx] || inserted[idx]);   /* at most once unless re-inserted */
+        CHECK(present[idx]);                /* deleted entries are not produced */
+        CHECK(!seen[idx] || inserted[idx]); /* at most once unless re-inserted */
         seen[idx] = 1;
         check_elem(it.elem, idx);
         produced++;
@@ -251,7 +274,8 @@ static void iterate(size_t K, uint64_t *rng, int mutate) {
             touched[idx] = 1;
             do_delete(idx);
             break;
-        case 1: case 2: { /* insert or update a random key */
+        case 1:
+        case 2: { /* insert or update a random key */
             size_t k = (size_t)(rng_next(rng) % K);
             if (!present[k]) inserted[k] = touched[k] = 1;
             do_put(k, rng);
@@ -263,11 +287,8 @@ static void iterate(size_t K, uint64_t *rng, int mutate) {
             do_delete(k);
             break;
         }
-        case 4: /* update the current entry */
-            do_put(idx, rng);
-            break;
-        default:
-            break;
+        case 4: /* update the current entry */ do_put(idx, rng); break;
+        default: break;
         }
     }
     CHECK(it.key == NULL);
@@ -288,7 +309,9 @@ static gort_map *new_map(size_t hint) {
     case KIND_STR: t = gort_maptype_string(C->elem_size); break;
     case KIND_TINY: t = (gort_maptype){3, C->elem_size, NULL, NULL, NULL, NULL}; break;
     case KIND_HUGE: t = (gort_maptype){HUGE_KEY, C->elem_size, NULL, NULL, NULL, NULL}; break;
-    case KIND_CUSTOM: t = (gort_maptype){sizeof(custom_key), C->elem_size, custom_hash, custom_equal, NULL, NULL}; break;
+    case KIND_CUSTOM:
+        t = (gort_maptype){sizeof(custom_key), C->elem_size, custom_hash, custom_equal, NULL, NULL};
+        break;
     }
     gort_map *m = gort_map_new(&t, hint);
     CHECK(m != NULL);
@@ -393,9 +416,11 @@ static void iterate_across_growth(uint64_t *rng) {
 
 /* Out of memory during put: NULL, and the map unchanged and usable. */
 static void oom(uint64_t *rng) {
-    static const cfg cfgs[] = {{"u64-oom", KIND_U64, 8, 0}, {"huge-oom", KIND_HUGE, 300, 0},
-                                  {"str-oom", KIND_STR, 16, 0}, {"typed-u64-oom", KIND_U64, 8, 1},
-                                  {"typed-str-oom", KIND_STR, 16, 1}};
+    static const cfg cfgs[] = {{"u64-oom", KIND_U64, 8, 0},
+                               {"huge-oom", KIND_HUGE, 300, 0},
+                               {"str-oom", KIND_STR, 16, 0},
+                               {"typed-u64-oom", KIND_U64, 8, 1},
+                               {"typed-str-oom", KIND_STR, 16, 1}};
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
         C = &cfgs[c];
         size_t K = 20000;
@@ -434,10 +459,10 @@ int main(void) {
     double scale = test_scale();
     make_strings();
     static const cfg cfgs[] = {
-        {"u64/8", KIND_U64, 8, 0},       {"u32/4", KIND_U32, 4, 0},       {"str/16", KIND_STR, 16, 0},
-        {"tiny3/1", KIND_TINY, 1, 0},    {"u64/0", KIND_U64, 0, 0},       {"huge200/300", KIND_HUGE, 300, 0},
-        {"custom/24", KIND_CUSTOM, 24, 0}, {"u32/129", KIND_U32, 129, 0}, {"tiny3/128", KIND_TINY, 128, 0},
-        {"typed u64/8", KIND_U64, 8, 1},   {"typed u64/24", KIND_U64, 24, 1}, {"typed u32/4", KIND_U32, 4, 1},
+        {"u64/8", KIND_U64, 8, 0},           {"u32/4", KIND_U32, 4, 0},         {"str/16", KIND_STR, 16, 0},
+        {"tiny3/1", KIND_TINY, 1, 0},        {"u64/0", KIND_U64, 0, 0},         {"huge200/300", KIND_HUGE, 300, 0},
+        {"custom/24", KIND_CUSTOM, 24, 0},   {"u32/129", KIND_U32, 129, 0},     {"tiny3/128", KIND_TINY, 128, 0},
+        {"typed u64/8", KIND_U64, 8, 1},     {"typed u64/24", KIND_U64, 24, 1}, {"typed u32/4", KIND_U32, 4, 1},
         {"typed u32/129", KIND_U32, 129, 1}, {"typed str/16", KIND_STR, 16, 1},
     };
     long total = 0;

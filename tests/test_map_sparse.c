@@ -38,8 +38,8 @@ int main(void) {
         gort_map_free(m);
         double t2 = now();
         long rss1 = test_rss_kib();
-        fprintf(stderr, "hint %zu: clear %.3f ms, free %.3f ms, RSS %+ld KiB\n", hint, (t1 - t0) * 1e3,
-                (t2 - t1) * 1e3, rss1 - rss0);
+        fprintf(stderr, "hint %zu: clear %.3f ms, free %.3f ms, RSS %+ld KiB\n", hint, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                rss1 - rss0);
         CHECK(t1 - t0 < 0.1);
         CHECK(t2 - t1 < 0.05);
         CHECK(rss1 - rss0 < 64 * 1024);

@@ -62,10 +62,19 @@ static size_t rand_size(uint64_t *s) {
     uint64_t r = rng_next(s);
     switch (r % 16) {
     case 0: return 0;
-    case 1: case 2: case 3: case 4: case 5: return 1 + (r >> 8) % 64;
-    case 6: case 7: case 8: case 9: return 1 + (r >> 8) % 1024;
-    case 10: case 11: return 1 + (r >> 8) % 8192;
-    case 12: case 13: return 1 + (r >> 8) % 40000;
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5: return 1 + (r >> 8) % 64;
+    case 6:
+    case 7:
+    case 8:
+    case 9: return 1 + (r >> 8) % 1024;
+    case 10:
+    case 11: return 1 + (r >> 8) % 8192;
+    case 12:
+    case 13: return 1 + (r >> 8) % 40000;
     case 14: return 1 + (r >> 8) % 300000;
     default: return ((size_t)1 << ((r >> 8) % 15)) + ((r >> 20) % 3) - 1; /* near powers of 2 */
     }
@@ -85,8 +94,7 @@ static void full_check(void) {
     for (size_t i = 1; i < nlive; i++) {
         const block *a = &live[i - 1], *b = &live[i];
         if ((uintptr_t)a->p + a->usable > (uintptr_t)b->p) {
-            fprintf(stderr, "overlap: %p+%zu and %p+%zu\n", (void *)a->p, a->usable,
-                    (void *)b->p, b->usable);
+            fprintf(stderr, "overlap: %p+%zu and %p+%zu\n", (void *)a->p, a->usable, (void *)b->p, b->usable);
             fail("overlap", b, 0);
         }
     }
@@ -149,7 +157,7 @@ static void step(uint64_t *s) {
             for (size_t i = 0; i < b.size; i++)
                 if (b.p[i]) fail("calloc not zeroed", &b, i);
     } else {
-        unsigned lg = (unsigned)(rng_next(s) % 17); /* 1 .. 64 KiB */
+        unsigned lg = (unsigned)(rng_next(s) % 17);                       /* 1 .. 64 KiB */
         if (rng_next(s) % 50 == 0) lg = 17 + (unsigned)(rng_next(s) % 6); /* .. 4 MiB */
         size_t a = (size_t)1 << lg;
         b.align = a > promised(b.size) ? a : promised(b.size);
@@ -189,7 +197,7 @@ int main(void) {
     }
     gort_free(live);
     gort_check_heap();
-    printf("test_model: ok, %llu ops; %llu reallocs within the usable size moved\n",
-           (unsigned long long)g_op, (unsigned long long)g_moved_within);
+    printf("test_model: ok, %llu ops; %llu reallocs within the usable size moved\n", (unsigned long long)g_op,
+           (unsigned long long)g_moved_within);
     return 0;
 }

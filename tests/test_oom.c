@@ -78,15 +78,14 @@ static size_t cycle(int round, size_t *first_mib_blocks) {
     size_t k64 = fill_until_null(&np, 64 << 10, &bytes);
     size_t k4 = fill_until_null(&np, 4096, &bytes);
     size_t b64 = fill_until_null(&np, 64, &bytes);
-    fprintf(stderr,
-            "cycle %d: %zu x 1 MiB, %zu x 64 KiB, %zu x 4 KiB, %zu x 64 B = %zu MiB before OOM\n",
-            round, mib, k64, k4, b64, bytes >> 20);
-    CHECK(np < MAXP);  /* we really hit the limit */
-    CHECK(mib >= 64);  /* the limit leaves 384 MiB of headroom: at least 64 MiB usable */
+    fprintf(stderr, "cycle %d: %zu x 1 MiB, %zu x 64 KiB, %zu x 4 KiB, %zu x 64 B = %zu MiB before OOM\n", round, mib,
+            k64, k4, b64, bytes >> 20);
+    CHECK(np < MAXP); /* we really hit the limit */
+    CHECK(mib >= 64); /* the limit leaves 384 MiB of headroom: at least 64 MiB usable */
     if (round == 0) *first_mib_blocks = mib;
     else if (mib * 10 < *first_mib_blocks * 8) {
-        fprintf(stderr, "cycle %d got %zu MiB blocks, the first got %zu: address space leaked?\n",
-                round, mib, *first_mib_blocks);
+        fprintf(stderr, "cycle %d got %zu MiB blocks, the first got %zu: address space leaked?\n", round, mib,
+                *first_mib_blocks);
         CHECK(0);
     }
     /* Consistent at OOM; contents intact. */
@@ -107,8 +106,7 @@ static size_t cycle(int round, size_t *first_mib_blocks) {
     for (size_t k = 0; k < mib; k += 2) {
         ptrs[k] = gort_malloc(1 << 20);
         if (!ptrs[k]) {
-            fprintf(stderr, "after freeing %zu MiB blocks, re-allocating #%zu failed\n",
-                    mib / 2, k / 2);
+            fprintf(stderr, "after freeing %zu MiB blocks, re-allocating #%zu failed\n", mib / 2, k / 2);
             CHECK(ptrs[k]);
         }
         ((unsigned char *)ptrs[k])[0] = (unsigned char)k;
@@ -151,8 +149,7 @@ int main(void) {
     lim.rlim_cur = (rlim_t)(vm + 384 * 1024) * 1024;
     if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lim.rlim_cur) lim.rlim_cur = old.rlim_cur;
     CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
-    fprintf(stderr, "VmSize %ld KiB; RLIMIT_AS set to %llu KiB\n", vm,
-            (unsigned long long)(lim.rlim_cur / 1024));
+    fprintf(stderr, "VmSize %ld KiB; RLIMIT_AS set to %llu KiB\n", vm, (unsigned long long)(lim.rlim_cur / 1024));
 
     size_t first = 0;
     for (int r = 0; r < 3; r++) cycle(r, &first);

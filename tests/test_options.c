@@ -15,7 +15,10 @@
 
 static const char *g_name, *g_value;
 static const char *one_var(const char *name) { return strcmp(name, g_name) == 0 ? g_value : NULL; }
-static const char *no_var(const char *name) { (void)name; return NULL; }
+static const char *no_var(const char *name) {
+    (void)name;
+    return NULL;
+}
 
 static gort_options defaults(void) {
     gort_options o;
@@ -47,9 +50,9 @@ static gort_options parse(const char *name, const char *value, char *msg, size_t
 
 typedef struct row {
     const char *name, *value;
-    int ok;             /* accepted? */
-    size_t off, width;  /* the field */
-    int64_t want;       /* its value (when accepted) */
+    int ok;            /* accepted? */
+    size_t off, width; /* the field */
+    int64_t want;      /* its value (when accepted) */
 } row;
 
 #define F(f) offsetof(gort_options, f), sizeof(((gort_options *)0)->f)
@@ -180,8 +183,8 @@ int main(void) {
         memcpy((char *)&o + r->off, (char *)&d + r->off, r->width);
         if (memcmp(&o, &d, sizeof o) != 0) good = 0;
         if (!good) {
-            fprintf(stderr, "FAIL %s=\"%s\": got %lld, want %lld (%s); stderr: %s\n", r->name, r->value,
-                    (long long)got, (long long)want, r->ok ? "accepted" : "rejected", msg);
+            fprintf(stderr, "FAIL %s=\"%s\": got %lld, want %lld (%s); stderr: %s\n", r->name, r->value, (long long)got,
+                    (long long)want, r->ok ? "accepted" : "rejected", msg);
             failed++;
         } else if (!r->ok) {
             fprintf(stderr, "ok   %s", msg);

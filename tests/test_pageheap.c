@@ -7,7 +7,11 @@
 #include "internal.h"
 
 #define MAXLIVE 512
-typedef struct { gort_mspan *s; uintptr_t base; size_t npages; } live_t;
+typedef struct {
+    gort_mspan *s;
+    uintptr_t base;
+    size_t npages;
+} live_t;
 static live_t live[MAXLIVE + 64];
 static int nlive;
 static char used[(size_t)GORT_PAGES_PER_ARENA * 256]; /* model, by page number slot<<13|page */
@@ -29,7 +33,10 @@ static int model_used(uintptr_t a) { return used[pn_of(a)]; }
 static uintptr_t model_first_fit(size_t n, const char *u, size_t npg) {
     size_t run = 0;
     for (size_t pn = 0; pn < npg; pn++) {
-        if (u[pn]) { run = 0; continue; }
+        if (u[pn]) {
+            run = 0;
+            continue;
+        }
         if (++run == n) {
             size_t start = pn + 1 - n;
             gort_heap_arena *ha = gort__heap.slots[start >> 13];

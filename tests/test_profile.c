@@ -22,7 +22,9 @@
 #include "check.h"
 
 /* ---- a reader of profile.proto, enough for the checks ---- */
-typedef struct { const uint8_t *p, *end; } rd;
+typedef struct {
+    const uint8_t *p, *end;
+} rd;
 static uint64_t rd_varint(rd *r) {
     uint64_t v = 0;
     for (int s = 0; r->p < r->end && s < 64; s += 7) {
@@ -54,9 +56,9 @@ typedef struct profile {
     uint64_t period;
     int nsamples;
     int64_t val[MAXS][4];
-    int64_t bytes[MAXS];   /* the sample's "bytes" label (object size) */
-    uint64_t loc0[MAXS];   /* its first location id */
-    uint64_t loc1[MAXS];   /* and its second (0: none) */
+    int64_t bytes[MAXS]; /* the sample's "bytes" label (object size) */
+    uint64_t loc0[MAXS]; /* its first location id */
+    uint64_t loc1[MAXS]; /* and its second (0: none) */
     uint64_t locids[1 << 16];
     uint64_t locaddr[1 << 16]; /* each location's address */
     int nlocs, nmaps, nstrings;
@@ -140,7 +142,8 @@ static void parse(const uint8_t *buf, size_t n) {
     }
     CHECK(strcmp(P.types[0], "alloc_objects") == 0 && strcmp(P.types[1], "alloc_space") == 0);
     CHECK(strcmp(P.types[2], "inuse_objects") == 0 && strcmp(P.types[3], "inuse_space") == 0);
-    CHECK(bytes_key < 0 || (bytes_key < P.nstrings && strl[bytes_key] == 5 && memcmp(strs[bytes_key], "bytes", 5) == 0));
+    CHECK(bytes_key < 0 ||
+          (bytes_key < P.nstrings && strl[bytes_key] == 5 && memcmp(strs[bytes_key], "bytes", 5) == 0));
     for (int k = 0; k < P.nsamples; k++) {
         int found = 0;
         for (int i = 0; i < P.nlocs && !found; i++) found = P.locids[i] == P.loc0[k];
@@ -266,7 +269,10 @@ __attribute__((noinline, no_sanitize_address, no_sanitize_thread)) static void c
 #define GCSIZE 1792
 #define GCLARGE 73728 /* nine pages */
 #define NLARGE 20
-typedef struct Pair { struct Pair *a, *b; uint64_t x[26]; } Pair; /* 224 bytes */
+typedef struct Pair {
+    struct Pair *a, *b;
+    uint64_t x[26];
+} Pair; /* 224 bytes */
 GORT_TYPE(Pair, a, b);
 __attribute__((noinline)) static void make_garbage(void) {
     for (int i = 0; i < N; i++) {

@@ -49,11 +49,24 @@ static void count(int64_t out[4]) {
     /* a minimal walk: samples (field 2) with their values (2) and "bytes" label (3) */
     memset(out, 0, 4 * sizeof *out);
     const uint8_t *p = (const uint8_t *)buf, *end = p + n;
-#define VARINT(v) do { v = 0; for (int s_ = 0;; s_ += 7) { CHECK(p < end); uint8_t c_ = *p++; v |= (uint64_t)(c_ & 0x7f) << s_; if (c_ < 0x80) break; } } while (0)
+#define VARINT(v)                             \
+    do {                                      \
+        v = 0;                                \
+        for (int s_ = 0;; s_ += 7) {          \
+            CHECK(p < end);                   \
+            uint8_t c_ = *p++;                \
+            v |= (uint64_t)(c_ & 0x7f) << s_; \
+            if (c_ < 0x80) break;             \
+        }                                     \
+    } while (0)
     while (p < end) {
         uint64_t key, len;
         VARINT(key);
-        if ((key & 7) == 0) { uint64_t v; VARINT(v); continue; }
+        if ((key & 7) == 0) {
+            uint64_t v;
+            VARINT(v);
+            continue;
+        }
         CHECK((key & 7) == 2);
         VARINT(len);
         const uint8_t *m = p, *mend = p + len;
@@ -67,16 +80,40 @@ static void count(int64_t out[4]) {
         while (p < end) {
             uint64_t k2, l2;
             VARINT(k2);
-            if ((k2 & 7) == 0) { uint64_t v; VARINT(v); continue; }
+            if ((k2 & 7) == 0) {
+                uint64_t v;
+                VARINT(v);
+                continue;
+            }
             VARINT(l2);
             const uint8_t *e2 = p + l2;
-            if (k2 >> 3 == 2) { int i = 0; const uint8_t *se = end; end = e2; while (p < end && i < 4) { uint64_t v; VARINT(v); vals[i++] = (int64_t)v; } end = se; }
-            else if (k2 >> 3 == 3) { const uint8_t *se = end; end = e2; while (p < end) { uint64_t k3, v; VARINT(k3); VARINT(v); if (k3 >> 3 == 3) bytes = (int64_t)v; } end = se; }
+            if (k2 >> 3 == 2) {
+                int i = 0;
+                const uint8_t *se = end;
+                end = e2;
+                while (p < end && i < 4) {
+                    uint64_t v;
+                    VARINT(v);
+                    vals[i++] = (int64_t)v;
+                }
+                end = se;
+            } else if (k2 >> 3 == 3) {
+                const uint8_t *se = end;
+                end = e2;
+                while (p < end) {
+                    uint64_t k3, v;
+                    VARINT(k3);
+                    VARINT(v);
+                    if (k3 >> 3 == 3) bytes = (int64_t)v;
+                }
+                end = se;
+            }
             p = e2;
         }
         end = save_end;
         p = mend;
-        if (bytes == SIZE) for (int i = 0; i < 4; i++) out[i] += vals[i];
+        if (bytes == SIZE)
+            for (int i = 0; i < 4; i++) out[i] += vals[i];
     }
     free(buf);
 }
@@ -99,8 +136,8 @@ int main(void) {
             if (p) gort_free(p);
         }
     count(v);
-    fprintf(stderr, "%d profiles written meanwhile; at the end: %lld allocated, %lld in use\n", writes,
-            (long long)v[0], (long long)v[2]);
+    fprintf(stderr, "%d profiles written meanwhile; at the end: %lld allocated, %lld in use\n", writes, (long long)v[0],
+            (long long)v[2]);
     CHECK_EQ(v[0], (int64_t)T * ROUNDS * PER);
     CHECK_EQ(v[2], 0);
     CHECK_EQ(v[3], 0);

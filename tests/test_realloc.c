@@ -16,12 +16,11 @@ static inline unsigned char cb(uint64_t seed, size_t i) {
 static void fill_from(unsigned char *p, size_t from, size_t to, uint64_t seed) {
     for (size_t i = from; i < to; i++) p[i] = cb(seed, i);
 }
-static void verify_upto(const unsigned char *p, size_t n, uint64_t seed, const char *ctx,
-                        size_t a, size_t b) {
+static void verify_upto(const unsigned char *p, size_t n, uint64_t seed, const char *ctx, size_t a, size_t b) {
     for (size_t i = 0; i < n; i++) {
         if (p[i] != cb(seed, i)) {
-            fprintf(stderr, "test_realloc: %s (%zu -> %zu): %p byte %zu lost (seed %llu)\n", ctx,
-                    a, b, (const void *)p, i, (unsigned long long)seed);
+            fprintf(stderr, "test_realloc: %s (%zu -> %zu): %p byte %zu lost (seed %llu)\n", ctx, a, b, (const void *)p,
+                    i, (unsigned long long)seed);
             exit(1);
         }
     }
@@ -39,8 +38,7 @@ static void test_in_place(void) {
         fill_from(p, 0, u, n);
         unsigned char *q = gort_realloc(p, u);
         if (q != p) {
-            fprintf(stderr, "realloc(malloc(%zu) = %p, usable %zu) moved to %p\n", n, (void *)p,
-                    u, (void *)q);
+            fprintf(stderr, "realloc(malloc(%zu) = %p, usable %zu) moved to %p\n", n, (void *)p, u, (void *)q);
             moved++;
         }
         CHECK(q);
@@ -49,8 +47,7 @@ static void test_in_place(void) {
         CHECK(r);
         verify_upto(r, n, n, "back to size", u, n);
         if (gort_usable_size(r) == u && r != q) {
-            fprintf(stderr, "realloc(%p, %zu) within the same class moved to %p\n", (void *)q,
-                    n, (void *)r);
+            fprintf(stderr, "realloc(%p, %zu) within the same class moved to %p\n", (void *)q, n, (void *)r);
             moved++;
         }
         gort_free(r);

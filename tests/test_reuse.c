@@ -17,8 +17,7 @@ static unsigned char *objs[MAXOBJ];
 
 /* Allocates `total` bytes in objects from size_fn, touches every page, frees everything
  * (odd indices first, so that holes exist while the rest is still live). */
-static long phase(const char *name, size_t total, size_t (*size_fn)(uint64_t *), size_t align,
-                  uint64_t *s) {
+static long phase(const char *name, size_t total, size_t (*size_fn)(uint64_t *), size_t align, uint64_t *s) {
     size_t n = 0, bytes = 0;
     while (bytes < total && n < MAXOBJ) {
         size_t sz = size_fn(s);
@@ -38,8 +37,7 @@ static long phase(const char *name, size_t total, size_t (*size_fn)(uint64_t *),
     }
     for (size_t i = 0; i < n; i += 2) gort_free(objs[i]);
     gort_check_heap();
-    fprintf(stderr, "%-22s %7zu objects, %4zu MiB: rss at peak %ld MiB\n", name, n, bytes >> 20,
-            peak >> 10);
+    fprintf(stderr, "%-22s %7zu objects, %4zu MiB: rss at peak %ld MiB\n", name, n, bytes >> 20, peak >> 10);
     return peak;
 }
 
@@ -64,10 +62,9 @@ int main(void) {
         size_t (*fn)(uint64_t *);
         size_t align;
     } phases[] = {
-        {"3 MiB blocks", sz_3m, 0},           {"32 KiB objects", sz_32k, 0},
-        {"small objects", sz_small, 0},       {"4..64 KiB objects", sz_mid, 0},
-        {"8 KiB-aligned mid", sz_mid, 8192},  {"40 MiB blocks", sz_40m, 0},
-        {"1 MiB blocks again", sz_1m, 0},     {"small objects again", sz_small, 0},
+        {"3 MiB blocks", sz_3m, 0},       {"32 KiB objects", sz_32k, 0},        {"small objects", sz_small, 0},
+        {"4..64 KiB objects", sz_mid, 0}, {"8 KiB-aligned mid", sz_mid, 8192},  {"40 MiB blocks", sz_40m, 0},
+        {"1 MiB blocks again", sz_1m, 0}, {"small objects again", sz_small, 0},
     };
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
         long peak = phase(phases[i].name, total, phases[i].fn, phases[i].align, &s);
@@ -82,8 +79,8 @@ int main(void) {
     long before = test_rss_kib();
     size_t released = gort_release_memory();
     long after = test_rss_kib();
-    fprintf(stderr, "gort_release_memory: %zu MiB released; rss %ld -> %ld MiB\n", released >> 20,
-            before >> 10, after >> 10);
+    fprintf(stderr, "gort_release_memory: %zu MiB released; rss %ld -> %ld MiB\n", released >> 20, before >> 10,
+            after >> 10);
     /* Everything is free: what stays resident is metadata and the test itself. (A
      * background scavenger may have released some of it already, so `released` may be
      * small.) */

@@ -6,8 +6,8 @@ int main(void) {
     CHECK_EQ(gort_class_to_size[GORT_NUM_CLASSES - 1], GORT_MAX_SMALL_SIZE);
     for (unsigned c = 1; c < GORT_NUM_CLASSES; c++) {
         size_t size = gort_class_to_size[c], span = (size_t)gort_class_to_npages[c] * GORT_PAGE_SIZE;
-        CHECK(size == 8 || size % 16 == 0);       /* objects >= 16 B are 16-aligned */
-        CHECK(span % size <= span / 8);           /* tail waste <= 12.5% */
+        CHECK(size == 8 || size % 16 == 0); /* objects >= 16 B are 16-aligned */
+        CHECK(span % size <= span / 8);     /* tail waste <= 12.5% */
         CHECK_EQ(gort_class_to_nelems[c], span / size);
         CHECK(gort_class_to_nelems[c] <= GORT_MAX_NELEMS);
         if (c > 1) CHECK(size > gort_class_to_size[c - 1]);

@@ -91,13 +91,13 @@ static void test_growth(void) {
 #define NS 24
 #define MAXARR 4096
 typedef struct {
-    int arr;            /* model array id; -1: nil */
+    int arr; /* model array id; -1: nil */
     size_t off, len, cap;
 } mslice;
 typedef struct {
-    uint32_t *data;     /* model contents (cap elements) */
+    uint32_t *data; /* model contents (cap elements) */
     size_t cap;
-    void *real;         /* gort's array base */
+    void *real; /* gort's array base */
 } marray;
 
 static marray *arrs;
@@ -201,8 +201,7 @@ static void property_test(uint64_t steps) {
             set_slot(j, m.arr, m.cap - lo ? m.off + lo : m.off, hi - lo, m.cap - lo, n);
         } else if (r < 80) { /* s[lo:hi:max] */
             if (m.arr < 0) continue;
-            size_t max = rng_next(&rng) % (m.cap + 1), hi = rng_next(&rng) % (max + 1),
-                   lo = rng_next(&rng) % (hi + 1);
+            size_t max = rng_next(&rng) % (m.cap + 1), hi = rng_next(&rng) % (max + 1), lo = rng_next(&rng) % (hi + 1);
             u32s n = u32s_slice3(s, lo, hi, max);
             set_slot(j, m.arr, max - lo ? m.off + lo : m.off, hi - lo, max - lo, n);
         } else if (r < 90) { /* copy(s, other) */

@@ -28,11 +28,10 @@ static handed *hand_list;
 static long handed_count, detached_left;
 
 static const size_t class_sizes[] = {
-    1,    8,    16,   17,   32,   48,   64,   80,   96,   112,  128,   144,   160,   176,
-    192,  208,  224,  240,  256,  288,  320,  352,  384,  416,  448,   480,   512,   576,
-    640,  704,  768,  896,  1024, 1152, 1280, 1408, 1536, 1792, 2048,  2304,  2688,  3072,
-    3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472,  9728,  10240, 10880,
-    12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768};
+    1,    8,    16,   17,    32,    48,    64,    80,    96,    112,   128,   144,   160,   176,   192,   208,   224,
+    240,  256,  288,  320,   352,   384,   416,   448,   480,   512,   576,   640,   704,   768,   896,   1024,  1152,
+    1280, 1408, 1536, 1792,  2048,  2304,  2688,  3072,  3200,  3456,  4096,  4864,  5376,  6144,  6528,  6784,  6912,
+    8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768};
 enum { NCLASS = sizeof class_sizes / sizeof class_sizes[0] };
 
 static inline unsigned char pb(uint64_t tag, size_t i) {
@@ -60,8 +59,8 @@ static void *worker(void *arg) {
     for (int i = 0; i < n; i++)
         for (size_t j = 0; j < sizes[i]; j++)
             if (objs[i][j] != pb(tag + (uint64_t)i, j)) {
-                fprintf(stderr, "worker: object %p size %zu corrupted at %zu (seed %llu)\n",
-                        (void *)objs[i], sizes[i], j, (unsigned long long)g_seed);
+                fprintf(stderr, "worker: object %p size %zu corrupted at %zu (seed %llu)\n", (void *)objs[i], sizes[i],
+                        j, (unsigned long long)g_seed);
                 abort();
             }
     /* hand two objects (>= sizeof(handed)) to the main thread, free the rest */
@@ -103,8 +102,8 @@ static void drain_handed(void) {
         const unsigned char *b = (const unsigned char *)h;
         for (size_t j = sizeof(handed); j < h->n; j++)
             if (b[j] != pb(h->tag, j)) {
-                fprintf(stderr, "handed object %p size %zu corrupted at %zu (seed %llu)\n",
-                        (void *)h, h->n, j, (unsigned long long)g_seed);
+                fprintf(stderr, "handed object %p size %zu corrupted at %zu (seed %llu)\n", (void *)h, h->n, j,
+                        (unsigned long long)g_seed);
                 abort();
             }
         CHECK(gort_usable_size(h) >= h->n);
@@ -164,12 +163,12 @@ int main(void) {
      * warm-up level; a leaked cache per thread (a span per class) would cost far more. */
     long allowed = base + base / 2 + 64 * 1024;
     if (peak > allowed) {
-        fprintf(stderr, "RSS grew from %ld KiB (round 1) to %ld KiB over %ld threads (allowed %ld)\n",
-                base, peak, id, allowed);
+        fprintf(stderr, "RSS grew from %ld KiB (round 1) to %ld KiB over %ld threads (allowed %ld)\n", base, peak, id,
+                allowed);
         CHECK(peak <= allowed);
     }
-    printf("test_thread_churn: ok, %ld threads, %ld objects handed over, rss %ld -> %ld KiB\n",
-           id, handed_count, base, peak);
+    printf("test_thread_churn: ok, %ld threads, %ld objects handed over, rss %ld -> %ld KiB\n", id, handed_count, base,
+           peak);
     return 0;
 }
 /* GORT_TEST_TSAN */

@@ -37,8 +37,7 @@ static void fill(unsigned char *p, size_t n) {
     memcpy(p + 8 * k, &w, n % 8);
 }
 /* Verifies the first `upto` bytes of an object of size n that was filled at address `at`. */
-static void verify_at(const unsigned char *p, size_t upto, const void *at, size_t n,
-                      const char *ctx) {
+static void verify_at(const unsigned char *p, size_t upto, const void *at, size_t n, const char *ctx) {
     uint64_t tag = tag_of(at, n);
     size_t k;
     for (k = 0; k < upto / 8; k++) {
@@ -52,8 +51,8 @@ static void verify_at(const unsigned char *p, size_t upto, const void *at, size_
     }
     return;
 bad:
-    fprintf(stderr, "test_threads: %s: object %p (size %zu) corrupted near offset %zu (seed %llu)\n",
-            ctx, (const void *)p, n, 8 * k, (unsigned long long)g_seed);
+    fprintf(stderr, "test_threads: %s: object %p (size %zu) corrupted near offset %zu (seed %llu)\n", ctx,
+            (const void *)p, n, 8 * k, (unsigned long long)g_seed);
     abort();
 }
 
@@ -82,8 +81,7 @@ static struct {
     item buf[RING];
     size_t head, tail; /* tail - head = count */
     int producers_left;
-} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          {{0}}, 0, 0, 0};
+} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}, 0, 0, 0};
 
 static long per_producer;
 
@@ -111,8 +109,7 @@ static void *consumer(void *arg) {
     uint64_t s = g_seed ^ ((uint64_t)(uintptr_t)arg * 0x7654321ULL);
     for (;;) {
         pthread_mutex_lock(&ring.mu);
-        while (ring.tail == ring.head && ring.producers_left > 0)
-            pthread_cond_wait(&ring.nonempty, &ring.mu);
+        while (ring.tail == ring.head && ring.producers_left > 0) pthread_cond_wait(&ring.nonempty, &ring.mu);
         if (ring.tail == ring.head) {
             pthread_mutex_unlock(&ring.mu);
             return NULL;
@@ -140,8 +137,7 @@ static void phase_ring(int np, int nc, long per) {
     per_producer = per;
     ring.producers_left = np;
     for (int i = 0; i < np; i++) CHECK(pthread_create(&t[i], NULL, producer, (void *)(uintptr_t)i) == 0);
-    for (int i = 0; i < nc; i++)
-        CHECK(pthread_create(&t[np + i], NULL, consumer, (void *)(uintptr_t)(100 + i)) == 0);
+    for (int i = 0; i < nc; i++) CHECK(pthread_create(&t[np + i], NULL, consumer, (void *)(uintptr_t)(100 + i)) == 0);
     for (int i = 0; i < np + nc; i++) pthread_join(t[i], NULL);
     CHECK(ring.head == ring.tail);
 }
@@ -153,7 +149,7 @@ typedef struct {
     _Alignas(64) _Atomic size_t tail; /* producer */
     item buf[SPSC];
 } spsc;
-static spsc *rings;  /* rings[from * MAXT + to] */
+static spsc *rings; /* rings[from * MAXT + to] */
 static int nthreads;
 static long per_thread;
 static _Atomic int senders_done;

@@ -34,8 +34,8 @@ static uint64_t now_ns(void) {
 
 /* ---- the mutex + condvar queue: a bounded ring (cap 0 is taken as 1) ---- */
 typedef struct mq {
-    pthread_mutex_t *mu;       /* may be shared by several queues (select) */
-    pthread_cond_t *nonempty;  /* may be shared too */
+    pthread_mutex_t *mu;      /* may be shared by several queues (select) */
+    pthread_cond_t *nonempty; /* may be shared too */
     pthread_cond_t nonfull;
     long *buf;
     size_t cap, head, n;

@@ -5,11 +5,12 @@
  * mutator thread. Usage: binarytrees [MAX_DEPTH] (default 21). */
 #include "impl.h"
 
-typedef struct Node { struct Node *left, *right; } Node;
+typedef struct Node {
+    struct Node *left, *right;
+} Node;
 BENCH_TYPE(Node, left, right);
 
-static Node *bottom_up(int depth)
-{
+static Node *bottom_up(int depth) {
     Node *n = NEW(Node);
     if (depth > 0) {
         n->left = bottom_up(depth - 1);
@@ -20,23 +21,21 @@ static Node *bottom_up(int depth)
     return n;
 }
 
-static long check(const Node *n)
-{
-    return n->left ? 1 + check(n->left) + check(n->right) : 1;
-}
+static long check(const Node *n) { return n->left ? 1 + check(n->left) + check(n->right) : 1; }
 
-static void drop(Node *n)
-{
+static void drop(Node *n) {
 #if MANUAL_FREE
-    if (n->left) { drop(n->left); drop(n->right); }
+    if (n->left) {
+        drop(n->left);
+        drop(n->right);
+    }
     FREE(n);
 #else
     (void)n;
 #endif
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 21;
     const int min_depth = 4;
     int max_depth = n > min_depth + 2 ? n : min_depth + 2;

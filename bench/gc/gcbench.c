@@ -9,7 +9,10 @@
  * the original's sizes). */
 #include "impl.h"
 
-typedef struct Node { struct Node *left, *right; int i, j; } Node;
+typedef struct Node {
+    struct Node *left, *right;
+    int i, j;
+} Node;
 BENCH_TYPE(Node, left, right);
 typedef double Real;
 BENCH_TYPE_NOPTR(Real);
@@ -18,9 +21,11 @@ static long made; /* nodes allocated, the checksum's first part */
 
 static long tree_size(int d) { return (1L << (d + 1)) - 1; }
 
-static void populate(int depth, Node *n)
-{
-    if (depth <= 0) { n->left = n->right = NULL; return; }
+static void populate(int depth, Node *n) {
+    if (depth <= 0) {
+        n->left = n->right = NULL;
+        return;
+    }
     depth--;
     n->left = NEW(Node);
     n->right = NEW(Node);
@@ -31,8 +36,7 @@ static void populate(int depth, Node *n)
     populate(depth, n->right);
 }
 
-static Node *make_tree(int depth)
-{
+static Node *make_tree(int depth) {
     Node *n = NEW(Node);
     made++;
     n->i = depth;
@@ -46,24 +50,27 @@ static Node *make_tree(int depth)
     return n;
 }
 
-static void drop(Node *n)
-{
+static void drop(Node *n) {
 #if MANUAL_FREE
-    if (n->left) { drop(n->left); drop(n->right); }
+    if (n->left) {
+        drop(n->left);
+        drop(n->right);
+    }
     FREE(n);
 #else
     (void)n;
 #endif
 }
 
-static long count(const Node *n, int depth)
-{
-    if (!n->left) { if (depth != 0) fail("long-lived leaf depth", (uint64_t)depth, 0); return 1; }
+static long count(const Node *n, int depth) {
+    if (!n->left) {
+        if (depth != 0) fail("long-lived leaf depth", (uint64_t)depth, 0);
+        return 1;
+    }
     return 1 + count(n->left, depth - 1) + count(n->right, depth - 1);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int stretch = 18, long_lived_depth = 16, min_depth = 4, max_depth = 16;
     long array_len = 500000;
     if (argc > 5) {
@@ -106,7 +113,8 @@ int main(int argc, char **argv)
     }
 
     long ll = count(long_lived, long_lived_depth);
-    if (ll != tree_size(long_lived_depth)) fail("long-lived tree size", (uint64_t)ll, (uint64_t)tree_size(long_lived_depth));
+    if (ll != tree_size(long_lived_depth))
+        fail("long-lived tree size", (uint64_t)ll, (uint64_t)tree_size(long_lived_depth));
     for (long i = 0; i < array_len; i += 997)
         if (array[i] != 1.0 / (double)(i + 1)) fail("array element", (uint64_t)i, (uint64_t)i);
     double secs = (double)(now_ns() - t0) * 1e-9;

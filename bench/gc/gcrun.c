@@ -22,22 +22,19 @@
 static volatile sig_atomic_t timed_out;
 static pid_t child;
 
-static void on_alarm(int sig)
-{
+static void on_alarm(int sig) {
     (void)sig;
     timed_out = 1;
     if (child > 0) kill(child, SIGKILL);
 }
 
-static double now(void)
-{
+static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 4 || strcmp(argv[2], "--") != 0) {
         fprintf(stderr, "usage: gcrun TIMEOUT_S -- PROGRAM ARGS...\n");
         return 2;
@@ -45,7 +42,10 @@ int main(int argc, char **argv)
     double timeout = atof(argv[1]);
     double t0 = now();
     child = fork();
-    if (child < 0) { perror("fork"); return 1; }
+    if (child < 0) {
+        perror("fork");
+        return 1;
+    }
     if (child == 0) {
         execvp(argv[3], argv + 3);
         perror(argv[3]);
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
     if (timeout > 0) {
-        struct itimerval it = { { 0, 0 }, { (time_t)timeout, (long)((timeout - (double)(time_t)timeout) * 1e6) } };
+        struct itimerval it = {{0, 0}, {(time_t)timeout, (long)((timeout - (double)(time_t)timeout) * 1e6)}};
         setitimer(ITIMER_REAL, &it, NULL);
     }
     int status = 0;
@@ -64,7 +64,10 @@ int main(int argc, char **argv)
     pid_t w;
     while ((w = wait4(child, &status, 0, &ru)) < 0 && errno == EINTR) {}
     double wall = now() - t0;
-    if (w < 0) { perror("wait4"); return 1; }
+    if (w < 0) {
+        perror("wait4");
+        return 1;
+    }
     char st[32];
     if (timed_out) snprintf(st, sizeof st, "timeout");
     else if (WIFSIGNALED(status)) snprintf(st, sizeof st, "signal:%d", WTERMSIG(status));

@@ -29,24 +29,21 @@
 #include <string.h>
 #include <time.h>
 
-static inline uint64_t now_ns(void)
-{
+static inline uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* splitmix64: the same sequence in every build (and in the Go twin). */
-static inline uint64_t rng_next(uint64_t *s)
-{
+static inline uint64_t rng_next(uint64_t *s) {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-static inline void fail(const char *what, uint64_t got, uint64_t want)
-{
+static inline void fail(const char *what, uint64_t got, uint64_t want) {
     fprintf(stderr, "FAILED %s: got %" PRIu64 ", want %" PRIu64 "\n", what, got, want);
     exit(3);
 }
@@ -65,13 +62,12 @@ static inline void fail(const char *what, uint64_t got, uint64_t want)
 #define NEW_NOPTR_ARRAY(T, n) gort_new_array(T, n)
 #define FREE(p) ((void)(p))
 static inline void impl_init(void) {}
-static inline void impl_report(void)
-{
+static inline void impl_report(void) {
     static gort_gc_stats_t st; /* large: keep it off the stack */
     gort_gc_stats(&st);
     uint64_t known = st.num_gc < 256 ? st.num_gc : 256;
-    printf("GC num_gc=%" PRIu64 " pause_max_ns=%" PRIu64 " pause_total_ns=%" PRIu64
-           " pauses_known=%" PRIu64 "\nPAUSES_NS",
+    printf("GC num_gc=%" PRIu64 " pause_max_ns=%" PRIu64 " pause_total_ns=%" PRIu64 " pauses_known=%" PRIu64
+           "\nPAUSES_NS",
            st.num_gc, st.pause_max_ns, st.pause_total_ns, known);
     for (uint64_t k = st.num_gc - known; k < st.num_gc; k++) printf(" %" PRIu64, st.pause_ns[k % 256]);
     printf("\n");
@@ -93,8 +89,7 @@ static inline void impl_report(void)
  * after it is started again (the collector calls this with its lock held). */
 static uint64_t boehm_pause_start, boehm_pause_n, boehm_pause_max, boehm_pause_total;
 static uint64_t boehm_pauses[PAUSE_RING];
-static void GC_CALLBACK boehm_event(GC_EventType e)
-{
+static void GC_CALLBACK boehm_event(GC_EventType e) {
     if (e == GC_EVENT_PRE_STOP_WORLD) {
         boehm_pause_start = now_ns();
     } else if (e == GC_EVENT_POST_START_WORLD && boehm_pause_start) {
@@ -105,8 +100,7 @@ static void GC_CALLBACK boehm_event(GC_EventType e)
         if (d > boehm_pause_max) boehm_pause_max = d;
     }
 }
-static inline void impl_init(void)
-{
+static inline void impl_init(void) {
     /* Set before GC_INIT, so its initial collection is seen too. */
     GC_set_on_collection_event(boehm_event);
     GC_INIT();
@@ -115,14 +109,13 @@ static inline void impl_init(void)
      * would otherwise mark on one core. */
     GC_start_mark_threads();
 }
-static inline void impl_report(void)
-{
+static inline void impl_report(void) {
     uint64_t n = GC_get_gc_no();
     uint64_t known = boehm_pause_n < PAUSE_RING ? boehm_pause_n : PAUSE_RING;
     /* num_gc counts collections; the pause figures count stop-the-world
      * pauses (one per collection unless Boehm stops the world otherwise). */
-    printf("GC num_gc=%" PRIu64 " pause_max_ns=%" PRIu64 " pause_total_ns=%" PRIu64
-           " pauses_known=%" PRIu64 " num_pauses=%" PRIu64 "\nPAUSES_NS",
+    printf("GC num_gc=%" PRIu64 " pause_max_ns=%" PRIu64 " pause_total_ns=%" PRIu64 " pauses_known=%" PRIu64
+           " num_pauses=%" PRIu64 "\nPAUSES_NS",
            n, boehm_pause_max, boehm_pause_total, known, boehm_pause_n);
     for (uint64_t k = boehm_pause_n - known; k < boehm_pause_n; k++) printf(" %" PRIu64, boehm_pauses[k % PAUSE_RING]);
     printf("\n");
@@ -134,10 +127,12 @@ static inline void impl_report(void)
 #define MANUAL_FREE 1
 #define BENCH_TYPE(T, ...) typedef char bench_unused_##T
 #define BENCH_TYPE_NOPTR(T) typedef char bench_unused_##T
-static inline void *xmalloc(size_t n)
-{
+static inline void *xmalloc(size_t n) {
     void *p = malloc(n);
-    if (!p) { fprintf(stderr, "FAILED out of memory (%zu bytes)\n", n); exit(3); }
+    if (!p) {
+        fprintf(stderr, "FAILED out of memory (%zu bytes)\n", n);
+        exit(3);
+    }
     return p;
 }
 /* Nodes are fully written by the workloads, so malloc (not calloc), as a C
@@ -147,7 +142,9 @@ static inline void *xmalloc(size_t n)
 #define NEW_NOPTR_ARRAY(T, n) ((T *)xmalloc(sizeof(T) * (size_t)(n)))
 #define FREE(p) free(p)
 static inline void impl_init(void) {}
-static inline void impl_report(void) { printf("GC num_gc=0 pause_max_ns=0 pause_total_ns=0 pauses_known=0\nPAUSES_NS\n"); }
+static inline void impl_report(void) {
+    printf("GC num_gc=0 pause_max_ns=0 pause_total_ns=0 pauses_known=0\nPAUSES_NS\n");
+}
 
 #else
 #error "define IMPL_GORT, IMPL_BOEHM or IMPL_MALLOC"

@@ -10,15 +10,19 @@
  * Usage: live [LIVE_MIB CHURN] (default 1024 2). */
 #include "impl.h"
 
-typedef struct Item { struct Item *next; uint64_t key, idx, pos; } Item;
+typedef struct Item {
+    struct Item *next;
+    uint64_t key, idx, pos;
+} Item;
 BENCH_TYPE(Item, next);
-typedef struct Slot { Item *head; } Slot;
+typedef struct Slot {
+    Item *head;
+} Slot;
 BENCH_TYPE(Slot, head);
 
 #define UNIT 1000
 
-static Item *make_list(uint64_t idx, uint64_t len, uint64_t key)
-{
+static Item *make_list(uint64_t idx, uint64_t len, uint64_t key) {
     Item *head = NULL;
     for (uint64_t p = 1; p <= len; p++) { /* built from the tail: the head has pos = len */
         Item *it = NEW(Item);
@@ -32,8 +36,7 @@ static Item *make_list(uint64_t idx, uint64_t len, uint64_t key)
 }
 
 /* Checks one list, frees it in the malloc build, returns the sum of its keys. */
-static uint64_t take_list(Item *it, uint64_t idx)
-{
+static uint64_t take_list(Item *it, uint64_t idx) {
     uint64_t sum = 0, pos = it ? it->pos : 0;
     if (pos < 1 || pos > 7) fail("list length", pos, idx);
     while (it) {
@@ -49,10 +52,12 @@ static uint64_t take_list(Item *it, uint64_t idx)
     return sum;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     double live_mib = 1024, churn = 2;
-    if (argc > 2) { live_mib = atof(argv[1]); churn = atof(argv[2]); }
+    if (argc > 2) {
+        live_mib = atof(argv[1]);
+        churn = atof(argv[2]);
+    }
     uint64_t n = (uint64_t)(live_mib * 1048576.0 / (8 + 4 * sizeof(Item)));
     uint64_t reps = (uint64_t)(churn * (double)n);
     reps -= reps % UNIT;
@@ -92,8 +97,8 @@ int main(int argc, char **argv)
     printf("RESULT workload=live impl=%s entries=%" PRIu64 " replacements=%" PRIu64 " checksum=%" PRIu64
            " secs=%.3f build_secs=%.3f churn_secs=%.3f unit_max_ns=%" PRIu64 " unit_avg_ns=%" PRIu64
            " build_unit_max_ns=%" PRIu64 "\n",
-           IMPL_NAME, n, reps, sum, secs, (double)(t_built - t0) * 1e-9, (double)(t_churned - t_built) * 1e-9,
-           unit_max, units ? (t_churned - t_built) / units : 0, build_max);
+           IMPL_NAME, n, reps, sum, secs, (double)(t_built - t0) * 1e-9, (double)(t_churned - t_built) * 1e-9, unit_max,
+           units ? (t_churned - t_built) / units : 0, build_max);
     impl_report();
     return 0;
 }

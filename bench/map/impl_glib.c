@@ -7,8 +7,13 @@
 #define IMPL_HAS_HINT 0
 typedef GHashTable M;
 typedef GHashTable S;
-static inline M *m_new(size_t hint) { (void)hint; return g_hash_table_new(g_direct_hash, g_direct_equal); }
-static inline void m_put(M *m, uint64_t k, uint64_t v) { g_hash_table_insert(m, (gpointer)(uintptr_t)k, (gpointer)(uintptr_t)v); }
+static inline M *m_new(size_t hint) {
+    (void)hint;
+    return g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+static inline void m_put(M *m, uint64_t k, uint64_t v) {
+    g_hash_table_insert(m, (gpointer)(uintptr_t)k, (gpointer)(uintptr_t)v);
+}
 static inline int m_get(M *m, uint64_t k, uint64_t *v) {
     gpointer p = g_hash_table_lookup(m, (gconstpointer)(uintptr_t)k); /* values are never 0 */
     if (!p) return 0;
@@ -25,8 +30,13 @@ static inline uint64_t m_sum(M *m) {
     return acc;
 }
 static inline void m_free(M *m) { g_hash_table_destroy(m); }
-static inline S *s_new(size_t hint) { (void)hint; return g_hash_table_new(g_str_hash, g_str_equal); }
-static inline void s_put(S *s, const char *k, uint64_t v) { g_hash_table_insert(s, (gpointer)k, (gpointer)(uintptr_t)v); }
+static inline S *s_new(size_t hint) {
+    (void)hint;
+    return g_hash_table_new(g_str_hash, g_str_equal);
+}
+static inline void s_put(S *s, const char *k, uint64_t v) {
+    g_hash_table_insert(s, (gpointer)k, (gpointer)(uintptr_t)v);
+}
 static inline int s_get(S *s, const char *k, uint64_t *v) {
     gpointer p = g_hash_table_lookup(s, k);
     if (!p) return 0;

@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
     size_t n = (size_t)strtod(argv[1], NULL);
     const char *mode = argc > 2 ? argv[2] : "default";
     double target = strcmp(mode, "quick") == 0 ? 1e6 : strcmp(mode, "long") == 0 ? 1e7 : 3e6;
-    int reps = n >= 5000000 ? 1 : 3;             /* best of reps */
+    int reps = n >= 5000000 ? 1 : 3; /* best of reps */
     size_t rounds = (size_t)(target / reps / (double)n);
     if (rounds < 1) rounds = 1;
 

@@ -136,28 +136,26 @@ GORT_API gort_chan *gort_after(uint64_t ns);
  * GORT_CHAN_DEFINE_TYPED(name, T): the same, made with gort_chan_make_typed
  * from GORT_TYPE(T, ...) or GORT_TYPE_NOPTR(T) (a pointer-free T: never
  * scanned). */
-#define GORT__CHAN_FUNCS(name, T, MAKE)                                                          \
-    typedef struct name name;                                                                   \
-    static inline __attribute__((unused)) name *name##_make(size_t cap) { return (name *)(MAKE); } \
-    static inline __attribute__((unused)) gort_chan *name##_raw(name *c) { return (gort_chan *)c; } \
-    static inline __attribute__((unused)) void name##_send(name *c, T v) {                      \
-        gort_chan_send((gort_chan *)c, &v);                                                     \
-    }                                                                                           \
-    static inline __attribute__((unused)) T name##_recv(name *c, bool *ok) {                    \
-        T v;                                                                                    \
-        bool k = gort_chan_recv((gort_chan *)c, &v);                                            \
-        if (ok) *ok = k;                                                                        \
-        return v;                                                                               \
-    }                                                                                           \
-    static inline __attribute__((unused)) bool name##_try_send(name *c, T v) {                  \
-        return gort_chan_try_send((gort_chan *)c, &v);                                          \
-    }                                                                                           \
-    static inline __attribute__((unused)) bool name##_try_recv(name *c, T *v, bool *ok) {       \
-        return gort_chan_try_recv((gort_chan *)c, v, ok);                                       \
-    }                                                                                           \
-    static inline __attribute__((unused)) void name##_close(name *c) { gort_chan_close((gort_chan *)c); } \
-    static inline __attribute__((unused)) size_t name##_len(name *c) { return gort_chan_len((gort_chan *)c); } \
-    static inline __attribute__((unused)) size_t name##_cap(name *c) { return gort_chan_cap((gort_chan *)c); } \
+#define GORT__CHAN_FUNCS(name, T, MAKE)                                                                          \
+    typedef struct name name;                                                                                    \
+    static inline __attribute__((unused)) name *name##_make(size_t cap) { return (name *)(MAKE); }               \
+    static inline __attribute__((unused)) gort_chan *name##_raw(name *c) { return (gort_chan *)c; }              \
+    static inline __attribute__((unused)) void name##_send(name *c, T v) { gort_chan_send((gort_chan *)c, &v); } \
+    static inline __attribute__((unused)) T name##_recv(name *c, bool *ok) {                                     \
+        T v;                                                                                                     \
+        bool k = gort_chan_recv((gort_chan *)c, &v);                                                             \
+        if (ok) *ok = k;                                                                                         \
+        return v;                                                                                                \
+    }                                                                                                            \
+    static inline __attribute__((unused)) bool name##_try_send(name *c, T v) {                                   \
+        return gort_chan_try_send((gort_chan *)c, &v);                                                           \
+    }                                                                                                            \
+    static inline __attribute__((unused)) bool name##_try_recv(name *c, T *v, bool *ok) {                        \
+        return gort_chan_try_recv((gort_chan *)c, v, ok);                                                        \
+    }                                                                                                            \
+    static inline __attribute__((unused)) void name##_close(name *c) { gort_chan_close((gort_chan *)c); }        \
+    static inline __attribute__((unused)) size_t name##_len(name *c) { return gort_chan_len((gort_chan *)c); }   \
+    static inline __attribute__((unused)) size_t name##_cap(name *c) { return gort_chan_cap((gort_chan *)c); }   \
     static inline __attribute__((unused)) void name##_free(name *c) { gort_chan_free((gort_chan *)c); }
 #define GORT_CHAN_DEFINE(name, T) GORT__CHAN_FUNCS(name, T, gort_chan_make(sizeof(T), cap))
 #define GORT_CHAN_DEFINE_TYPED(name, T) GORT__CHAN_FUNCS(name, T, gort_chan_make_typed(&gort_type_##T, cap))

@@ -68,17 +68,14 @@ typedef struct gort_type {
  * mask (at most 2048 bytes; larger types use a hand-built descriptor).
  * GORT_TYPE_NOPTR(T): a pointer-free T (allocated noscan).
  * Use at file scope; `static` descriptors, one per translation unit. */
-#define GORT_TYPE(T, ...)                                                                        \
-    GORT__FOREACH(GORT__CHECK_FIELD, T, __VA_ARGS__)                                             \
-    _Static_assert(sizeof(T) <= 64 * 8 * GORT__MASK_WORDS, "GORT_TYPE: type larger than 2048 bytes"); \
-    static const uint64_t gort__mask_##T[GORT__MASK_WORDS] = {                                   \
-        0 GORT__FOREACH(GORT__FIELD_BITS0, T, __VA_ARGS__),                                      \
-        0 GORT__FOREACH(GORT__FIELD_BITS1, T, __VA_ARGS__),                                      \
-        0 GORT__FOREACH(GORT__FIELD_BITS2, T, __VA_ARGS__),                                      \
-        0 GORT__FOREACH(GORT__FIELD_BITS3, T, __VA_ARGS__)};                                     \
-    static const gort_type gort_type_##T __attribute__((unused)) = {                             \
-        sizeof(T), _Alignof(T), GORT__MAXL(0 GORT__FOREACH(GORT__FIELD_END, T, __VA_ARGS__)),                \
-        gort__mask_##T, #T}
+#define GORT_TYPE(T, ...)                                                                                        \
+    GORT__FOREACH(GORT__CHECK_FIELD, T, __VA_ARGS__)                                                             \
+    _Static_assert(sizeof(T) <= 64 * 8 * GORT__MASK_WORDS, "GORT_TYPE: type larger than 2048 bytes");            \
+    static const uint64_t gort__mask_##T[GORT__MASK_WORDS] = {                                                   \
+        0 GORT__FOREACH(GORT__FIELD_BITS0, T, __VA_ARGS__), 0 GORT__FOREACH(GORT__FIELD_BITS1, T, __VA_ARGS__),  \
+        0 GORT__FOREACH(GORT__FIELD_BITS2, T, __VA_ARGS__), 0 GORT__FOREACH(GORT__FIELD_BITS3, T, __VA_ARGS__)}; \
+    static const gort_type gort_type_##T __attribute__((unused)) = {                                             \
+        sizeof(T), _Alignof(T), GORT__MAXL(0 GORT__FOREACH(GORT__FIELD_END, T, __VA_ARGS__)), gort__mask_##T, #T}
 #define GORT_TYPE_NOPTR(T) \
     static const gort_type gort_type_##T __attribute__((unused)) = {sizeof(T), _Alignof(T), 0, NULL, #T}
 
@@ -150,22 +147,22 @@ GORT_API void *gort_weak_get(gort_weak *w);
 
 /* ---- statistics ---- */
 typedef struct gort_gc_stats {
-    uint64_t num_gc;          /* NumGC: completed cycles */
-    uint64_t pause_total_ns;  /* PauseTotalNs */
-    uint64_t pause_max_ns;    /* the longest stop-the-world pause */
-    uint64_t pause_ns[256];   /* PauseNs: recent pauses, the latest at (num_gc + 255) % 256 */
+    uint64_t num_gc;            /* NumGC: completed cycles */
+    uint64_t pause_total_ns;    /* PauseTotalNs */
+    uint64_t pause_max_ns;      /* the longest stop-the-world pause */
+    uint64_t pause_ns[256];     /* PauseNs: recent pauses, the latest at (num_gc + 255) % 256 */
     uint64_t pause_end_ns[256]; /* PauseEnd: their end times, ns since the epoch */
-    uint64_t heap_live;       /* bytes of collected objects allocated (HeapAlloc of the collected heap) */
-    uint64_t heap_marked;     /* bytes marked live by the last cycle */
-    uint64_t heap_goal;       /* NextGC: the heap size that triggers the next cycle */
-    uint64_t last_gc_ns;      /* LastGC: end of the last cycle, ns since the epoch */
-    double gc_cpu_fraction;   /* GCCPUFraction: share of the CPU time since start used by the collector */
-    uint64_t num_forced_gc;   /* NumForcedGC: cycles started by gort_gc */
-    uint64_t objects_freed;   /* collected objects freed by sweeping, all cycles */
-    uint64_t bytes_freed;     /* their bytes */
-    uint64_t finalizers_run;  /* finalizers that have returned */
-    int64_t gc_percent;       /* the current GOGC (-1: off) */
-    int64_t memory_limit;     /* the current soft limit (INT64_MAX: none) */
+    uint64_t heap_live;         /* bytes of collected objects allocated (HeapAlloc of the collected heap) */
+    uint64_t heap_marked;       /* bytes marked live by the last cycle */
+    uint64_t heap_goal;         /* NextGC: the heap size that triggers the next cycle */
+    uint64_t last_gc_ns;        /* LastGC: end of the last cycle, ns since the epoch */
+    double gc_cpu_fraction;     /* GCCPUFraction: share of the CPU time since start used by the collector */
+    uint64_t num_forced_gc;     /* NumForcedGC: cycles started by gort_gc */
+    uint64_t objects_freed;     /* collected objects freed by sweeping, all cycles */
+    uint64_t bytes_freed;       /* their bytes */
+    uint64_t finalizers_run;    /* finalizers that have returned */
+    int64_t gc_percent;         /* the current GOGC (-1: off) */
+    int64_t memory_limit;       /* the current soft limit (INT64_MAX: none) */
 } gort_gc_stats_t;
 /* Fills *st. The struct grows as gort_stats_t does (gort/stats.h): fields are
  * only added at its end; gort_gc_stats(st) is a macro passing sizeof *st to
@@ -181,11 +178,11 @@ GORT_API void gort_gc_stats_sized(gort_gc_stats_t *st, size_t size);
 #define GORT__W(T, f) (offsetof(T, f) / 8)                          /* first word of f */
 #define GORT__WE(T, f) ((offsetof(T, f) + sizeof(((T *)0)->f)) / 8) /* one past its last */
 /* bits of words [a, b) that fall in mask word k */
-#define GORT__LO(a, k) ((a) <= 64u * (k) ? 0u : (a) - 64u * (k))
-#define GORT__HI(b, k) ((b) >= 64u * (k) + 64u ? 64u : (b) - 64u * (k))
-#define GORT__RANGE(a, b, k)                                                                    \
-    (((b) <= 64u * (k) || (a) >= 64u * (k) + 64u)                                              \
-         ? 0ull                                                                                \
+#define GORT__LO(a, k) ((a) <= 64u * (k) ? 0u : (a)-64u * (k))
+#define GORT__HI(b, k) ((b) >= 64u * (k) + 64u ? 64u : (b)-64u * (k))
+#define GORT__RANGE(a, b, k)                      \
+    (((b) <= 64u * (k) || (a) >= 64u * (k) + 64u) \
+         ? 0ull                                   \
          : (~0ull >> ((64u - (GORT__HI(b, k) - GORT__LO(a, k))) & 63u)) << (GORT__LO(a, k) & 63u))
 #define GORT__FIELD_BITS0(T, f) | GORT__RANGE(GORT__W(T, f), GORT__WE(T, f), 0)
 #define GORT__FIELD_BITS1(T, f) | GORT__RANGE(GORT__W(T, f), GORT__WE(T, f), 1)
@@ -195,15 +192,39 @@ GORT_API void gort_gc_stats_sized(gort_gc_stats_t *st, size_t size);
 #define GORT__FIELD_END(T, f) , GORT__WE(T, f)
 #define GORT__MX(a, b) ((a) > (b) ? (a) : (b))
 #define GORT__MAXL(...) GORT__MAX17(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-#define GORT__MAX17(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, ...)                       \
-    GORT__MX(a, GORT__MX(b, GORT__MX(c, GORT__MX(d, GORT__MX(e, GORT__MX(f, GORT__MX(g, GORT__MX(h, \
-    GORT__MX(i, GORT__MX(j, GORT__MX(k, GORT__MX(l, GORT__MX(m, GORT__MX(n, GORT__MX(o, GORT__MX(p, q))))))))))))))))
-#define GORT__CHECK_FIELD(T, f)                                                                 \
+#define GORT__MAX17(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, ...) \
+    GORT__MX(                                                               \
+        a,                                                                  \
+        GORT__MX(                                                           \
+            b,                                                              \
+            GORT__MX(                                                       \
+                c,                                                          \
+                GORT__MX(                                                   \
+                    d,                                                      \
+                    GORT__MX(                                               \
+                        e,                                                  \
+                        GORT__MX(                                           \
+                            f,                                              \
+                            GORT__MX(                                       \
+                                g,                                          \
+                                GORT__MX(                                   \
+                                    h,                                      \
+                                    GORT__MX(                               \
+                                        i,                                  \
+                                        GORT__MX(                           \
+                                            j,                              \
+                                            GORT__MX(                       \
+                                                k,                          \
+                                                GORT__MX(                   \
+                                                    l,                      \
+                                                    GORT__MX(m, GORT__MX(n, GORT__MX(o, GORT__MX(p, q))))))))))))))))
+#define GORT__CHECK_FIELD(T, f)                                                                              \
     _Static_assert(offsetof(T, f) % 8 == 0, "GORT_TYPE: pointer field " #f " of " #T " not 8-byte aligned"); \
-    _Static_assert(sizeof(((T *)0)->f) % 8 == 0 && sizeof(((T *)0)->f) > 0,                     \
+    _Static_assert(sizeof(((T *)0)->f) % 8 == 0 && sizeof(((T *)0)->f) > 0,                                  \
                    "GORT_TYPE: field " #f " of " #T " is not a whole number of 8-byte words");
 
-#define GORT__FOREACH(M, T, ...) GORT__FE_N(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)(M, T, __VA_ARGS__)
+#define GORT__FOREACH(M, T, ...) \
+    GORT__FE_N(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)(M, T, __VA_ARGS__)
 #define GORT__FE_N(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, N, ...) GORT__FE_##N
 #define GORT__FE_1(M, T, a) M(T, a)
 #define GORT__FE_2(M, T, a, ...) M(T, a) GORT__FE_1(M, T, __VA_ARGS__)

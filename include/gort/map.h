@@ -145,11 +145,11 @@ typedef struct gort_map_iter {
     void *elem; /* the current elem (points into the map) */
     /* private: Go's hiter */
     gort_map *m_;
-    void *buckets_;   /* bucket array at init (kept alive by the map) */
-    void *fast_;      /* buckets_ when the map was not growing at init, else NULL:
+    void *buckets_; /* bucket array at init (kept alive by the map) */
+    void *fast_;    /* buckets_ when the map was not growing at init, else NULL:
                        * the inline path runs while this is the map's array */
-    void *bptr_;      /* current bucket */
-    uint64_t live_;   /* inline path: the visiting positions of bptr_ not yet
+    void *bptr_;    /* current bucket */
+    uint64_t live_; /* inline path: the visiting positions of bptr_ not yet
                        * visited whose slots were live when it was entered */
     size_t start_bucket_, bucket_, check_bucket_;
     uint8_t B_, offset_, wrapped_, i_;
@@ -233,9 +233,8 @@ static inline gort_string gort_strn(const char *s, size_t n) {
     GORT_MAP_DEFINE_FAST_(name, gort_string, V, gort_string, str, GORT__MAP_K_STR, gort_maptype_string)
 
 #define GORT_MAP_DEFINE_F64(name, V) GORT_MAP_DEFINE_BYREF_(name, double, V, gort_maptype_f64(sizeof(V)))
-#define GORT_MAP_DEFINE(name, K, V, hashfn, equalfn)                                      \
-    GORT_MAP_DEFINE_BYREF_(name, K, V,                                                    \
-                           ((gort_maptype){sizeof(K), sizeof(V), (hashfn), (equalfn), NULL, NULL}))
+#define GORT_MAP_DEFINE(name, K, V, hashfn, equalfn) \
+    GORT_MAP_DEFINE_BYREF_(name, K, V, ((gort_maptype){sizeof(K), sizeof(V), (hashfn), (equalfn), NULL, NULL}))
 
 #ifdef __cplusplus
 }

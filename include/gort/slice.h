@@ -79,68 +79,68 @@ GORT_API __attribute__((noreturn, cold)) void gort__panic_index(size_t i, size_t
  * cap", 3 "[:hi:max]", 4 "[lo:hi:]" */
 GORT_API __attribute__((noreturn, cold)) void gort__panic_slice(int kind, size_t x, size_t y);
 
-#define GORT_SLICE_DEFINE(name, T)                                                                 \
-    typedef struct name {                                                                         \
-        T *ptr;                                                                                   \
-        size_t len, cap;                                                                          \
-    } name;                                                                                       \
-    static inline __attribute__((unused)) gort_slice name##__u(name s) {                          \
-        gort_slice u = {s.ptr, s.len, s.cap};                                                     \
-        return u;                                                                                 \
-    }                                                                                             \
-    static inline __attribute__((unused)) name name##__t(gort_slice u) {                          \
-        name s = {(T *)u.ptr, u.len, u.cap};                                                      \
-        return s;                                                                                 \
-    }                                                                                             \
-    static inline __attribute__((unused)) name name##_make(size_t len, size_t cap) {              \
-        return name##__t(gort_makeslice(&gort_type_##T, len, cap));                               \
-    }                                                                                             \
-    static inline __attribute__((unused)) size_t name##_len(name s) { return s.len; }             \
-    static inline __attribute__((unused)) size_t name##_cap(name s) { return s.cap; }             \
-    static inline __attribute__((unused)) name name##_append(name s, T v) {                       \
-        if (__builtin_expect(s.len == s.cap, 0)) {                                                \
-            s = name##__t(gort_growslice(name##__u(s), 1, &gort_type_##T));                       \
-            s.ptr[s.len - 1] = v;                                                                 \
-            return s;                                                                             \
-        }                                                                                         \
-        s.ptr[s.len++] = v;                                                                       \
-        return s;                                                                                 \
-    }                                                                                             \
-    static inline __attribute__((unused)) name name##_append_n(name s, const T *v, size_t n) {    \
-        size_t old = s.len;                                                                       \
-        if (n > s.cap - s.len) s = name##__t(gort_growslice(name##__u(s), n, &gort_type_##T));    \
-        else s.len += n;                                                                          \
-        if (n) memmove(s.ptr + old, v, n * sizeof(T));                                            \
-        return s;                                                                                 \
-    }                                                                                             \
-    static inline __attribute__((unused)) name name##_append_slice(name s, name t) {              \
-        return name##_append_n(s, t.ptr, t.len);                                                  \
-    }                                                                                             \
-    static inline __attribute__((unused)) size_t name##_copy(name dst, name src) {                \
-        size_t n = dst.len < src.len ? dst.len : src.len;                                        \
-        if (n && dst.ptr != src.ptr) memmove(dst.ptr, src.ptr, n * sizeof(T));                    \
-        return n;                                                                                 \
-    }                                                                                             \
-    static inline __attribute__((unused)) T *name##_at(name s, size_t i) {                        \
-        if (__builtin_expect(i >= s.len, 0)) gort__panic_index(i, s.len);                         \
-        return &s.ptr[i];                                                                         \
-    }                                                                                             \
-    static inline __attribute__((unused)) T *name##_at_unchecked(name s, size_t i) { return &s.ptr[i]; } \
-    static inline __attribute__((unused)) T name##_get(name s, size_t i) { return *name##_at(s, i); } \
+#define GORT_SLICE_DEFINE(name, T)                                                                         \
+    typedef struct name {                                                                                  \
+        T *ptr;                                                                                            \
+        size_t len, cap;                                                                                   \
+    } name;                                                                                                \
+    static inline __attribute__((unused)) gort_slice name##__u(name s) {                                   \
+        gort_slice u = {s.ptr, s.len, s.cap};                                                              \
+        return u;                                                                                          \
+    }                                                                                                      \
+    static inline __attribute__((unused)) name name##__t(gort_slice u) {                                   \
+        name s = {(T *)u.ptr, u.len, u.cap};                                                               \
+        return s;                                                                                          \
+    }                                                                                                      \
+    static inline __attribute__((unused)) name name##_make(size_t len, size_t cap) {                       \
+        return name##__t(gort_makeslice(&gort_type_##T, len, cap));                                        \
+    }                                                                                                      \
+    static inline __attribute__((unused)) size_t name##_len(name s) { return s.len; }                      \
+    static inline __attribute__((unused)) size_t name##_cap(name s) { return s.cap; }                      \
+    static inline __attribute__((unused)) name name##_append(name s, T v) {                                \
+        if (__builtin_expect(s.len == s.cap, 0)) {                                                         \
+            s = name##__t(gort_growslice(name##__u(s), 1, &gort_type_##T));                                \
+            s.ptr[s.len - 1] = v;                                                                          \
+            return s;                                                                                      \
+        }                                                                                                  \
+        s.ptr[s.len++] = v;                                                                                \
+        return s;                                                                                          \
+    }                                                                                                      \
+    static inline __attribute__((unused)) name name##_append_n(name s, const T *v, size_t n) {             \
+        size_t old = s.len;                                                                                \
+        if (n > s.cap - s.len) s = name##__t(gort_growslice(name##__u(s), n, &gort_type_##T));             \
+        else s.len += n;                                                                                   \
+        if (n) memmove(s.ptr + old, v, n * sizeof(T));                                                     \
+        return s;                                                                                          \
+    }                                                                                                      \
+    static inline __attribute__((unused)) name name##_append_slice(name s, name t) {                       \
+        return name##_append_n(s, t.ptr, t.len);                                                           \
+    }                                                                                                      \
+    static inline __attribute__((unused)) size_t name##_copy(name dst, name src) {                         \
+        size_t n = dst.len < src.len ? dst.len : src.len;                                                  \
+        if (n && dst.ptr != src.ptr) memmove(dst.ptr, src.ptr, n * sizeof(T));                             \
+        return n;                                                                                          \
+    }                                                                                                      \
+    static inline __attribute__((unused)) T *name##_at(name s, size_t i) {                                 \
+        if (__builtin_expect(i >= s.len, 0)) gort__panic_index(i, s.len);                                  \
+        return &s.ptr[i];                                                                                  \
+    }                                                                                                      \
+    static inline __attribute__((unused)) T *name##_at_unchecked(name s, size_t i) { return &s.ptr[i]; }   \
+    static inline __attribute__((unused)) T name##_get(name s, size_t i) { return *name##_at(s, i); }      \
     static inline __attribute__((unused)) void name##_set(name s, size_t i, T v) { *name##_at(s, i) = v; } \
-    static inline __attribute__((unused)) name name##_slice(name s, size_t lo, size_t hi) {        \
-        if (__builtin_expect(hi > s.cap, 0)) gort__panic_slice(0, hi, s.cap);                     \
-        if (__builtin_expect(lo > hi, 0)) gort__panic_slice(1, lo, hi);                           \
-        /* a result of capacity 0 keeps the base (never a pointer past the array) */             \
-        name r = {s.cap - lo ? s.ptr + lo : s.ptr, hi - lo, s.cap - lo};                          \
-        return r;                                                                                 \
-    }                                                                                             \
-    static inline __attribute__((unused)) name name##_slice3(name s, size_t lo, size_t hi, size_t max) { \
-        if (__builtin_expect(max > s.cap, 0)) gort__panic_slice(2, max, s.cap);                   \
-        if (__builtin_expect(hi > max, 0)) gort__panic_slice(3, hi, max);                         \
-        if (__builtin_expect(lo > hi, 0)) gort__panic_slice(4, lo, hi);                           \
-        name r = {max - lo ? s.ptr + lo : s.ptr, hi - lo, max - lo};                              \
-        return r;                                                                                 \
+    static inline __attribute__((unused)) name name##_slice(name s, size_t lo, size_t hi) {                \
+        if (__builtin_expect(hi > s.cap, 0)) gort__panic_slice(0, hi, s.cap);                              \
+        if (__builtin_expect(lo > hi, 0)) gort__panic_slice(1, lo, hi);                                    \
+        /* a result of capacity 0 keeps the base (never a pointer past the array) */                       \
+        name r = {s.cap - lo ? s.ptr + lo : s.ptr, hi - lo, s.cap - lo};                                   \
+        return r;                                                                                          \
+    }                                                                                                      \
+    static inline __attribute__((unused)) name name##_slice3(name s, size_t lo, size_t hi, size_t max) {   \
+        if (__builtin_expect(max > s.cap, 0)) gort__panic_slice(2, max, s.cap);                            \
+        if (__builtin_expect(hi > max, 0)) gort__panic_slice(3, hi, max);                                  \
+        if (__builtin_expect(lo > hi, 0)) gort__panic_slice(4, lo, hi);                                    \
+        name r = {max - lo ? s.ptr + lo : s.ptr, hi - lo, max - lo};                                       \
+        return r;                                                                                          \
     }
 
 #ifdef __cplusplus

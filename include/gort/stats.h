@@ -14,9 +14,9 @@ extern "C" {
 #define GORT_NUM_SIZE_CLASSES 67 /* class 0 (large) + 66 small classes; see src/sizeclasses.h */
 
 typedef struct gort_size_class_stats {
-    uint32_t size;      /* object size of the class */
-    uint64_t mallocs;   /* cumulative objects allocated */
-    uint64_t frees;     /* cumulative objects freed */
+    uint32_t size;    /* object size of the class */
+    uint64_t mallocs; /* cumulative objects allocated */
+    uint64_t frees;   /* cumulative objects freed */
 } gort_size_class_stats;
 
 /* MemStats-style counters (Go's runtime.MemStats names in comments).
@@ -26,17 +26,17 @@ typedef struct gort_size_class_stats {
  * them out or gives its span back, so the figures can run ahead of the
  * program's own count by up to 64 objects per size class per thread. */
 typedef struct gort_stats {
-    uint64_t sys;            /* Sys: bytes obtained from the OS (all states but None) */
-    uint64_t heap_sys;       /* HeapSys: bytes of heap arenas mapped */
-    uint64_t heap_inuse;     /* HeapInuse: bytes in in-use spans */
-    uint64_t heap_idle;      /* HeapIdle: bytes in free spans (incl. released) */
-    uint64_t heap_released;  /* HeapReleased: bytes returned to the OS */
-    uint64_t heap_alloc;     /* HeapAlloc: bytes of allocated objects */
-    uint64_t heap_objects;   /* HeapObjects: live objects */
-    uint64_t mallocs;        /* Mallocs: cumulative objects allocated */
-    uint64_t frees;          /* Frees: cumulative objects freed */
-    uint64_t metadata_sys;   /* MSpanSys+MCacheSys+GCSys+OtherSys: off-heap metadata */
-    uint64_t arenas;         /* number of 64 MiB heap arenas */
+    uint64_t sys;           /* Sys: bytes obtained from the OS (all states but None) */
+    uint64_t heap_sys;      /* HeapSys: bytes of heap arenas mapped */
+    uint64_t heap_inuse;    /* HeapInuse: bytes in in-use spans */
+    uint64_t heap_idle;     /* HeapIdle: bytes in free spans (incl. released) */
+    uint64_t heap_released; /* HeapReleased: bytes returned to the OS */
+    uint64_t heap_alloc;    /* HeapAlloc: bytes of allocated objects */
+    uint64_t heap_objects;  /* HeapObjects: live objects */
+    uint64_t mallocs;       /* Mallocs: cumulative objects allocated */
+    uint64_t frees;         /* Frees: cumulative objects freed */
+    uint64_t metadata_sys;  /* MSpanSys+MCacheSys+GCSys+OtherSys: off-heap metadata */
+    uint64_t arenas;        /* number of 64 MiB heap arenas */
     gort_size_class_stats by_size[GORT_NUM_SIZE_CLASSES];
 } gort_stats_t;
 

@@ -28,8 +28,7 @@ static uint64_t sm(uint64_t *s) {
 }
 static inline uint64_t H(uint64_t k) {
     __uint128_t r = (__uint128_t)(((k << 32) | (k >> 32)) ^ 0x4b33a62ed433d4a3ULL) * (k ^ 77);
-    __uint128_t r2 = (__uint128_t)((uint64_t)r ^ 0x8bb84b93962eacc9ULL) *
-                     ((uint64_t)(r >> 64) ^ 0x4b33a62ed433d4a3ULL);
+    __uint128_t r2 = (__uint128_t)((uint64_t)r ^ 0x8bb84b93962eacc9ULL) * ((uint64_t)(r >> 64) ^ 0x4b33a62ed433d4a3ULL);
     return (uint64_t)r2 ^ (uint64_t)(r2 >> 64);
 }
 static inline uint8_t TOP(uint64_t h) {
@@ -37,9 +36,7 @@ static inline uint8_t TOP(uint64_t h) {
     return t < 5 ? t + 5 : t;
 }
 static inline unsigned match(uint64_t w, uint8_t t) {
-    return (unsigned)_mm_movemask_epi8(
-               _mm_cmpeq_epi8(_mm_cvtsi64_si128((long long)w), _mm_set1_epi8((char)t))) &
-           0xff;
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_cvtsi64_si128((long long)w), _mm_set1_epi8((char)t))) & 0xff;
 }
 static double now(void) {
     struct timespec ts;
@@ -53,8 +50,7 @@ int main(int argc, char **argv) {
     }
     size_t n = strtoul(argv[1], 0, 10);
     unsigned B = 0;
-    while (n > 6.5 * (double)((size_t)1 << B))
-        B++;
+    while (n > 6.5 * (double)((size_t)1 << B)) B++;
     size_t nb = (size_t)1 << B, mask = nb - 1;
     uint8_t *go = aligned_alloc(4096, nb * 144);
     memset(go, 0, nb * 144);
@@ -111,8 +107,7 @@ int main(int argc, char **argv) {
                     }
                 double ns = (now() - t0) / (((int)(3e6 / n) + 1) * (double)n);
                 if (rep == 2)
-                    printf("n=%zu B=%u %s %s: %.2f ns (acc %llu)\n", n, B,
-                           layout ? "dense" : "go   ", w ? "miss" : "hit ", ns,
-                           (unsigned long long)acc);
+                    printf("n=%zu B=%u %s %s: %.2f ns (acc %llu)\n", n, B, layout ? "dense" : "go   ",
+                           w ? "miss" : "hit ", ns, (unsigned long long)acc);
             }
 }

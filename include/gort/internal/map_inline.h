@@ -31,23 +31,23 @@ struct gort__map_grave;
  * be inlined into the caller (as absl's and Go's compiler-generated lookups
  * are). Never touch its fields directly. 112 bytes (Go's hmap is 48 bytes plus its mapextra). */
 struct gort_map {
-    size_t count;           /* live entries: first, as Go's (len reads it) */
-    uint8_t flags;          /* GORT__MAP_F_*: read and written with relaxed atomics */
-    uint8_t B;              /* log2 of the number of buckets */
-    uint8_t kind;           /* GORT__MAP_K_*: the fast path this map takes */
-    uint8_t tflags;         /* type flags (map.c) */
-    uint16_t noverflow;     /* approximate overflow bucket count (Go's) */
-    uint16_t bucket_size;   /* bytes per bucket */
-    uint64_t seed;          /* per-map hash seed (Go's hash0) */
-    uint8_t *buckets;       /* 2^B buckets then the preallocated overflow ones; NULL until the first put */
-    size_t bmask;           /* 2^B - 1: a hash's bucket is hash & bmask */
-    uint8_t *oldbuckets;    /* non-NULL while growing (flag GROWING set): the previous array */
-    size_t nevacuate;       /* old buckets below this have been evacuated */
-    uint16_t elem_off;      /* 8 + 8 * key_stride */
+    size_t count;                    /* live entries: first, as Go's (len reads it) */
+    uint8_t flags;                   /* GORT__MAP_F_*: read and written with relaxed atomics */
+    uint8_t B;                       /* log2 of the number of buckets */
+    uint8_t kind;                    /* GORT__MAP_K_*: the fast path this map takes */
+    uint8_t tflags;                  /* type flags (map.c) */
+    uint16_t noverflow;              /* approximate overflow bucket count (Go's) */
+    uint16_t bucket_size;            /* bytes per bucket */
+    uint64_t seed;                   /* per-map hash seed (Go's hash0) */
+    uint8_t *buckets;                /* 2^B buckets then the preallocated overflow ones; NULL until the first put */
+    size_t bmask;                    /* 2^B - 1: a hash's bucket is hash & bmask */
+    uint8_t *oldbuckets;             /* non-NULL while growing (flag GROWING set): the previous array */
+    size_t nevacuate;                /* old buckets below this have been evacuated */
+    uint16_t elem_off;               /* 8 + 8 * key_stride */
     uint8_t key_stride, elem_stride; /* bytes per slot (8 when stored out of line) */
     uint32_t key_size, elem_size;    /* at most UINT32_MAX (gort_map_new checks) */
-    uint32_t clearseq;      /* gort_map_clear calls, mod 2^32 (Go's clearSeq) */
-    uint8_t *next_overflow; /* next preallocated overflow bucket of `buckets`, or NULL */
+    uint32_t clearseq;               /* gort_map_clear calls, mod 2^32 (Go's clearSeq) */
+    uint8_t *next_overflow;          /* next preallocated overflow bucket of `buckets`, or NULL */
     uint64_t (*hash)(const void *, uint64_t);
     bool (*equal)(const void *, const void *);
     struct gort__map_grave *graveyard; /* arrays iterators may still read */
@@ -69,8 +69,14 @@ enum { GORT__MAP_K_GEN = 0, GORT__MAP_K_32 = 1, GORT__MAP_K_64 = 2, GORT__MAP_K_
 /* CLEARDEL (constant for a map's life): a delete must clear the slot's
  * pointers (a collected map whose keys or elems hold them), which only the
  * out-of-line path does; the inline delete tests it with WRITING|GROWING. */
-enum { GORT__MAP_F_ITERATOR = 1, GORT__MAP_F_OLDITER = 2, GORT__MAP_F_WRITING = 4, GORT__MAP_F_SAMESIZE = 8,
-       GORT__MAP_F_GROWING = 16, GORT__MAP_F_CLEARDEL = 32 };
+enum {
+    GORT__MAP_F_ITERATOR = 1,
+    GORT__MAP_F_OLDITER = 2,
+    GORT__MAP_F_WRITING = 4,
+    GORT__MAP_F_SAMESIZE = 8,
+    GORT__MAP_F_GROWING = 16,
+    GORT__MAP_F_CLEARDEL = 32
+};
 enum { GORT__MAP_EMPTY_REST = 0, GORT__MAP_EMPTY_ONE = 1, GORT__MAP_MIN_TOPHASH = 5 };
 /* gort_map_iter.check_bucket_ when the iterator's bucket is in its own array
  * (not an old bucket walked for a new one during a growth) */
@@ -138,9 +144,7 @@ GORT__MAP_AI uint64_t gort__map_rotate(uint64_t mask, unsigned off) {
     return (mask >> (8 * off)) | (mask << ((64 - 8 * off) & 63));
 #endif
 }
-GORT__MAP_AI unsigned gort__map_slot(uint64_t mask) {
-    return (unsigned)__builtin_ctzll(mask) / GORT__MAP_SLOTBITS;
-}
+GORT__MAP_AI unsigned gort__map_slot(uint64_t mask) { return (unsigned)__builtin_ctzll(mask) / GORT__MAP_SLOTBITS; }
 /* the mask's slots at index >= i (i <= 8) */
 GORT__MAP_AI uint64_t gort__map_from(uint64_t mask, unsigned i) {
     return i < 8 ? mask & (~(uint64_t)0 << (GORT__MAP_SLOTBITS * i)) : 0;
@@ -189,21 +193,21 @@ GORT__MAP_AI bool gort__map_keq(const void *kp, const uint8_t *stored, const int
 }
 /* gort__map_get_slow, _put_slow, _delete_slow: the out-of-line fast path
  * (gort_map_OP_str, _u32 or _u64) for the key at kp, by kind */
-#define GORT__MAP_DEFINE_SLOW(R, OP)                                                       \
-    GORT__MAP_AI R gort__map_##OP##_slow(gort_map *m, const void *kp, const int kind) {     \
-        if (kind == GORT__MAP_K_STR) {                                                     \
-            gort_string s;                                                                 \
-            memcpy(&s, kp, sizeof s);                                                      \
-            return gort_map_##OP##_str(m, s);                                              \
-        }                                                                                  \
-        if (kind == GORT__MAP_K_32) {                                                      \
-            uint32_t k;                                                                    \
-            memcpy(&k, kp, 4);                                                             \
-            return gort_map_##OP##_u32(m, k);                                              \
-        }                                                                                  \
-        uint64_t k;                                                                        \
-        memcpy(&k, kp, 8);                                                                 \
-        return gort_map_##OP##_u64(m, k);                                                  \
+#define GORT__MAP_DEFINE_SLOW(R, OP)                                                    \
+    GORT__MAP_AI R gort__map_##OP##_slow(gort_map *m, const void *kp, const int kind) { \
+        if (kind == GORT__MAP_K_STR) {                                                  \
+            gort_string s;                                                              \
+            memcpy(&s, kp, sizeof s);                                                   \
+            return gort_map_##OP##_str(m, s);                                           \
+        }                                                                               \
+        if (kind == GORT__MAP_K_32) {                                                   \
+            uint32_t k;                                                                 \
+            memcpy(&k, kp, 4);                                                          \
+            return gort_map_##OP##_u32(m, k);                                           \
+        }                                                                               \
+        uint64_t k;                                                                     \
+        memcpy(&k, kp, 8);                                                              \
+        return gort_map_##OP##_u64(m, k);                                               \
     }
 GORT__MAP_DEFINE_SLOW(void *, get)
 GORT__MAP_DEFINE_SLOW(void *, put)
@@ -334,7 +338,7 @@ hit:
          * slot p < i, and slot i, become EMPTY_REST (zero bytes) */
         uint64_t w = gort__map_word(b);
         uint64_t live = ~gort__map_match_empty(w) & GORT__MAP_ALLSLOTS &
-                        (((uint64_t)1 << (GORT__MAP_SLOTBITS * i)) - 1); /* i <= 7 */
+            (((uint64_t)1 << (GORT__MAP_SLOTBITS * i)) - 1); /* i <= 7 */
         if (live) {
             unsigned p = (unsigned)(63 - __builtin_clzll(live)) / GORT__MAP_SLOTBITS; /* p < i <= 7 */
             w &= ((uint64_t)1 << (8 * (p + 1))) - 1;
@@ -346,8 +350,7 @@ hit:
     /* the whole bucket is empty: on into the previous buckets of the chain */
     while (b != borig) {
         uint8_t *c = b;
-        for (b = borig; gort__map_overflow(b, bs) != c; b = gort__map_overflow(b, bs)) {
-        }
+        for (b = borig; gort__map_overflow(b, bs) != c; b = gort__map_overflow(b, bs)) {}
         for (i = 8; i > 0 && b[i - 1] == GORT__MAP_EMPTY_ONE; i--) b[i - 1] = GORT__MAP_EMPTY_REST;
         if (i > 0) break;
     }
@@ -421,7 +424,7 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
     const size_t eo = 8 + 8 * ks;
     uint8_t *b = (uint8_t *)it->bptr_;
     const unsigned off = it->offset_;
-    for (uint64_t live = it->live_; live; ) {
+    for (uint64_t live = it->live_; live;) {
         unsigned j = gort__map_slot(live), s = (j + off) & 7;
         live &= live - 1;
         if (GORT__MAP_LIKELY(b[s] >= GORT__MAP_MIN_TOPHASH)) { /* not deleted since */
@@ -436,86 +439,77 @@ GORT__MAP_AI bool gort__map_iter_next_inl(gort_map_iter *it, const size_t ks, co
 }
 
 /* ---- the typed layer's definitions (gort/map.h lists the functions) ---- */
-#define GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, NEXT)                                   \
-    typedef struct name name;                                                             \
-    GORT__MAP_TYPED name *name##_new(size_t hint) {                                         \
-        gort_maptype t_ = MAKETYPE;                                                       \
-        return (name *)gort_map_new(&t_, hint);                                           \
-    }                                                                                     \
-    GORT__MAP_TYPED name *name##_make_gc(size_t hint, const gort_type *key_type,            \
-                                        const gort_type *elem_type) {                     \
-        gort_maptype t_ = MAKETYPE;                                                       \
-        t_.key_type = key_type;                                                           \
-        t_.elem_type = elem_type;                                                         \
-        return (name *)gort_map_make_gc(&t_, hint);                                       \
-    }                                                                                     \
-    GORT__MAP_TYPED size_t name##_len(const name *m) {                                      \
-        return gort_map_len((const gort_map *)m);                                         \
-    }                                                                                     \
-    GORT__MAP_TYPED void name##_clear(name *m) { gort_map_clear((gort_map *)m); }           \
-    GORT__MAP_TYPED void name##_free(name *m) { gort_map_free((gort_map *)m); }             \
-    GORT__MAP_TYPED void name##_iter_init(gort_map_iter *it, name *m) {                     \
-        gort_map_iter_init(it, (gort_map *)m);                                            \
-    }                                                                                     \
-    GORT__MAP_TYPED bool name##_iter_next(gort_map_iter *it, K *k, V **v) {                 \
-        if (!NEXT(it)) return false;                                                      \
-        if (k) memcpy(k, it->key, sizeof(K));                                             \
-        if (v) *v = (V *)it->elem;                                                        \
-        return true;                                                                      \
+#define GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, NEXT)                                                      \
+    typedef struct name name;                                                                                    \
+    GORT__MAP_TYPED name *name##_new(size_t hint) {                                                              \
+        gort_maptype t_ = MAKETYPE;                                                                              \
+        return (name *)gort_map_new(&t_, hint);                                                                  \
+    }                                                                                                            \
+    GORT__MAP_TYPED name *name##_make_gc(size_t hint, const gort_type *key_type, const gort_type *elem_type) {   \
+        gort_maptype t_ = MAKETYPE;                                                                              \
+        t_.key_type = key_type;                                                                                  \
+        t_.elem_type = elem_type;                                                                                \
+        return (name *)gort_map_make_gc(&t_, hint);                                                              \
+    }                                                                                                            \
+    GORT__MAP_TYPED size_t name##_len(const name *m) { return gort_map_len((const gort_map *)m); }               \
+    GORT__MAP_TYPED void name##_clear(name *m) { gort_map_clear((gort_map *)m); }                                \
+    GORT__MAP_TYPED void name##_free(name *m) { gort_map_free((gort_map *)m); }                                  \
+    GORT__MAP_TYPED void name##_iter_init(gort_map_iter *it, name *m) { gort_map_iter_init(it, (gort_map *)m); } \
+    GORT__MAP_TYPED bool name##_iter_next(gort_map_iter *it, K *k, V **v) {                                      \
+        if (!NEXT(it)) return false;                                                                             \
+        if (k) memcpy(k, it->key, sizeof(K));                                                                    \
+        if (v) *v = (V *)it->elem;                                                                               \
+        return true;                                                                                             \
     }
 
 /* Keys passed by value to a fast path taking KT: the inline fast paths
  * above with constant strides (elems over 128 bytes, stored out of line,
  * take the out-of-line functions). */
 /* has and put, the same for every key kind: from get and slot. */
-#define GORT_MAP_DEFINE_DERIVED_(name, K, V)                                              \
-    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; }      \
-    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                      \
-        V *p_ = name##_slot(m, k);                                                        \
-        if (p_) *p_ = v;                                                                  \
-        return p_;                                                                        \
+#define GORT_MAP_DEFINE_DERIVED_(name, K, V)                                           \
+    GORT__MAP_TYPED bool name##_has(name *m, K k) { return name##_get(m, k) != NULL; } \
+    GORT__MAP_TYPED V *name##_put(name *m, K k, V v) {                                 \
+        V *p_ = name##_slot(m, k);                                                     \
+        if (p_) *p_ = v;                                                               \
+        return p_;                                                                     \
     }
 
-#define GORT_MAP_DEFINE_FAST_(name, K, V, KT, SUF, KIND, MAKETYPE)                        \
-    GORT__MAP_TYPED bool name##_iter_next_fast_(gort_map_iter *it) {                        \
-        if (sizeof(V) > 128) return gort_map_iter_next(it);                               \
-        return gort__map_iter_next_inl(it, sizeof(KT), sizeof(V));                        \
-    }                                                                                     \
-    GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE(sizeof(V)), name##_iter_next_fast_)      \
-    GORT__MAP_TYPED KT name##_key_(K k) {                                                   \
-        KT u_;                                                                            \
-        _Static_assert(sizeof(K) == sizeof(KT), "key size must match the fast path");    \
-        memcpy(&u_, &k, sizeof u_);                                                       \
-        return u_;                                                                        \
-    }                                                                                     \
-    GORT__MAP_TYPED V *name##_get(name *m, K k) {                                           \
-        KT u_ = name##_key_(k);                                                           \
-        if (sizeof(V) > 128) return (V *)gort_map_get_##SUF((gort_map *)m, u_);           \
-        return (V *)gort__map_get_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
-    }                                                                                     \
-    GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                          \
-        KT u_ = name##_key_(k);                                                           \
-        if (sizeof(V) > 128) return (V *)gort_map_put_##SUF((gort_map *)m, u_);           \
-        return (V *)gort__map_put_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
-    }                                                                                     \
-    GORT__MAP_TYPED bool name##_delete(name *m, K k) {                                      \
-        KT u_ = name##_key_(k);                                                           \
-        if (sizeof(V) > 128) return gort_map_delete_##SUF((gort_map *)m, u_);             \
-        return gort__map_delete_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));    \
-    }                                                                                     \
+#define GORT_MAP_DEFINE_FAST_(name, K, V, KT, SUF, KIND, MAKETYPE)                      \
+    GORT__MAP_TYPED bool name##_iter_next_fast_(gort_map_iter *it) {                    \
+        if (sizeof(V) > 128) return gort_map_iter_next(it);                             \
+        return gort__map_iter_next_inl(it, sizeof(KT), sizeof(V));                      \
+    }                                                                                   \
+    GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE(sizeof(V)), name##_iter_next_fast_)    \
+    GORT__MAP_TYPED KT name##_key_(K k) {                                               \
+        KT u_;                                                                          \
+        _Static_assert(sizeof(K) == sizeof(KT), "key size must match the fast path");   \
+        memcpy(&u_, &k, sizeof u_);                                                     \
+        return u_;                                                                      \
+    }                                                                                   \
+    GORT__MAP_TYPED V *name##_get(name *m, K k) {                                       \
+        KT u_ = name##_key_(k);                                                         \
+        if (sizeof(V) > 128) return (V *)gort_map_get_##SUF((gort_map *)m, u_);         \
+        return (V *)gort__map_get_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V)); \
+    }                                                                                   \
+    GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                      \
+        KT u_ = name##_key_(k);                                                         \
+        if (sizeof(V) > 128) return (V *)gort_map_put_##SUF((gort_map *)m, u_);         \
+        return (V *)gort__map_put_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V)); \
+    }                                                                                   \
+    GORT__MAP_TYPED bool name##_delete(name *m, K k) {                                  \
+        KT u_ = name##_key_(k);                                                         \
+        if (sizeof(V) > 128) return gort_map_delete_##SUF((gort_map *)m, u_);           \
+        return gort__map_delete_inl((gort_map *)m, &u_, KIND, sizeof(KT), sizeof(V));   \
+    }                                                                                   \
     GORT_MAP_DEFINE_DERIVED_(name, K, V)
-
 
 /* Keys passed by address to the generic path. */
-#define GORT_MAP_DEFINE_BYREF_(name, K, V, MAKETYPE)                                      \
-    GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, gort_map_iter_next)                     \
-    GORT__MAP_TYPED V *name##_get(name *m, K k) { return (V *)gort_map_get((gort_map *)m, &k); } \
-    GORT__MAP_TYPED V *name##_slot(name *m, K k) {                                          \
-        return (V *)gort_map_put((gort_map *)m, &k);                                      \
-    }                                                                                     \
+#define GORT_MAP_DEFINE_BYREF_(name, K, V, MAKETYPE)                                                \
+    GORT_MAP_DEFINE_COMMON_(name, K, V, MAKETYPE, gort_map_iter_next)                               \
+    GORT__MAP_TYPED V *name##_get(name *m, K k) { return (V *)gort_map_get((gort_map *)m, &k); }    \
+    GORT__MAP_TYPED V *name##_slot(name *m, K k) { return (V *)gort_map_put((gort_map *)m, &k); }   \
     GORT__MAP_TYPED bool name##_delete(name *m, K k) { return gort_map_delete((gort_map *)m, &k); } \
     GORT_MAP_DEFINE_DERIVED_(name, K, V)
-
 
 #ifdef __cplusplus
 }
