@@ -491,31 +491,38 @@ NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
     w->scanned_bytes += end - b;
 }
 
+/* The word of the pointer bitmap that holds the first bit of the object at
+ * b, or NULL while its arena has no bitmap (its first scanned object is
+ * being allocated and holds no pointer yet). */
+static inline __attribute__((always_inline)) const uint64_t *obj_bits(uintptr_t b) {
+    gort_heap_arena *ha = gort__arena_of(b);
+    const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
+    return bm ? bm + ((b - ha->base) >> 9) : NULL;
+}
+
 /* Scans a grey object: a work entry, the object's address with its size
  * class in bits 48 and up (0: a large object, or an oblet of one, at a
- * 128 KiB boundary inside it). Go's scanobject. Inlined in drain, the
- * marker's loop (a call per object was about 10 of its instructions). */
-NO_SANITIZE static inline __attribute__((always_inline)) void scan_object(gcwork *w, uintptr_t e) {
+ * 128 KiB boundary inside it), and for a small one, obj_bits of it (the
+ * drain loop looked it up early, to prefetch it). Go's scanobject. Inlined
+ * in drain, the marker's loop (a call per object was about 10 of its
+ * instructions). */
+NO_SANITIZE static inline __attribute__((always_inline)) void scan_object(gcwork *w, uintptr_t e, const uint64_t *bw) {
     uintptr_t b = e & (((uintptr_t)1 << 48) - 1);
     unsigned cls = (unsigned)(e >> 48);
     if (GORT_UNLIKELY(!cls)) {
         scan_large(w, b);
         return;
     }
-    gort_heap_arena *ha = gort__arena_of(b);
-    const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
-    /* NULL: the arena's first scanned object is being allocated and holds
-     * no pointer yet */
-    if (!bm) return;
-    size_t nwords = gort_class_to_size[cls] >> 3, at = (b - ha->base) >> 3;
+    if (!bw) return;
+    /* arenas are 64 MiB-aligned: the object's first bit is bit o of *bw */
+    size_t nwords = gort_class_to_size[cls] >> 3, o = (b >> 3) & 63;
     if (nwords > 64) {
-        scan_bits(w, b, nwords, bm, at);
+        scan_bits(w, b, nwords, bw, o);
         return;
     }
     /* the object's bits are in one or two bitmap words */
-    size_t bw = at >> 6, o = at & 63;
-    uint64_t bits = bm[bw] >> o;
-    if (o + nwords > 64) bits |= bm[bw + 1] << (64 - o);
+    uint64_t bits = bw[0] >> o;
+    if (o + nwords > 64) bits |= bw[1] << (64 - o);
     bits &= ~0ull >> (64 - nwords);
     uintptr_t lo = heap_lo, span = heap_hi - heap_lo;
     const uintptr_t *words = (const uintptr_t *)b;
@@ -544,6 +551,7 @@ NO_SANITIZE static void drain(gcwork *w) {
      * so that scanning one overlaps the cache misses of the next few (the
      * loads of an object's words were most of the mark time). */
     uintptr_t ring[PREFETCH_RING];
+    const uint64_t *ring_bits[PREFETCH_RING];
     unsigned rn = 0, rh = 0;
     for (;;) {
         workbuf *b = w->buf;
@@ -556,13 +564,20 @@ NO_SANITIZE static void drain(gcwork *w) {
             }
             while (rn < PREFETCH_RING && b->n) {
                 uintptr_t e = b->obj[--b->n];
-                __builtin_prefetch((const void *)(e & (((uintptr_t)1 << 48) - 1)));
+                uintptr_t ob = e & (((uintptr_t)1 << 48) - 1);
+                __builtin_prefetch((const void *)ob);
+                /* and its pointer bits: on a heap churned at random, a
+                 * miss of their own */
+                const uint64_t *bw = e >> 48 ? obj_bits(ob) : NULL;
+                if (bw) __builtin_prefetch(bw);
+                ring_bits[(rh + rn) % PREFETCH_RING] = bw;
                 ring[(rh + rn++) % PREFETCH_RING] = e;
             }
             uintptr_t obj = ring[rh];
+            const uint64_t *obits = ring_bits[rh];
             rh = (rh + 1) % PREFETCH_RING;
             rn--;
-            scan_object(w, obj);
+            scan_object(w, obj, obits);
             b = w->buf;
             /* Share work (Go's gcWork.balance): when the global list is
              * empty and a marker waits, or could join, give it the oldest
@@ -923,7 +938,7 @@ static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
         uintptr_t base;
         gort_mspan *s = find_object(fins[i].obj, &base);
         if (s && s->spanclass >= 2 * GORT_NUM_CLASSES)
-            scan_object(w, base | (uintptr_t)gort__spc_class(s->spanclass) << 48);
+            scan_object(w, base | (uintptr_t)gort__spc_class(s->spanclass) << 48, obj_bits(base));
         mark_ptr(w, (uintptr_t)fins[i].arg);
     }
     for (size_t i = 0; i < finq_n; i++) {
