@@ -168,11 +168,26 @@ static inline bool heap_bits_small(uint64_t *bm, size_t at, size_t slotwords, ui
     return true;
 }
 
+/* Keeps span s's umask (span.h) true after an object with pointer bits
+ * `pattern` is allocated in it (slots of slotwords words). */
+static GORT_NOINLINE void umask_note(gort_mspan *s, uint64_t pattern, size_t slotwords) {
+    s->umask = s->umask == 0 && slotwords <= 8 ? (uint16_t)(GORT_UMASK_ONE | pattern) : GORT_UMASK_MIXED;
+}
+static GORT_NOINLINE void *umask_note_ret(gort_mspan *s, uint64_t pattern, size_t slotwords, void *p) {
+    umask_note(s, pattern, slotwords);
+    return p;
+}
+static inline void umask_update(gort_mspan *s, uint64_t pattern, size_t slotwords) {
+    unsigned u = s->umask;
+    if (GORT_UNLIKELY(u != (GORT_UMASK_ONE | pattern)) && u != GORT_UMASK_MIXED) umask_note(s, pattern, slotwords);
+}
+
 /* Sets the pointer bits of a small object at p of `words` words: count
  * copies of t's mask, or all ones when t is NULL (conservative). Small
  * objects never cross an arena (spans of small classes are at most 10 pages
  * and an arena holds whole spans of its pages). */
-static bool heap_bits_set(uintptr_t p, size_t slotwords, size_t words, const gort_type *t, size_t count) {
+static bool heap_bits_set(gort_mspan *s, uintptr_t p, size_t slotwords, size_t words, const gort_type *t,
+                          size_t count) {
     gort_heap_arena *ha = gort__arena_of(p);
     uint64_t *bm = arena_ptrbits(ha);
     if (!bm) return false;
@@ -186,8 +201,10 @@ static bool heap_bits_set(uintptr_t p, size_t slotwords, size_t words, const gor
             pattern = 0;
             for (size_t i = 0, tw = t->size >> 3; i < count; i++) pattern |= t->ptrmask[0] << (i * tw);
         }
+        umask_update(s, pattern, slotwords);
         return heap_bits_small(bm, at, slotwords, pattern);
     }
+    s->umask = GORT_UMASK_MIXED;
     bits_fill(bm, at, slotwords, false);
     if (!t) {
         bits_fill(bm, at, words, true);
@@ -344,6 +361,21 @@ static inline __attribute__((always_inline)) bool gc_object_index(const gort_msp
     return true;
 }
 
+/* A work entry is an object's address (below 2^48) with, in bits 48-54,
+ * its size class (0: a large object, or an oblet of one, at a 128 KiB
+ * boundary inside it) and, when its span's objects all have one pointer
+ * mask (umask, span.h), bit 55 set and the mask in bits 56-63: scanning it
+ * then needs no span lookup and no bitmap. */
+#define ENTRY_ADDR(e) ((e) & (((uintptr_t)1 << 48) - 1))
+#define ENTRY_CLASS(e) ((unsigned)((e) >> 48) & 0x7f)
+#define ENTRY_UNIFORM ((uintptr_t)1 << 55)
+_Static_assert(GORT_NUM_CLASSES < 128, "a size class fits a work entry's 7 bits");
+static inline uintptr_t entry_tag(const gort_mspan *s) {
+    uintptr_t tag = (uintptr_t)s->sizeclass << 48;
+    if (s->umask & GORT_UMASK_ONE) tag |= ENTRY_UNIFORM | (uintptr_t)(s->umask & 0xff) << 56;
+    return tag;
+}
+
 /* Greys object idx of s if it is allocated and not yet marked (Go's
  * greyobject): its alloc and mark words share a line. */
 static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_mspan *s, uintptr_t idx) {
@@ -356,7 +388,7 @@ static inline __attribute__((always_inline)) void grey_object(gcwork *w, gort_ms
     w->marked_bytes += s->elemsize;
     /* scan kind: queue it with its size class in the top bits (work entries
      * are addresses below 2^48), so that scanning needs no span lookup */
-    if (s->kind == GORT_KIND_GC_SCAN) gcw_push(w, (s->base + idx * s->elemsize) | (uintptr_t)s->sizeclass << 48);
+    if (s->kind == GORT_KIND_GC_SCAN) gcw_push(w, (s->base + idx * s->elemsize) | entry_tag(s));
 }
 
 /* Greys the objects of mark word wi of s whose bits are set in `bits` (grey_object
@@ -369,8 +401,8 @@ static inline void grey_word(gcwork *w, gort_mspan *s, uintptr_t wi, uint64_t bi
     bits &= ~atomic_fetch_or_explicit(mw, bits, memory_order_relaxed);
     w->marked_bytes += (uint64_t)gort__popcount(bits) * s->elemsize;
     if (s->kind != GORT_KIND_GC_SCAN) return;
-    uintptr_t base = s->base + wi * 64 * s->elemsize, cls = (uintptr_t)s->sizeclass << 48;
-    for (; bits; bits &= bits - 1) gcw_push(w, (base + gort__ctz64(bits) * s->elemsize) | cls);
+    uintptr_t base = s->base + wi * 64 * s->elemsize, tag = entry_tag(s);
+    for (; bits; bits &= bits - 1) gcw_push(w, (base + gort__ctz64(bits) * s->elemsize) | tag);
 }
 
 /* Greys the object holding address p, if p points into a live collected
@@ -500,30 +532,34 @@ static inline __attribute__((always_inline)) const uint64_t *obj_bits(uintptr_t 
     return bm ? bm + ((b - ha->base) >> 9) : NULL;
 }
 
-/* Scans a grey object: a work entry, the object's address with its size
- * class in bits 48 and up (0: a large object, or an oblet of one, at a
- * 128 KiB boundary inside it), and for a small one, obj_bits of it (the
- * drain loop looked it up early, to prefetch it). Go's scanobject. Inlined
- * in drain, the marker's loop (a call per object was about 10 of its
- * instructions). */
+/* Scans a grey object: a work entry (entry_tag) and, for a small object
+ * whose entry carries no mask, obj_bits of it (the drain loop looked it up
+ * early, to prefetch it). Go's scanobject. Inlined in drain, the marker's
+ * loop (a call per object was about 10 of its instructions). */
 NO_SANITIZE static inline __attribute__((always_inline)) void scan_object(gcwork *w, uintptr_t e, const uint64_t *bw) {
-    uintptr_t b = e & (((uintptr_t)1 << 48) - 1);
-    unsigned cls = (unsigned)(e >> 48);
+    uintptr_t b = ENTRY_ADDR(e);
+    unsigned cls = ENTRY_CLASS(e);
     if (GORT_UNLIKELY(!cls)) {
         scan_large(w, b);
         return;
     }
-    if (!bw) return;
-    /* arenas are 64 MiB-aligned: the object's first bit is bit o of *bw */
-    size_t nwords = gort_class_to_size[cls] >> 3, o = (b >> 3) & 63;
-    if (nwords > 64) {
-        scan_bits(w, b, nwords, bw, o);
-        return;
+    size_t nwords = gort_class_to_size[cls] >> 3;
+    uint64_t bits;
+    if (e & ENTRY_UNIFORM) {
+        bits = e >> 56;
+    } else {
+        if (!bw) return;
+        /* arenas are 64 MiB-aligned: the object's first bit is bit o of *bw */
+        size_t o = (b >> 3) & 63;
+        if (nwords > 64) {
+            scan_bits(w, b, nwords, bw, o);
+            return;
+        }
+        /* the object's bits are in one or two bitmap words */
+        bits = bw[0] >> o;
+        if (o + nwords > 64) bits |= bw[1] << (64 - o);
+        bits &= ~0ull >> (64 - nwords);
     }
-    /* the object's bits are in one or two bitmap words */
-    uint64_t bits = bw[0] >> o;
-    if (o + nwords > 64) bits |= bw[1] << (64 - o);
-    bits &= ~0ull >> (64 - nwords);
     uintptr_t lo = heap_lo, span = heap_hi - heap_lo;
     const uintptr_t *words = (const uintptr_t *)b;
     while (bits) {
@@ -564,11 +600,11 @@ NO_SANITIZE static void drain(gcwork *w) {
             }
             while (rn < PREFETCH_RING && b->n) {
                 uintptr_t e = b->obj[--b->n];
-                uintptr_t ob = e & (((uintptr_t)1 << 48) - 1);
+                uintptr_t ob = ENTRY_ADDR(e);
                 __builtin_prefetch((const void *)ob);
                 /* and its pointer bits: on a heap churned at random, a
                  * miss of their own */
-                const uint64_t *bw = e >> 48 ? obj_bits(ob) : NULL;
+                const uint64_t *bw = ENTRY_CLASS(e) && !(e & ENTRY_UNIFORM) ? obj_bits(ob) : NULL;
                 if (bw) __builtin_prefetch(bw);
                 ring_bits[(rh + rn) % PREFETCH_RING] = bw;
                 ring[(rh + rn++) % PREFETCH_RING] = e;
@@ -1069,13 +1105,16 @@ static void sweep_span(gort_mspan *s, void *arg) {
 }
 
 /* ---- checkmark: the whole mark again, on one thread, compared ---- */
+/* The second mark reads every object's bits from the heap bitmap: the span's
+ * umask is saved beside its marks and cleared, and restored by the compare,
+ * so that the check covers the marker's uniform-span shortcut too. */
 static uint64_t *saved_marks;
 static size_t saved_n, saved_cap;
 static void save_marks(gort_mspan *s, void *arg) {
     (void)arg;
-    if (saved_n + s->nwords > saved_cap) {
+    if (saved_n + s->nwords + 1 > saved_cap) {
         size_t ncap = saved_cap ? saved_cap : 4096;
-        while (ncap < saved_n + s->nwords) ncap *= 2;
+        while (ncap < saved_n + s->nwords + 1) ncap *= 2;
         uint64_t *n = gort__sys_alloc(ncap * 8);
         if (!n) gort__fatal("checkmark: out of memory");
         if (saved_marks) {
@@ -1089,7 +1128,9 @@ static void save_marks(gort_mspan *s, void *arg) {
         saved_marks[saved_n + w] = mark_word(s, w);
         set_mark_word(s, w, 0);
     }
-    saved_n += s->nwords;
+    saved_marks[saved_n + s->nwords] = s->umask;
+    s->umask = 0;
+    saved_n += s->nwords + 1;
 }
 static void compare_marks(gort_mspan *s, void *arg) {
     (void)arg;
@@ -1102,7 +1143,8 @@ static void compare_marks(gort_mspan *s, void *arg) {
         }
         set_mark_word(s, w, saved_marks[saved_n + w]);
     }
-    saved_n += s->nwords;
+    s->umask = (uint16_t)saved_marks[saved_n + s->nwords];
+    saved_n += s->nwords + 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1407,7 +1449,7 @@ static void zero_word(gort_mspan *s, uintptr_t p) {
     }
 }
 
-static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
+static GORT_NOINLINE void *alloc_small_slow(unsigned spc, gort_mspan **sp) {
     ensure_init();
     maybe_collect();
     gort_mcache *mc = gort__mcache_ensure();
@@ -1415,7 +1457,7 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc) {
     gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     void *p = gort__mcache_refill(mc, spc);
     if (p) {
-        gort_mspan *s = mc->alloc[spc];
+        gort_mspan *s = *sp = mc->alloc[spc];
         atomic_fetch_add_explicit(&heap_live, (uint64_t)(gort__popcount(s->alloc_cache) + 1) * s->elemsize,
                                   memory_order_relaxed);
         if (gort__spc_kind(spc) == GORT_KIND_GC_SCAN) {
@@ -1453,11 +1495,11 @@ static inline void *take_cached(unsigned spc) {
 
 /* A small object of span class spc: the fast path as malloc's, with the
  * stop request deferred while the span's bits change. */
-static inline void *alloc_small(unsigned spc) {
-    void *p = take_cached(spc);
+static inline void *alloc_small(unsigned spc, gort_mspan **sp) {
+    void *p = take_cached_from(spc, sp);
     if (GORT_UNLIKELY(gc_tls.deferred)) stop_deferred();
     if (GORT_LIKELY(p)) return p;
-    return alloc_small_slow(spc);
+    return alloc_small_slow(spc, sp);
 }
 
 static GORT_NOINLINE void *alloc_large(size_t n, unsigned kind, const gort_type *t, size_t count) {
@@ -1504,10 +1546,11 @@ static void *gc_alloc(size_t n, unsigned kind, const gort_type *t, size_t count,
         void *p;
         if (n <= GORT_MAX_SMALL_SIZE) {
             size_t cls = gort__size_to_class(n ? n : 1);
-            p = alloc_small((unsigned)gort__spc_make((unsigned)cls, kind));
+            gort_mspan *s;
+            p = alloc_small((unsigned)gort__spc_make((unsigned)cls, kind), &s);
             if (p) {
                 if (kind == GORT_KIND_GC_SCAN &&
-                    !heap_bits_set((uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
+                    !heap_bits_set(s, (uintptr_t)p, gort_class_to_size[cls] >> 3, (n + 7) >> 3, t, count))
                     p = NULL;                                                 /* the slot is freed by the next cycle */
                 else if (zero && kind != GORT_KIND_GC_SCAN) zero_small(p, n); /* scan: zeroed at refill */
             }
@@ -1544,9 +1587,9 @@ static GORT_NOINLINE void *new_typed(const gort_type *t, size_t count) {
 
 /* The end of the fast path when a stop arrived during it or the arena's
  * bitmap does not exist yet: the object's bits. */
-static GORT_NOINLINE void *new_small_finish(const gort_type *t, void *p, size_t slotwords) {
+static GORT_NOINLINE void *new_small_finish(const gort_type *t, gort_mspan *s, void *p, size_t slotwords) {
     if (gc_tls.deferred) stop_deferred();
-    if (!heap_bits_set((uintptr_t)p, slotwords, t->size >> 3, t, 1)) return new_typed(t, 1);
+    if (!heap_bits_set(s, (uintptr_t)p, slotwords, t->size >> 3, t, 1)) return new_typed(t, 1);
     return p; /* zeroed at refill */
 }
 
@@ -1573,8 +1616,12 @@ void *gort_new_typed(const gort_type *t, size_t count) {
         return new_typed(t, 1);
     }
     uint64_t *bm = s->heapbits; /* the span's first bitmap word */
-    if (GORT_UNLIKELY(gc_tls.deferred || !bm)) return new_small_finish(t, p, slotwords);
-    heap_bits_small(bm, ((uintptr_t)p - s->base) >> 3, slotwords, t->ptrmask[0] & (~0ull >> (64 - t->ptrwords)));
+    if (GORT_UNLIKELY(gc_tls.deferred || !bm)) return new_small_finish(t, s, p, slotwords);
+    uint64_t pattern = t->ptrmask[0] & (~0ull >> (64 - t->ptrwords));
+    heap_bits_small(bm, ((uintptr_t)p - s->base) >> 3, slotwords, pattern);
+    unsigned u = s->umask; /* umask_update, with its call a tail jump */
+    if (GORT_UNLIKELY(u != (GORT_UMASK_ONE | pattern)) && u != GORT_UMASK_MIXED)
+        return umask_note_ret(s, pattern, slotwords, p);
     return p; /* zeroed at refill (zero_word) */
 }
 

@@ -363,7 +363,7 @@ gort_mspan *gort__heap_alloc_span_zeroed(size_t npages, size_t align_pages, unsi
 
 static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, zruns *z) {
     gort_mheap *h = &gort__heap;
-    if (npages == 0 || npages > ((uint64_t)1 << 34) || align_pages > ((uint64_t)1 << 34)) {
+    if (npages == 0 || npages > UINT32_MAX || align_pages > ((uint64_t)1 << 34)) { /* mspan.npages: 32 bits */
         errno = ENOMEM;
         return NULL;
     }
@@ -469,7 +469,7 @@ void gort__heap_free_span(gort_mspan *s) {
 bool gort__heap_grow_span(gort_mspan *s, size_t npages) {
     gort_mheap *h = &gort__heap;
     if (npages <= s->npages) return true;
-    if (npages > ((uint64_t)1 << 34)) return false; /* more than the heap can ever hold */
+    if (npages > UINT32_MAX) return false; /* more than mspan.npages holds (32 TiB) */
     gort__lock(&h->lock, GORT_RANK_MHEAP);
     uint64_t pn = addr_pn(s->base), end = pn + s->npages, extra = npages - s->npages;
     /* The pages after the span must lie in the heap's slots, and every slot

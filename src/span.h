@@ -52,6 +52,9 @@ enum {
 enum { GORT_XF_NONE = 0, GORT_XF_NOTIFY = 1, GORT_XF_NOTIFIED = 2, GORT_XF_MASK = 3 };
 #define GORT_NO_WORD 0xffffu
 
+#define GORT_UMASK_ONE 0x100u
+#define GORT_UMASK_MIXED 0x200u
+
 typedef struct gort_mspan {
     /* Owner-thread fields, read by the malloc fast path.
      * alloc_cache: free slots of alloc_bits word cache_word (1 = free), taken
@@ -79,14 +82,20 @@ typedef struct gort_mspan {
     uint32_t divmagic;  /* object index = (offset * divmagic) >> 32; 1 for large */
     uint8_t sizeclass;  /* gort__spc_class(spanclass), for the marker: no division */
     uint8_t kind;       /* gort__spc_kind(spanclass), likewise */
-    /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
-     * none), in 16 bits of what was padding: the header's size and the offset
-     * of words[] stay as they were. Changed under the profile's lock; read
-     * without it as a hint by the refill and the span free. */
-    _Atomic uint16_t prof;
+    /* umask: a collected scan-kind span's shape, for the marker (gc.c): with
+     * GORT_UMASK_ONE set, every object allocated in it since its
+     * initialisation has the pointer mask in the low 8 bits (objects of up
+     * to 8 words), and the marker need not read the heap bitmap; 0 before
+     * the first object; GORT_UMASK_MIXED otherwise. Written by the owner
+     * thread, read by the marker with the world stopped. */
+    uint16_t umask;
     uintptr_t base;  /* first byte; page-aligned */
     uintptr_t limit; /* end of the last object */
-    size_t npages;
+    uint32_t npages; /* at most 2^32 pages (32 TiB): alloc_span refuses more */
+    /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
+     * none). Changed under the profile's lock; read without it as a hint by
+     * the refill and the span free. */
+    _Atomic uint16_t prof;
     /* owner: the mcache that owns this span (its current span, or on its
      * partial or full lists), or NULL for a span of the mcentral. Written by
      * the owner thread; read by any thread freeing into the span, which
