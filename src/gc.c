@@ -1504,10 +1504,6 @@ static inline void *take_cached_from(unsigned spc, gort_mspan **sp) {
     atomic_signal_fence(memory_order_seq_cst);
     return p;
 }
-static inline void *take_cached(unsigned spc) {
-    gort_mspan *s;
-    return take_cached_from(spc, &s);
-}
 
 /* A small object of span class spc: the fast path as malloc's, with the
  * stop request deferred while the span's bits change. */
