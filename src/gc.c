@@ -542,9 +542,9 @@ NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
 /* The word of the pointer bitmap that holds the first bit of the object at
  * b, or NULL while its arena has no bitmap (its first scanned object is
  * being allocated and holds no pointer yet). */
-static inline __attribute__((always_inline)) const uint64_t *obj_bits(uintptr_t b) {
+static inline __attribute__((always_inline)) uint64_t *obj_bits(uintptr_t b) {
     gort_heap_arena *ha = gort__arena_of(b);
-    const uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
+    uint64_t *bm = atomic_load_explicit(&ha->ptrbits, memory_order_relaxed);
     return bm ? bm + ((b - ha->base) >> 9) : NULL;
 }
 
@@ -1144,7 +1144,10 @@ static void save_marks(gort_mspan *s, void *arg) {
         set_mark_word(s, w, 0);
     }
     saved_marks[saved_n + s->nwords] = s->umask;
-    if ((s->umask & GORT_UMASK_ONE) && s->heapbits) umask_fill(s, s->heapbits);
+    /* the arena's bitmap, not s->heapbits: a refill that found no memory
+     * for the bitmap left that NULL, and a later object may have made it */
+    uint64_t *span_bm = obj_bits(s->base);
+    if ((s->umask & GORT_UMASK_ONE) && span_bm) umask_fill(s, span_bm);
     s->umask = 0;
     saved_n += s->nwords + 1;
 }
@@ -1597,8 +1600,9 @@ static GORT_NOINLINE void *new_typed(const gort_type *t, size_t count) {
     return p;
 }
 
-/* The end of the fast path when a stop arrived during it or the arena's
- * bitmap does not exist yet: the object's bits. */
+/* The end of the fast path when a stop arrived during it, the arena's
+ * bitmap does not exist yet, or the span's umask changes (its first
+ * object, or one of another shape): the object's bits, by heap_bits_set. */
 static GORT_NOINLINE void *new_small_finish(const gort_type *t, gort_mspan *s, void *p, size_t slotwords) {
     if (gc_tls.deferred) stop_deferred();
     if (!heap_bits_set(s, (uintptr_t)p, slotwords, t->size >> 3, t, 1)) return new_typed(t, 1);

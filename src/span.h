@@ -85,8 +85,9 @@ typedef struct gort_mspan {
     /* umask: a collected scan-kind span's shape, for the marker (gc.c): with
      * GORT_UMASK_ONE set, every object allocated in it since its
      * initialisation has the pointer mask in the low 8 bits (objects of up
-     * to 8 words), and the marker need not read the heap bitmap; 0 before
-     * the first object; GORT_UMASK_MIXED otherwise. Written by the owner
+     * to 8 words), and their heap-bitmap bits are not written (stale: the
+     * marker takes the mask from the work entry); 0 before the first
+     * object; GORT_UMASK_MIXED otherwise. Written by the owner
      * thread, read by the marker with the world stopped. */
     uint16_t umask;
     uintptr_t base;  /* first byte; page-aligned */
