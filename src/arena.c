@@ -2,13 +2,15 @@
  * arena.c: heap arenas and off-heap metadata (Go's malloc.go mallocinit /
  * mheap.sysAlloc, mfixalloc.go, persistentalloc).
  *
- * The heap grows in 64 MiB arenas reserved at Go's hint addresses
- * (0x00c000000000, then 0x01c000000000, ... 0x7fc000000000) and mapped
- * Prepared at once; their pages reach the page allocator free and
- * "scavenged" (never touched, so zero). Each arena has a gort_heap_arena
- * metadata block off the heap, found from any address through the one-level
- * index gort__arenas (2^22 pointers in .bss, 32 MiB of address space that the
- * kernel backs only where written). Metadata is never freed.
+ * The heap grows in 64 MiB arenas at Go's hint addresses (0x00c000000000,
+ * then 0x01c000000000, ...), inside one 8 TiB window (arena.h). An arena's
+ * address range is claimed whole, but mapped 4 MiB chunks at a time as the
+ * heap grows (pageheap.c), with nothing reserved beyond: under `ulimit -v`
+ * a program pays address space only for what its heap holds. New pages reach
+ * the page allocator free and "scavenged" (never touched, so zero). Each
+ * arena has a gort_heap_arena metadata block off the heap, found from any
+ * address through the one-level index gort__arenas (2^17 pointers in .bss).
+ * Metadata is never freed.
  *
  * Locks: arena growth runs under mheap.lock; persistentalloc has its own leaf
  * lock; a fixalloc or slaballoc is guarded by its user's lock.
@@ -19,14 +21,19 @@
 #include "arena.h"
 
 gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
+_Atomic uintptr_t gort__arena_window;
+static bool window_set;
 _Atomic uint64_t gort__metadata_bytes;
+
+#define WINDOW_BYTES ((uintptr_t)1 << GORT_WINDOW_BITS)
 
 /* ---- hints ---- */
 #define HINT_BASE ((uintptr_t)0x00c0 << 32)
 static uintptr_t hint_next = HINT_BASE;
 /* hint_next lies in (hint_index << 40) | HINT_BASE onwards. ThreadSanitizer
  * accepts application mappings only in its own ranges, which Go's hints miss:
- * under it gort takes whatever address the kernel gives. */
+ * under it gort takes whatever address the kernel gives, and maps arenas
+ * whole (the kernel would put other mappings in an arena's unmapped rest). */
 #if defined(__SANITIZE_THREAD__)
 #define GORT_NO_HINTS 1
 #elif defined(__has_feature)
@@ -40,49 +47,82 @@ static unsigned hint_index = 128;
 static unsigned hint_index;
 #endif
 
-uintptr_t gort__arena_reserve_locked(size_t narenas) {
+/* Whether [a, a + size) lies in the window; the first range sets it. */
+static bool window_claim(uintptr_t a, size_t size) {
+    if (!window_set) {
+        atomic_store_explicit(&gort__arena_window, a & ~(WINDOW_BYTES - 1), memory_order_relaxed);
+        window_set = true;
+    }
+    uintptr_t w = atomic_load_explicit(&gort__arena_window, memory_order_relaxed);
+    return a >= w && a - w <= WINDOW_BYTES - size;
+}
+
+uintptr_t gort__arena_reserve_locked(size_t narenas, size_t *map_bytes) {
     gort__assert_held(GORT_RANK_MHEAP);
     size_t size = narenas * GORT_ARENA_BYTES;
-    if (narenas == 0 || size / GORT_ARENA_BYTES != narenas || size >= ((size_t)1 << 46)) {
+    if (narenas == 0 || size / GORT_ARENA_BYTES != narenas || size >= WINDOW_BYTES / 2) {
         errno = ENOMEM;
         return 0;
     }
+#ifdef GORT_NO_HINTS
+    *map_bytes = size;
+#endif
+    size_t map = *map_bytes;
     void *p = NULL;
     while (hint_index < 128) {
-        if (hint_next + size <= ((uintptr_t)1 << 47)) {
-            p = gort__sys_reserve((void *)hint_next, size, true);
-            if (p) {
+        uintptr_t w = atomic_load_explicit(&gort__arena_window, memory_order_relaxed);
+        bool in = !window_set || (hint_next >= w && hint_next - w <= WINDOW_BYTES - size);
+        if (in && hint_next + size <= ((uintptr_t)1 << 47)) {
+            p = gort__sys_reserve((void *)hint_next, map, true);
+            if (p && window_claim(hint_next, size)) {
                 hint_next += size;
                 break;
             }
-            if (errno == ENOMEM) return 0; /* address-space limit: no hint will do */
+            if (p) {
+                gort__sys_free(p, map, GORT_OS_RESERVED);
+                p = NULL;
+            } else if (errno == ENOMEM) {
+                return 0; /* address-space limit: no hint will do */
+            }
         }
         hint_index++;
         hint_next = ((uintptr_t)hint_index << 40) | HINT_BASE;
     }
     if (!p) {
         /* Every hint failed: take any range and trim it to arena alignment. */
-        size_t big = size + GORT_ARENA_BYTES;
+        size_t big = map + GORT_ARENA_BYTES;
         char *q = gort__sys_reserve(NULL, big, false);
         if (!q) return 0;
         uintptr_t a = ((uintptr_t)q + GORT_ARENA_BYTES - 1) & ~(uintptr_t)(GORT_ARENA_BYTES - 1);
-        size_t head = a - (uintptr_t)q, tail = big - head - size;
+        size_t head = a - (uintptr_t)q, tail = big - head - map;
         if (head) gort__sys_free(q, head, GORT_OS_RESERVED);
-        if (tail) gort__sys_free((void *)(a + size), tail, GORT_OS_RESERVED);
+        if (tail) gort__sys_free((void *)(a + map), tail, GORT_OS_RESERVED);
         p = (void *)a;
-        if ((a + size) >> GORT_ADDR_BITS) {
-            gort__sys_free(p, size, GORT_OS_RESERVED);
+        if (!window_claim(a, size)) {
+            gort__sys_free(p, map, GORT_OS_RESERVED);
             errno = ENOMEM;
             return 0;
         }
     }
-    if (!gort__sys_map(p, size)) {
+    if (!gort__sys_map(p, map)) {
         int e = errno;
-        gort__sys_free(p, size, GORT_OS_RESERVED);
+        gort__sys_free(p, map, GORT_OS_RESERVED);
         errno = e;
         return 0;
     }
     return (uintptr_t)p;
+}
+
+bool gort__arena_map_more_locked(gort_heap_arena *ha, size_t bytes) {
+    gort__assert_held(GORT_RANK_MHEAP);
+    void *at = (void *)(ha->base + ((uintptr_t)ha->mapped_pages << GORT_PAGE_SHIFT));
+    void *p = gort__sys_reserve(at, bytes, true);
+    if (!p) return false;
+    if (!gort__sys_map(p, bytes)) {
+        gort__sys_free(p, bytes, GORT_OS_RESERVED);
+        return false;
+    }
+    return true;
 }
 
 gort_heap_arena *gort__arena_register_locked(uintptr_t base, uint32_t slot) {
@@ -91,8 +131,9 @@ gort_heap_arena *gort__arena_register_locked(uintptr_t base, uint32_t slot) {
     if (!ha) return NULL;
     ha->base = base;
     ha->slot = slot;
-    memset(ha->scav, 0xff, sizeof ha->scav); /* fresh pages: unbacked, zero */
-    atomic_store_explicit(&gort__arenas[base >> GORT_ARENA_SHIFT], ha, memory_order_release);
+    /* nothing mapped yet: every page in use, with no span (pageheap.c maps) */
+    memset(ha->palloc, 0xff, sizeof ha->palloc);
+    atomic_store_explicit(&gort__arenas[gort__arena_index(base)], ha, memory_order_release);
     return ha;
 }
 

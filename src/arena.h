@@ -66,36 +66,82 @@ typedef struct gort_heap_arena {
     uint32_t slot;        /* position in the page allocator's dense index */
     uint32_t used_top;    /* pages below it have been in a span; above it never (mheap.lock) */
     uint32_t guard_pages; /* pages at the base held back, in use with no span (pageheap.c) */
+    /* Pages mapped from the base, a multiple of 512 (pageheap.c): the pages
+     * above are not mapped, and read as in use with no span. */
+    uint32_t mapped_pages;
+    bool map_failed; /* mapping more failed: the rest stays unmapped */
 } gort_heap_arena;
 
-/* The arena index: address >> 26 -> metadata, for any address below 2^48.
- * Entries go NULL -> non-NULL once, under mheap.lock, and never back. */
+/* The arena index: address -> metadata, for the arenas' window. Every
+ * arena lies in one window of 2^43 bytes (8 TiB, twice the heap's limit of
+ * 2^16 slots) aligned to its size, chosen by the first arena: [0, 8 TiB),
+ * holding Go's first eight hints, in a plain process; ASan's shadow covers
+ * those, and its builds land at 0x10c0 << 32; TSan's at the kernel's choice
+ * near the top. The index is 2^17 entries (1 MiB of .bss) where Go's covers
+ * 2^48 bytes with 2^22 (32 MiB of address space, which a process under
+ * `ulimit -v` cannot spare). Entries go NULL -> non-NULL once, under
+ * mheap.lock, and never back; the window's base is set once, before the first
+ * entry. */
 GORT_HIDDEN extern gort_heap_arena *_Atomic gort__arenas[(size_t)1 << GORT_ARENA_L2_BITS];
+GORT_HIDDEN extern _Atomic uintptr_t gort__arena_window;
 
-/* The arena holding address a (taken modulo 2^48), or NULL. */
-static inline gort_heap_arena *gort__arena_of(uintptr_t a) {
-    return atomic_load_explicit(&gort__arenas[(a >> GORT_ARENA_SHIFT) & (((uintptr_t)1 << GORT_ARENA_L2_BITS) - 1)],
-                                memory_order_acquire);
+/* The index slot of address a, taken modulo the window (whose base, aligned
+ * to its size, drops out): an address outside it aliases a slot of the
+ * window, so the caller of an unchecked lookup must check that a lies in the
+ * span it finds. */
+static inline size_t gort__arena_index(uintptr_t a) {
+    return (a >> GORT_ARENA_SHIFT) & (((size_t)1 << GORT_ARENA_L2_BITS) - 1);
 }
 
-/* The span of the page holding a, for an address below 2^48 (the arena
- * index is taken modulo 2^22, so a higher address may alias a real arena's
- * page: the caller must then check that a < span->limit, which no aliased
- * address is). NULL: not a heap page. */
+/* Whether a lies in the arenas' window. */
+static inline bool gort__in_window(uintptr_t a) {
+    return ((a - atomic_load_explicit(&gort__arena_window, memory_order_relaxed)) >> GORT_WINDOW_BITS) == 0;
+}
+
+/* The arena holding address a (taken modulo the window), or NULL. */
+static inline gort_heap_arena *gort__arena_of(uintptr_t a) {
+    return atomic_load_explicit(&gort__arenas[gort__arena_index(a)], memory_order_acquire);
+}
+
+/* Sanitizer builds check the window on every lookup (their windows do not
+ * start at 0, so an address below one would alias a slot too). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GORT_EXACT_INDEX 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define GORT_EXACT_INDEX 1
+#endif
+#endif
+
+/* The span of the page holding a. Unchecked: the index is taken modulo the
+ * window, so an address above it (or, where the window does not start at 0,
+ * below it) may alias a real arena's page: the caller must then check that
+ * span->base <= a < span->limit; the free path checks a < limit, which is
+ * exact for a window at 0, where nothing lies below. NULL: not a heap page. */
 static inline gort_mspan *gort__span_of_unchecked(uintptr_t a) {
+#ifdef GORT_EXACT_INDEX
+    if (!gort__in_window(a)) return NULL;
+#endif
     gort_heap_arena *ha = gort__arena_of(a);
     if (GORT_UNLIKELY(ha == NULL)) return NULL;
     return atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)], memory_order_relaxed);
 }
 
 static inline gort_mspan *gort__span_of(uintptr_t a) {
-    if (GORT_UNLIKELY(a >> GORT_ADDR_BITS)) return NULL;
+    if (GORT_UNLIKELY(!gort__in_window(a))) return NULL;
     return gort__span_of_unchecked(a);
 }
 
-/* Reserves and maps `n` arenas' worth of contiguous address space at the next
- * hint; returns the base or 0 (errno from the OS). mheap.lock held. */
-GORT_HIDDEN uintptr_t gort__arena_reserve_locked(size_t narenas);
+/* Maps the first map_bytes (a multiple of 4 MiB) of a new range of narenas
+ * arenas' address space in the window, at the next hint; the rest of the
+ * range stays unmapped, not even reserved (RLIMIT_AS counts reservations),
+ * for gort__arena_map_more_locked. Returns the base or 0 (errno from the OS;
+ * ENOMEM when the window is full). *map_bytes may grow to the whole range
+ * (TSan builds map arenas whole). mheap.lock held. */
+GORT_HIDDEN uintptr_t gort__arena_reserve_locked(size_t narenas, size_t *map_bytes);
+/* Maps `bytes` more of arena ha, after its mapped pages; false when the OS
+ * refuses or something else was mapped there. mheap.lock held. */
+GORT_HIDDEN bool gort__arena_map_more_locked(gort_heap_arena *ha, size_t bytes);
 GORT_HIDDEN gort_heap_arena *gort__arena_register_locked(uintptr_t base, uint32_t slot);
 
 #endif

@@ -128,7 +128,10 @@ static bool gather(view *v) {
                     unsigned chunk = (unsigned)(p >> 9), word = (unsigned)((p & 511) >> 6), bit = (unsigned)(p & 63);
                     if (ha->palloc[chunk][word] >> bit & 1) {
                         gort_mspan *s = atomic_load_explicit(&ha->spans[p], memory_order_relaxed);
-                        if (!s) continue;
+                        if (!s) { /* a guard page, or not mapped yet */
+                            if (p >= ha->mapped_pages) nstate[NEVER]++;
+                            continue;
+                        }
                         unsigned cls = gort__spc_class(s->spanclass), kind = gort__spc_is_gc(s->spanclass);
                         pages_by[kind][cls]++;
                         ninuse++;

@@ -96,7 +96,7 @@ void *gort_malloc(size_t n) {
 
 static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what, const void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (!(a >> GORT_ADDR_BITS) && gort__arenas[a >> GORT_ARENA_SHIFT]) {
+    if (gort__in_window(a) && gort__arena_of(a)) {
         gort_mspan *s = gort__span_of(a);
         if (!s)
             gort__fatal_addr(what[0] == 'f' ? "double free or free of unallocated heap memory"
@@ -110,7 +110,8 @@ static GORT_NOINLINE __attribute__((noreturn)) void bad_pointer(const char *what
 
 /* The span of object p, checking that p is an object's start: p must be
  * below the span's limit (the end of its last object; this also rejects
- * addresses above 2^48 that alias a heap page in the arena index), and with
+ * addresses above the arenas' window that alias a heap page in the arena
+ * index), and with
  * prod = (p - base) * divmagic, the index is prod >> 32 and the low half is
  * below divmagic exactly when p is at an object's start (checked for every
  * offset of every class by tools/mksizeclasses.py; a large span's divmagic is

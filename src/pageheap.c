@@ -18,8 +18,15 @@
  * pn = slot << 13 | page-in-arena. Arenas reserved at Go's hints are
  * contiguous, so slot order is address order; an arena that is not contiguous
  * with the one before leaves an empty slot (a hole that reads as all in use),
- * so no run spans a gap. 2^16 slots (4 TiB of heap) need 7 levels and ~14 MiB
- * of reserved, unbacked address space.
+ * so no run spans a gap. 2^16 slots (4 TiB of heap) need 7 levels; each
+ * level's array covers the slots in use, rounded up to a power of two, and is
+ * copied to a larger one as the heap grows (a 64 MiB heap's summaries take
+ * 4 KiB, not the 14 MiB of address space that all 2^16 slots would).
+ *
+ * An arena is mapped 4 MiB chunks at a time as the heap grows (Go's
+ * mheap.grow maps its current arena the same way, but reserves the arena
+ * first): its pages above `mapped_pages` read as in use with no span, and the
+ * heap grows by mapping more of the last arena before it adds another.
  *
  * Everything here runs under mheap.lock (gort__heap.lock).
  */
@@ -37,27 +44,53 @@ typedef struct psum {
 #define NLEVELS 7
 #define LEAF (NLEVELS - 1)
 static psum *sums[NLEVELS]; /* level 0 is the top (4 entries); LEAF has one entry per chunk */
+static uint32_t sums_cap;   /* slots the arrays cover */
+static size_t sums_bytes;
 
 static size_t level_entries(int l) { return (size_t)1 << (2 + 3 * l); }
 static uint64_t level_pages(int l) { return (uint64_t)GORT_CHUNK_PAGES << (3 * (LEAF - l)); }
 _Static_assert(((size_t)1 << (2 + 3 * LEAF)) == GORT_MAX_ARENA_SLOTS * GORT_CHUNKS_PER_ARENA, "levels");
 
+/* Entries of level l that cover `slots` arenas' chunks, rounded up to a
+ * multiple of 8 so that every entry's 8 children exist. */
+static size_t level_span(int l, uint64_t slots) {
+    unsigned sh = 3 * (LEAF - l);
+    uint64_t n = ((slots * GORT_CHUNKS_PER_ARENA) + ((uint64_t)1 << sh) - 1) >> sh;
+    return (size_t)((n + 7) & ~(uint64_t)7);
+}
+
+/* Makes the summaries cover `slots` slots; zero entries (no free page) stand
+ * for the slots not yet used. */
+static bool sums_reserve_locked(uint64_t slots) {
+    gort__assert_held(GORT_RANK_MHEAP);
+    if (slots <= sums_cap) return true;
+    uint64_t cap = sums_cap ? sums_cap : 16;
+    while (cap < slots) cap *= 2;
+    size_t total = 0;
+    for (int l = 0; l < NLEVELS; l++) total += level_span(l, cap) * sizeof(psum);
+    total = (total + GORT_OS_PAGE - 1) & ~(size_t)(GORT_OS_PAGE - 1);
+    char *p = gort__sys_alloc(total), *old = (char *)sums[0];
+    if (!p) return false;
+    for (int l = 0; l < NLEVELS; l++) {
+        psum *n = (psum *)p;
+        if (sums[l]) memcpy(n, sums[l], level_span(l, sums_cap) * sizeof(psum));
+        p += level_span(l, cap) * sizeof(psum);
+        sums[l] = n;
+    }
+    if (old) {
+        gort__sys_free(old, sums_bytes, GORT_OS_READY);
+        atomic_fetch_sub_explicit(&gort__metadata_bytes, sums_bytes, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&gort__metadata_bytes, total, memory_order_relaxed);
+    sums_bytes = total;
+    sums_cap = (uint32_t)cap;
+    return true;
+}
+
 static bool pages_init_locked(void) {
     gort__assert_held(GORT_RANK_MHEAP);
     if (sums[0]) return true;
-    size_t total = 0;
-    for (int l = 0; l < NLEVELS; l++) total += level_entries(l) * sizeof(psum);
-    total = (total + GORT_OS_PAGE - 1) & ~(size_t)(GORT_OS_PAGE - 1);
-    char *p = gort__sys_reserve(NULL, total, false);
-    if (!p) return false;
-    if (!gort__sys_map(p, total)) {
-        gort__sys_free(p, total, GORT_OS_RESERVED);
-        return false;
-    }
-    for (int l = 0; l < NLEVELS; l++) {
-        sums[l] = (psum *)p;
-        p += level_entries(l) * sizeof(psum);
-    }
+    if (!sums_reserve_locked(1)) return false;
     static const size_t fix_words[5] = {1, 2, 4, 8, 16};
     for (int k = 0; k < 5; k++) /* header, alloc+xfree pairs */
         gort__heap.spanalloc[k].size = (sizeof(gort_mspan) + 2 * 8 * fix_words[k] + 15) & ~(size_t)15;
@@ -68,7 +101,7 @@ static bool pages_init_locked(void) {
 static inline gort_heap_arena *pn_arena(uint64_t pn) { return gort__heap.slots[pn >> 13]; }
 static inline uintptr_t pn_addr(uint64_t pn) { return pn_arena(pn)->base + ((pn & 8191) << GORT_PAGE_SHIFT); }
 static inline uint64_t addr_pn(uintptr_t a) {
-    gort_heap_arena *ha = gort__arenas[a >> GORT_ARENA_SHIFT];
+    gort_heap_arena *ha = gort__arena_of(a);
     return (uint64_t)ha->slot << 13 | ((a >> GORT_PAGE_SHIFT) & 8191);
 }
 static inline uint64_t *chunk_palloc(uint64_t ci) { return gort__heap.slots[ci >> 4]->palloc[ci & 15]; }
@@ -219,26 +252,61 @@ static uint64_t w_count_used(uint64_t *pa, uint64_t *sc, uint64_t m) {
 #define GUARD_PAGES 8
 static inline bool guard_arena(uintptr_t base) { return (base & 0xffffffffu) == 0; }
 
-/* Adds narenas new arenas to the heap; false with errno on failure. */
+/* Pages [from, to) of arena ha (whole chunks) are newly mapped: free, and
+ * scavenged (never touched, so zero). */
+static void arena_mapped(gort_heap_arena *ha, uint32_t from, uint32_t to) {
+    gort_mheap *h = &gort__heap;
+    for (uint32_t c = from / GORT_CHUNK_PAGES; c < to / GORT_CHUNK_PAGES; c++) {
+        memset(ha->palloc[c], 0, sizeof ha->palloc[c]);
+        memset(ha->scav[c], 0xff, sizeof ha->scav[c]);
+    }
+    ha->mapped_pages = to;
+    h->pages_total += to - from;
+    h->pages_scav += to - from;
+    update_chunks((uint64_t)ha->slot * GORT_CHUNKS_PER_ARENA + from / GORT_CHUNK_PAGES,
+                  (uint64_t)ha->slot * GORT_CHUNKS_PER_ARENA + to / GORT_CHUNK_PAGES - 1);
+}
+
+/* Maps chunks for a request of npages: more of the last arena when they fit
+ * there, else new arenas; false with errno on failure. */
 static bool heap_grow_locked(uint64_t npages) {
     gort__assert_held(GORT_RANK_MHEAP);
     if (!pages_init_locked()) return false;
-    size_t narenas = (npages + GORT_PAGES_PER_ARENA - 1) / GORT_PAGES_PER_ARENA;
-    uintptr_t base = gort__arena_reserve_locked(narenas);
-    if (!base) return false;
     gort_mheap *h = &gort__heap;
+    /* whole chunks: Go's growth step (mheap.grow maps at least 512 pages) */
+    uint64_t chunks = (npages + GORT_CHUNK_PAGES - 1) / GORT_CHUNK_PAGES;
+    gort_heap_arena *last = h->nslots ? h->slots[h->nslots - 1] : NULL;
+    if (last && !last->map_failed && last->mapped_pages + chunks * GORT_CHUNK_PAGES <= (uint64_t)GORT_PAGES_PER_ARENA) {
+        size_t bytes = (size_t)chunks * GORT_CHUNK_PAGES * GORT_PAGE_SIZE;
+        if (gort__arena_map_more_locked(last, bytes)) {
+            arena_mapped(last, last->mapped_pages, last->mapped_pages + (uint32_t)(chunks * GORT_CHUNK_PAGES));
+            return true;
+        }
+        if (errno == ENOMEM) return false;
+        last->map_failed = true; /* something else was mapped there: a new arena */
+    }
+    size_t narenas = (npages + GORT_PAGES_PER_ARENA - 1) / GORT_PAGES_PER_ARENA;
+    /* A request of an arena or less maps only what it needs of the new arena
+     * (with a chunk for the guard pages below when they fall in the way); a
+     * larger one maps its whole range. */
+    uint64_t first_chunks = (npages + GUARD_PAGES + GORT_CHUNK_PAGES - 1) / GORT_CHUNK_PAGES;
+    size_t map = narenas == 1 && first_chunks <= GORT_CHUNKS_PER_ARENA
+        ? (size_t)first_chunks * GORT_CHUNK_PAGES * GORT_PAGE_SIZE
+        : narenas * GORT_ARENA_BYTES;
     uint32_t first = h->nslots;
-    if (first > 0 && !(h->slots[first - 1] && h->slots[first - 1]->base + GORT_ARENA_BYTES == base))
-        first++; /* not contiguous with the last arena: leave a hole */
-    if (first + narenas > GORT_MAX_ARENA_SLOTS) {
-        gort__sys_free((void *)base, narenas * GORT_ARENA_BYTES, GORT_OS_PREPARED);
+    if (first + narenas + 1 > GORT_MAX_ARENA_SLOTS || !sums_reserve_locked(first + narenas + 1)) {
         errno = ENOMEM;
         return false;
     }
+    uintptr_t base = gort__arena_reserve_locked(narenas, &map);
+    if (!base) return false;
+    if (first > 0 && !(h->slots[first - 1] && h->slots[first - 1]->base + GORT_ARENA_BYTES == base))
+        first++; /* not contiguous with the last arena: leave a hole */
     for (size_t i = 0; i < narenas; i++) {
         gort_heap_arena *ha = gort__arena_register_locked(base + i * GORT_ARENA_BYTES, first + (uint32_t)i);
         if (!ha) { /* metadata refused: keep what registered, drop the rest */
             if (i == 0) {
+                gort__sys_free((void *)base, map, GORT_OS_PREPARED);
                 errno = ENOMEM;
                 return false;
             }
@@ -249,8 +317,12 @@ static bool heap_grow_locked(uint64_t npages) {
     }
     h->nslots = first + (uint32_t)narenas;
     h->narenas += (uint32_t)narenas;
-    h->pages_total += narenas * GORT_PAGES_PER_ARENA;
-    h->pages_scav += narenas * GORT_PAGES_PER_ARENA;
+    for (size_t i = 0; i < narenas; i++) {
+        size_t done = i * GORT_ARENA_BYTES, m = map > done ? map - done : 0;
+        if (m > GORT_ARENA_BYTES) m = GORT_ARENA_BYTES;
+        gort_heap_arena *ha = h->slots[first + i];
+        arena_mapped(ha, 0, (uint32_t)(m / GORT_PAGE_SIZE));
+    }
     /* A growth for a request of more than an arena keeps no guard: the
      * request's run may cross a 4 GiB boundary (a 4 GiB object must). */
     for (size_t i = 0; i < narenas && npages + GUARD_PAGES <= GORT_PAGES_PER_ARENA; i++) {
@@ -259,8 +331,8 @@ static bool heap_grow_locked(uint64_t npages) {
         range_apply((uint64_t)(first + i) << 13, GUARD_PAGES, w_alloc);
         h->pages_total -= GUARD_PAGES; /* not heap pages: neither in use nor free */
         h->pages_scav -= GUARD_PAGES;
+        update_chunks((uint64_t)(first + i) * GORT_CHUNKS_PER_ARENA, (uint64_t)(first + i) * GORT_CHUNKS_PER_ARENA);
     }
-    update_chunks((uint64_t)first * GORT_CHUNKS_PER_ARENA, (uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA - 1);
     return true;
 }
 
@@ -611,8 +683,8 @@ size_t gort__heap_check_locked(void) {
         if (memcmp(&want, &got, sizeof want)) gort__throw("heap check: stale chunk summary");
     }
     for (int l = LEAF - 1; l >= 0; l--) {
-        uint64_t n = (((uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA) >> (3 * (LEAF - l))) + 1;
-        if (n > level_entries(l)) n = level_entries(l);
+        unsigned sh = 3 * (LEAF - l);
+        uint64_t n = (((uint64_t)h->nslots * GORT_CHUNKS_PER_ARENA) + ((uint64_t)1 << sh) - 1) >> sh;
         for (uint64_t i = 0; i < n; i++) {
             psum want = merge(&sums[l + 1][i * 8], (uint32_t)level_pages(l + 1));
             if (memcmp(&want, &sums[l][i], sizeof want)) gort__throw("heap check: stale summary");
@@ -621,13 +693,13 @@ size_t gort__heap_check_locked(void) {
     for (uint32_t slot = 0; slot < h->nslots; slot++) {
         gort_heap_arena *ha = h->slots[slot];
         if (!ha) continue;
-        if (gort__arenas[ha->base >> GORT_ARENA_SHIFT] != ha) gort__throw("heap check: arena index");
+        if (gort__arena_of(ha->base) != ha) gort__throw("heap check: arena index");
         for (unsigned p = 0; p < GORT_PAGES_PER_ARENA; p++) {
             bool used = ha->palloc[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
             bool sc = ha->scav[p >> 9][(p & 511) >> 6] >> (p & 63) & 1;
             gort_mspan *s = ha->spans[p];
-            if (p < ha->guard_pages) {
-                if (!used || sc || s) gort__throw("heap check: guard page");
+            if (p < ha->guard_pages || p >= ha->mapped_pages) {
+                if (!used || sc || s) gort__throw("heap check: guard page or unmapped page");
                 continue;
             }
             inuse += used;

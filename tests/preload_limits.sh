@@ -4,7 +4,11 @@
 #    policy refuses 1 TiB (mode 0 or 2 and less RAM + swap), as on glibc; gort used to grant
 #    it and the program grew until the OOM killer came;
 #  - calloc(1 GiB) right after a 64 KiB block was used and freed is fast and adds little RSS
-#    (it used to clear the whole GiB).
+#    (it used to clear the whole GiB);
+#  - programs run under `ulimit -v 60000` (58.6 MiB of address space), as on glibc: the heap
+#    maps its arena 4 MiB at a time, and its index and summaries are sized by the heap (gort
+#    once reserved 113 MiB of address space before the first object);
+#  - malloc returns NULL with ENOMEM, without a crash, when the address space runs out.
 set -u
 lib=$(readlink -f "${1:?usage: $0 path/to/libgort-malloc.so}")
 PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -37,5 +41,28 @@ dt = time.time() - t; r1 = rss()
 ok = p and ctypes.string_at(p, 1 << 16) == bytes(1 << 16)
 print("ok" if ok and dt < 0.5 and r1 - r0 < 32768 else "bad", "%.3f s" % dt, r1 - r0, "KiB")' 2>&1)
 case $out in ok*) ;; *) echo "FAIL calloc(1 GiB) after 64 KiB: $out"; fail=1;; esac
-[ $fail = 0 ] && echo "preload_limits: ok ($out)"
+seq 1 200000 | awk '{print ($1 * 7919) % 200003}' > "${TMPDIR:-/tmp}/gort_limits_$$.txt"
+want=$(sort -n "${TMPDIR:-/tmp}/gort_limits_$$.txt" | md5sum)
+got=$( (ulimit -v 60000 && LD_PRELOAD="$lib" sort -n "${TMPDIR:-/tmp}/gort_limits_$$.txt" | md5sum) 2>&1)
+rm -f "${TMPDIR:-/tmp}/gort_limits_$$.txt"
+[ "$got" = "$want" ] || { echo "FAIL sort under ulimit -v 60000: $got"; fail=1; }
+vm=$( (ulimit -v 60000 && LD_PRELOAD="$lib" "$PY" -c '
+import ctypes, ctypes.util, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.malloc.restype = ctypes.c_void_p
+# small and large blocks to 20 MiB, then until the limit refuses one: NULL and ENOMEM
+blocks = [libc.malloc(n) for n in [100] * 1000 + [1 << 20] * 20]
+assert all(blocks)
+got = 0
+while True:
+    p = libc.malloc(1 << 20)
+    if not p:
+        break
+    ctypes.memset(p, 1, 1 << 20)
+    got += 1
+print("refused after", got, "MiB, errno", ctypes.get_errno() == 12)
+vm = [l for l in open("/proc/self/status") if l.startswith("VmSize")][0].split()[1]
+print("VmSize", vm)') 2>&1)
+case $vm in "refused after "*" MiB, errno True"*) ;; *) echo "FAIL malloc under ulimit -v 60000: $vm"; fail=1;; esac
+[ $fail = 0 ] && echo "preload_limits: ok ($out; ulimit -v 60000: $(echo $vm | tr '\n' ' '))"
 exit $fail

@@ -1,6 +1,10 @@
 /* White-box unit tests of the lower layers: the OS layer's state accounting, arena
  * placement at Go's hints and the arena index, persistentalloc, fixalloc and the span
  * slab allocator, and span geometry (bitmaps out of line, magic division). */
+#define _GNU_SOURCE
+#include <string.h>
+#include <sys/mman.h>
+
 #include "check.h"
 #include "internal.h"
 
@@ -51,7 +55,7 @@ static void test_arenas(void) {
     /* the first arena sits at Go's first hint (sanitizers own that range) */
     CHECK_EQ(gort__heap.slots[0]->base, (uintptr_t)0x00c000000000);
 #endif
-    gort_heap_arena *ha = gort__arenas[a >> GORT_ARENA_SHIFT];
+    gort_heap_arena *ha = gort__arena_of(a);
     CHECK(ha && ha->base == (a & ~(uintptr_t)(GORT_ARENA_BYTES - 1)));
     gort_mspan *s = gort__span_of(a);
     CHECK(s && s->state == GORT_SPAN_IN_USE && a >= s->base && a < s->limit);
@@ -59,7 +63,7 @@ static void test_arenas(void) {
     for (size_t off = 0; off < gort_usable_size(p); off++) CHECK(gort__span_of(a + off) == s);
     /* the bitmaps are out of line: not inside any object page */
     CHECK((uintptr_t)s->words < s->base || (uintptr_t)s->words >= s->base + s->npages * GORT_PAGE_SIZE);
-    CHECK(gort__arenas[a >> GORT_ARENA_SHIFT] == ha);
+    CHECK(gort__arena_of(a) == ha);
     CHECK(gort__span_of((uintptr_t)&ha) == NULL); /* a stack address */
     CHECK(gort__span_of((uintptr_t)1 << 60) == NULL);
     /* a large object's pages all map to its span */
@@ -194,9 +198,57 @@ static void test_hugepages(void) {
     gort__options.hugepages = false;
 }
 
+/* An arena is mapped 4 MiB at a time. The heap grows into the last arena's
+ * next chunk; when something else was mapped there first, it leaves that
+ * mapping alone and takes a new arena. */
+static void test_lazy_arena(void) {
+#if !defined(__SANITIZE_THREAD__) /* TSan builds map arenas whole */
+    void *first = gort_malloc(100);
+    CHECK(first);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+    gort_heap_arena *last = gort__heap.slots[gort__heap.nslots - 1];
+    uint32_t mapped = last->mapped_pages, slots = gort__heap.nslots;
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    CHECK(mapped > 0 && mapped % 512 == 0);
+    if (mapped + 1024 > GORT_PAGES_PER_ARENA) {
+        gort_free(first);
+        return; /* too little of the arena left to test in */
+    }
+    /* the whole arena is not mapped: its next chunk's address is free */
+    char *next = (char *)last->base + (size_t)mapped * GORT_PAGE_SIZE;
+    char *mine =
+        mmap(next, GORT_OS_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    CHECK(mine == next);
+    strcpy(mine, "not the heap's");
+    /* grow the heap by more than what is free in the arena's mapped part */
+    enum { NB = 160 };
+    static void *blk[NB];
+    for (int i = 0; i < NB; i++) {
+        blk[i] = gort_malloc(1 << 20);
+        CHECK(blk[i]);
+        memset(blk[i], i, 1 << 20);
+        CHECK(gort__span_of((uintptr_t)blk[i]) != NULL);
+        CHECK((char *)blk[i] + (1 << 20) <= next || (char *)blk[i] >= next + GORT_OS_PAGE);
+    }
+    CHECK_EQ(strcmp(mine, "not the heap's"), 0);
+    CHECK(gort__span_of((uintptr_t)mine) == NULL);
+    CHECK(last->map_failed && last->mapped_pages == mapped);
+    CHECK(gort__heap.nslots > slots);
+    gort_check_heap();
+    for (int i = 0; i < NB; i++) {
+        CHECK(((unsigned char *)blk[i])[12345] == (unsigned char)i);
+        gort_free(blk[i]);
+    }
+    munmap(mine, GORT_OS_PAGE);
+    gort_free(first);
+    gort_check_heap();
+#endif
+}
+
 int main(void) {
     test_os_states();
     test_arenas();
+    test_lazy_arena();
     test_metadata_allocators();
     test_hugepages();
     gort_check_heap();

@@ -1,6 +1,7 @@
 /* White-box: the page heap against a reference model of pages (single-threaded, so
  * not run under TSan). Every allocation must be the address-ordered first fit the model
- * finds among existing arenas, or come from new arenas when no fit exists. The first
+ * finds among the pages mapped so far, or come from newly mapped ones (more of the last
+ * arena, or new arenas) when no fit exists. The first
  * 8 pages (64 KiB) of every 4 GiB of address space are never handed out (pageheap.c:
  * stale upper halves of heap pointers over small integers point there). */
 #include "check.h"
@@ -16,9 +17,7 @@ static live_t live[MAXLIVE + 64];
 static int nlive;
 static char used[(size_t)GORT_PAGES_PER_ARENA * 256]; /* model, by page number slot<<13|page */
 
-static size_t pn_of(uintptr_t a) {
-    return (size_t)gort__arenas[a >> GORT_ARENA_SHIFT]->slot << 13 | ((a >> GORT_PAGE_SHIFT) & 8191);
-}
+static size_t pn_of(uintptr_t a) { return (size_t)gort__arena_of(a)->slot << 13 | ((a >> GORT_PAGE_SHIFT) & 8191); }
 static void model_mark(uintptr_t base, size_t n, char v) {
     size_t pn = pn_of(base);
     CHECK(pn + n <= sizeof used);
@@ -70,18 +69,29 @@ int main(void) {
             }
             size_t npg = (size_t)gort__heap.nslots * GORT_PAGES_PER_ARENA;
             CHECK(npg <= sizeof used);
-            for (size_t sl = 0; sl < gort__heap.nslots; sl++) { /* holes and guard pages read as used */
-                if (!gort__heap.slots[sl]) memset(used + (sl << 13), 1, GORT_PAGES_PER_ARENA);
-                else if (guarded(sl)) memset(used + (sl << 13), 1, GUARD);
+            /* holes, guard pages and pages not mapped yet read as used */
+            for (size_t sl = 0; sl < gort__heap.nslots; sl++) {
+                gort_heap_arena *ha = gort__heap.slots[sl];
+                if (!ha) {
+                    memset(used + (sl << 13), 1, GORT_PAGES_PER_ARENA);
+                    continue;
+                }
+                if (guarded(sl)) memset(used + (sl << 13), 1, GUARD);
+                for (size_t p = ha->mapped_pages; p < GORT_PAGES_PER_ARENA; p++) used[(sl << 13) + p] = 1;
             }
             uintptr_t want = model_first_fit(n, used, npg);
-            uint32_t slots_before = gort__heap.nslots;
+            uint64_t total_before = gort__heap.pages_total;
+            /* pages mapped later must read as unused again: clear the marks */
+            for (size_t sl = 0; sl < gort__heap.nslots; sl++) {
+                gort_heap_arena *ha = gort__heap.slots[sl];
+                if (ha) memset(used + (sl << 13) + ha->mapped_pages, 0, GORT_PAGES_PER_ARENA - ha->mapped_pages);
+            }
             gort_mspan *s = gort__heap_alloc_span(n, 1, spc);
             CHECK(s != NULL);
             CHECK_EQ(s->npages, n);
             CHECK_EQ(s->base % GORT_PAGE_SIZE, 0);
             if (want) CHECK_EQ(s->base, want);
-            else CHECK(gort__heap.nslots > slots_before); /* had to grow */
+            else CHECK(gort__heap.pages_total > total_before); /* had to grow */
             for (size_t k = 0; k < n; k += 1 + n / 7) CHECK(gort__span_of(s->base + k * GORT_PAGE_SIZE) == s);
             CHECK(gort__span_of(s->base + n * GORT_PAGE_SIZE - 1) == s);
             model_mark(s->base, n, 1);
@@ -104,7 +114,7 @@ int main(void) {
     /* growth in place */
     gort_mspan *g = gort__heap_alloc_span(3, 1, spc);
     CHECK(g);
-    if (gort__arenas[(g->base + 3 * GORT_PAGE_SIZE) >> GORT_ARENA_SHIFT] && !model_used(g->base + 3 * GORT_PAGE_SIZE) &&
+    if (gort__arena_of(g->base + 3 * GORT_PAGE_SIZE) && !model_used(g->base + 3 * GORT_PAGE_SIZE) &&
         !model_used(g->base + 4 * GORT_PAGE_SIZE)) {
         CHECK(gort__heap_grow_span(g, 5));
         CHECK(gort__span_of(g->base + 4 * GORT_PAGE_SIZE) == g);
@@ -119,13 +129,14 @@ int main(void) {
     gort__heap_check_locked();
     CHECK_EQ(gort__heap.pages_inuse, 0);
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
-    /* everything free again: one run as big as the first arena (less its guard pages)
-     * is found at its base (after them) */
+    /* everything free again: one run as big as the first arena's mapped pages (less its
+     * guard pages) is found at its base (after them) */
     size_t g0 = gort__heap.slots[0]->guard_pages;
+    CHECK_EQ(gort__heap.slots[0]->mapped_pages % 512, 0);
     /* the first arena lies at Go's hint, 0xc000000000, in the release build (ASan's
      * may be anywhere) */
     if ((gort__heap.slots[0]->base & 0xffffffffu) == 0) CHECK(g0 == GUARD);
-    gort_mspan *all = gort__heap_alloc_span(GORT_PAGES_PER_ARENA - g0, 1, spc);
+    gort_mspan *all = gort__heap_alloc_span(gort__heap.slots[0]->mapped_pages - g0, 1, spc);
     CHECK(all && all->base == gort__heap.slots[0]->base + g0 * GORT_PAGE_SIZE);
     gort__heap_free_span(all);
     /* the guard pages: no span, and no allocation's low 32 address bits below 64 KiB */
@@ -147,7 +158,7 @@ int main(void) {
     /* objects, small and large, from a heap whose every page is free */
     for (int k = 0; k < 2000; k++) {
         void *p = gort_malloc(k % 7 == 0 ? 70000 : 16);
-        gort_heap_arena *ha = p ? gort__arenas[(uintptr_t)p >> GORT_ARENA_SHIFT] : NULL;
+        gort_heap_arena *ha = p ? gort__arena_of((uintptr_t)p) : NULL;
         CHECK(ha && (uintptr_t)p - ha->base >= ha->guard_pages * GORT_PAGE_SIZE);
         CHECK(ha->guard_pages == 0 || ((uintptr_t)p & 0xffffffffu) >= GUARD * GORT_PAGE_SIZE);
     }
