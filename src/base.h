@@ -78,9 +78,8 @@ static inline unsigned gort__popcount(uint64_t x) {
 #define GORT_PAGE_SHIFT 13
 #define GORT_PAGE_SIZE ((size_t)1 << GORT_PAGE_SHIFT) /* 8 KiB */
 #define GORT_ARENA_SHIFT 26
-#define GORT_ARENA_BYTES ((size_t)1 << GORT_ARENA_SHIFT)         /* 64 MiB */
-#define GORT_PAGES_PER_ARENA (GORT_ARENA_BYTES / GORT_PAGE_SIZE) /* 8192 */
-#define GORT_ADDR_BITS 48
+#define GORT_ARENA_BYTES ((size_t)1 << GORT_ARENA_SHIFT)                /* 64 MiB */
+#define GORT_PAGES_PER_ARENA (GORT_ARENA_BYTES / GORT_PAGE_SIZE)        /* 8192 */
 #define GORT_WINDOW_BITS 43                                             /* the arenas' 8 TiB window (arena.h) */
 #define GORT_ARENA_L2_BITS (GORT_WINDOW_BITS - GORT_ARENA_SHIFT)        /* 17 */
 #define GORT_CHUNK_PAGES 512                                            /* pallocChunkPages: 4 MiB */
