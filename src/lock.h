@@ -24,6 +24,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
+/* Nonzero while the thread holds one of gort's locks or runs a slow path
+ * that calls out of gort: the thread is then not at a point where another
+ * thread's request may make it flush its cache (mcache.c). */
+extern __thread unsigned gort__tls_busy __attribute__((tls_model("initial-exec")));
+
 enum gort_lockrank {
     GORT_RANK_TIMER,       /* chan.c: tmu, the timer heap; held while it allocates (and may collect) */
     GORT_RANK_GC,          /* gc.c: gc_lock, one collection at a time */
@@ -62,38 +67,53 @@ static inline void gort__lockrank_released(unsigned r) {
 }
 static inline void gort__lock(pthread_mutex_t *m, unsigned r) {
     gort__lockrank_acquired(r, 1); /* checked before blocking: a violation is reported, not a hang */
+    gort__tls_busy++;
     pthread_mutex_lock(m);
 }
 static inline int gort__trylock(pthread_mutex_t *m, unsigned r) {
+    gort__tls_busy++;
     int rc = pthread_mutex_trylock(m);
     if (rc == 0) gort__lockrank_acquired(r, 0); /* a trylock cannot deadlock: any order */
+    else gort__tls_busy--;
     return rc;
 }
 static inline void gort__unlock(pthread_mutex_t *m, unsigned r) {
     gort__lockrank_released(r); /* checked first: an unlock of a lock not held is reported */
     pthread_mutex_unlock(m);
+    gort__tls_busy--;
 }
 static inline void gort__assert_held(unsigned r) {
     if (!(gort__lockstate.held >> r & 1))
         gort__lockrank_fail("lock order: a _locked function called without its lock", r);
 }
 /* A fork child that re-initializes a lock the fork handler took: forgets it. */
-static inline void gort__lockrank_forget(unsigned r) { gort__lockrank_released(r); }
+static inline void gort__lockrank_forget(unsigned r) {
+    gort__lockrank_released(r);
+    gort__tls_busy--;
+}
 #else
 static inline void gort__lock(pthread_mutex_t *m, unsigned r) {
     (void)r;
+    gort__tls_busy++;
     pthread_mutex_lock(m);
 }
 static inline int gort__trylock(pthread_mutex_t *m, unsigned r) {
     (void)r;
-    return pthread_mutex_trylock(m);
+    gort__tls_busy++;
+    int rc = pthread_mutex_trylock(m);
+    if (rc != 0) gort__tls_busy--;
+    return rc;
 }
 static inline void gort__unlock(pthread_mutex_t *m, unsigned r) {
     (void)r;
     pthread_mutex_unlock(m);
+    gort__tls_busy--;
 }
 static inline void gort__assert_held(unsigned r) { (void)r; }
-static inline void gort__lockrank_forget(unsigned r) { (void)r; }
+static inline void gort__lockrank_forget(unsigned r) {
+    (void)r;
+    gort__tls_busy--;
+}
 #endif
 
 #endif

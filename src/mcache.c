@@ -21,11 +21,28 @@
  * flight, then hands every span it owns to the mcentrals, and the struct is
  * kept for the next thread. Counters of dead caches are folded into `retired`.
  *
+ * A thread that stops allocating (blocked, or busy elsewhere) would keep its
+ * spans however many of their objects other threads free: their frees wait
+ * on the spans' xfree lists and its `notify` stack for a refill that does not
+ * come. gort_release_memory (malloc_trim) and the scavenger ask such a
+ * thread to take them with a signal (SIGURG, which the kernel ignores by
+ * default and programs rarely use; Go preempts goroutines with it). Its
+ * handler flushes the cache on the thread itself, so the owner-only fast
+ * paths stay as they are, but only at a safe point: the interrupted
+ * instruction outside gort's code and gort__tls_busy zero (no gort lock held,
+ * no slow path calling out of gort). Elsewhere it leaves a flag that the
+ * thread's next refill acts on.
+ *
  * Lock: gort__mcache_list_lock guards the list of caches and the free list.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <ucontext.h>
 
 #include "internal.h"
 
@@ -39,6 +56,7 @@ gort_mcache gort__empty_mcache = {
 };
 
 __thread gort_mcache *gort__tls_mcache __attribute__((tls_model("initial-exec"))) = &gort__empty_mcache;
+__thread unsigned gort__tls_busy __attribute__((tls_model("initial-exec")));
 
 pthread_mutex_t gort__mcache_list_lock = PTHREAD_MUTEX_INITIALIZER;
 gort_mcache *gort__all_caches;
@@ -58,6 +76,7 @@ static pthread_once_t cache_key_once = PTHREAD_ONCE_INIT;
 
 static void mcache_thread_exit(void *arg);
 static size_t mcache_process_notify(gort_mcache *mc);
+static void mcache_flush(gort_mcache *mc);
 static void make_key(void) {
     if (pthread_key_create(&cache_key, mcache_thread_exit) != 0) gort__fatal("pthread_key_create failed");
 }
@@ -116,6 +135,7 @@ static bool notice_pending(gort_mspan *s) {
 }
 
 static void mcache_destroy(gort_mcache *mc) {
+    gort__tls_busy++; /* a flush would take the notices this waits for */
     /* 1. No new notices; count those on their way, and wait for them (each
      *    NOTIFIED span gets exactly one, pushed right after the flip). */
     size_t pending = 0;
@@ -162,6 +182,7 @@ static void mcache_destroy(gort_mcache *mc) {
     /* The spans now belong to nobody: the scavenger takes their later
      * cross-thread frees and returns them to the heap when they empty. */
     gort__scavenger_start();
+    gort__tls_busy--;
 }
 
 /* The thread's cache has been torn down: glibc runs key destructors in at
@@ -226,6 +247,24 @@ static size_t mcache_process_notify(gort_mcache *mc) {
     return n;
 }
 
+/* Takes every notice and every pending remote free of the spans this cache
+ * owns but does not allocate from: the spans that empty go back to the heap.
+ * Owner only. */
+static void mcache_flush(gort_mcache *mc) {
+    mcache_process_notify(mc);
+    for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
+        for (gort_mspan *s = mc->partial[spc], *next; s; s = next) {
+            next = s->next;
+            if (!(atomic_load_explicit(&s->xfree, memory_order_relaxed) & ~(uintptr_t)GORT_XF_MASK)) continue;
+            gort__span_drain_xfree(s, false);
+            if (s->alloc_count == 0) {
+                gort__list_remove(&mc->partial[spc], s);
+                gort__central_uncache_span(s);
+            }
+        }
+    }
+}
+
 void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s) {
     unsigned spc = s->spanclass;
     if (s->list == GORT_LIST_OWNED_FULL) {
@@ -246,13 +285,22 @@ void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s) {
 
 /* The malloc slow path for small sizes: the current span's word is empty. */
 void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
+    gort__tls_busy++;
     if (mc->is_empty) {
-        if (GORT_UNLIKELY(tls_torn_down) && spc < GORT_NUM_CLASSES) return alloc_after_teardown(spc);
+        if (GORT_UNLIKELY(tls_torn_down) && spc < GORT_NUM_CLASSES) {
+            gort__tls_busy--;
+            return alloc_after_teardown(spc);
+        }
         mc = mcache_create();
         if (!mc) {
+            gort__tls_busy--;
             errno = ENOMEM;
             return NULL;
         }
+    }
+    if (GORT_UNLIKELY(atomic_load_explicit(&mc->flush_wanted, memory_order_relaxed))) {
+        atomic_store_explicit(&mc->flush_wanted, false, memory_order_relaxed);
+        mcache_flush(mc);
     }
     gort_mspan *s = mc->alloc[spc];
     if (s == &gort__empty_span || !gort__span_load_next_word(s, mc)) {
@@ -270,6 +318,7 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
             s = gort__central_cache_span(spc, mc);
             if (!s) {
                 if (!gort__spc_is_gc(spc)) gort__oom_report(gort_class_to_size[gort__spc_class(spc)]);
+                gort__tls_busy--;
                 errno = ENOMEM;
                 return NULL;
             }
@@ -278,6 +327,7 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
         mc->alloc[spc] = s;
         if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");
     }
+    gort__tls_busy--;
     /* The heap profile's sampling (prof.c), by a tail jump: malloc reaches
      * this function by tail jumps too, so gort__prof_take's caller is the
      * program's, and its frame record is where the sample's stack starts. */
@@ -298,6 +348,135 @@ void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree) {
     }
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) add_counters(nmalloc, nfree, mc);
     gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+}
+
+/* ---- reclaiming an idle owner's spans (see the top of the file) ---- */
+
+#define FLUSH_SIGNAL SIGURG
+static uintptr_t text_lo, text_hi; /* the executable segment holding gort's code */
+static _Atomic int flush_ready;    /* 1: the handler is installed; -1: it cannot be */
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    uintptr_t pc = (uintptr_t)data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (pc >= lo && pc < hi) {
+            text_lo = lo;
+            text_hi = hi;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The interrupted instruction, or 0 where this file does not know the
+ * machine's context layout (then no point is safe). Under TSan no point is:
+ * its instrumentation calls into its runtime on every memory access, so an
+ * interrupted instruction outside gort's code says nothing. */
+#if defined(__SANITIZE_THREAD__)
+#define GORT_NO_SAFE_POINTS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_NO_SAFE_POINTS 1
+#endif
+#endif
+static uintptr_t interrupted_pc(void *ucv) {
+    ucontext_t *uc = ucv;
+#if defined(GORT_NO_SAFE_POINTS)
+    (void)uc;
+    return 0;
+#elif defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+static void flush_handler(int sig, siginfo_t *si, void *ucv) {
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    gort_mcache *mc = gort__tls_mcache;
+    if (!mc->is_empty) {
+        uint32_t req = atomic_load_explicit(&mc->flush_req, memory_order_acquire);
+        uintptr_t pc = interrupted_pc(ucv);
+        if (gort__tls_busy == 0 && pc != 0 && (pc < text_lo || pc >= text_hi)) {
+            gort__tls_busy++;
+            mcache_flush(mc);
+            gort__tls_busy--;
+        } else {
+            atomic_store_explicit(&mc->flush_wanted, true, memory_order_relaxed);
+        }
+        atomic_store_explicit(&mc->flush_ack, req, memory_order_release);
+    }
+    errno = saved;
+}
+
+/* Installs the handler unless the program has its own for SIGURG. */
+static bool flush_install(void) {
+    int r = atomic_load_explicit(&flush_ready, memory_order_acquire);
+    if (r) return r > 0;
+    static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&install_lock);
+    r = atomic_load_explicit(&flush_ready, memory_order_relaxed);
+    if (!r) {
+        struct sigaction old;
+        r = -1;
+        if (dl_iterate_phdr(find_text, (void *)(uintptr_t)&gort__mcache_refill) &&
+            sigaction(FLUSH_SIGNAL, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_sigaction = flush_handler;
+            sa.sa_flags = SA_SIGINFO | SA_RESTART;
+            sigemptyset(&sa.sa_mask); /* the collector may stop the thread in a flush, as in a refill */
+            if (sigaction(FLUSH_SIGNAL, &sa, NULL) == 0) r = 1;
+        }
+        atomic_store_explicit(&flush_ready, r, memory_order_release);
+    }
+    pthread_mutex_unlock(&install_lock);
+    return r > 0;
+}
+
+size_t gort__mcache_reclaim(bool wait, bool stale_only) {
+    gort_mcache *self = gort__tls_gcself;
+    size_t asked = 0;
+    /* Without waiting (the scavenger's periods, which may run where a lock
+     * of a later rank is held), only when the list lock is free. */
+    if (wait) gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+    else if (gort__trylock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST) != 0) return 0;
+    bool any = false; /* the handler is installed only once there is something to ask */
+    for (gort_mcache *mc = gort__all_caches; mc && !any; mc = mc->next_all)
+        any = mc != self && !mc->gc_skip && atomic_load_explicit(&mc->notify, memory_order_relaxed) != 0;
+    if (!any || !flush_install()) {
+        gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+        return 0;
+    }
+    /* The list lock keeps every listed thread alive (its exit waits for the
+     * lock to take its cache off the list), so pthread_kill is safe. */
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) {
+        if (mc == self || mc->gc_skip) continue;
+        uintptr_t n = atomic_load_explicit(&mc->notify, memory_order_relaxed);
+        bool stale = n != 0 && n == mc->notify_seen;
+        mc->notify_seen = n;
+        if (n == 0 || (stale_only && !stale)) continue;
+        uint32_t req = atomic_fetch_add_explicit(&mc->flush_req, 1, memory_order_acq_rel) + 1;
+        if (pthread_kill(mc->thread, FLUSH_SIGNAL) != 0) continue;
+        asked++;
+        if (!wait) continue;
+        /* A thread that blocks SIGURG never answers: 20 ms, then the next. */
+        for (int i = 0; i < 400 && atomic_load_explicit(&mc->flush_ack, memory_order_acquire) != req; i++) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+    return asked;
 }
 
 /* ---- fork: every lock is taken before fork and released on both sides ---- */

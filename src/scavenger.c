@@ -116,7 +116,8 @@ void gort__scavenger_poll(void) {
  * allocation). */
 void gort__scavenge_on_alloc(void) {
     if (!tick_due()) return;
-    gort__central_drain_all(); /* unowned spans emptied by other threads go back first */
+    gort__central_drain_all();         /* unowned spans emptied by other threads go back first */
+    gort__mcache_reclaim(false, true); /* and idle owners are asked for theirs */
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     inline_period_locked();
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
@@ -165,6 +166,7 @@ static void *scavenger_main(void *arg) {
          * spans emptied by other threads after their owner exited go back to
          * the heap even if no thread allocates from their class again. */
         gort__central_drain_all();
+        gort__mcache_reclaim(false, true); /* threads that left notices untaken for a period */
         gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
         gort__heap_trim_slabs_locked(false);
         uint64_t idle = period_sample_locked();

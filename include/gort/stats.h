@@ -58,7 +58,11 @@ GORT_API void gort_stats_sized(gort_stats_t *st, size_t size);
 GORT_API void gort_stats_print(FILE *out);
 GORT_API void gort_stats_print_json(FILE *out);
 /* Returns every free page to the OS now (like debug.FreeOSMemory);
- * returns the number of bytes released. */
+ * returns the number of bytes released. First it asks threads that have
+ * stopped allocating to give back the spans other threads' frees emptied:
+ * with SIGURG, once per such thread (a thread blocked in a system call goes
+ * on: SA_RESTART), unless the program has its own SIGURG handler; a thread
+ * that blocks SIGURG keeps them until it next allocates. */
 GORT_API size_t gort_release_memory(void);
 
 #ifdef __cplusplus
