@@ -15,10 +15,10 @@ typedef struct gort_mcache {
     _Atomic uintptr_t notify;
     /* Reclaiming the spans of an owner that has gone idle (mcache.c,
      * gort__mcache_reclaim): requests sent, requests its signal handler
-     * answered, and a flag for its next refill when the signal came where
-     * the thread could not flush; notify_seen: the notify stack as the
-     * scavenger saw it last (unchanged a period later: nobody takes it). */
-    _Atomic uint32_t flush_req, flush_ack;
+     * began and finished, and a flag for its next refill when the signal
+     * came where the thread could not flush; notify_seen: the notify stack as
+     * the scavenger saw it last (unchanged a period later: nobody takes it). */
+    _Atomic uint32_t flush_req, flush_began, flush_ack;
     _Atomic bool flush_wanted;
     uintptr_t notify_seen;
     /* Local counters, written only by the owning thread with relaxed stores,
@@ -61,8 +61,9 @@ GORT_HIDDEN void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s);
 GORT_HIDDEN void gort__mcache_stats(uint64_t *nmalloc, uint64_t *nfree);
 /* Asks the other threads whose caches hold notices they have not taken
  * (spans that other threads' frees emptied or opened) to take them, so that
- * empty spans go back to the heap; with wait, waits (at most 20 ms a thread)
- * until each has answered; stale_only: only caches whose notices have waited
+ * empty spans go back to the heap; with wait, waits until each has done so
+ * (a thread whose handler has not begun within 20 ms is passed over);
+ * stale_only: only caches whose notices have waited
  * since the last call. Returns the threads asked. */
 GORT_HIDDEN size_t gort__mcache_reclaim(bool wait, bool stale_only);
 

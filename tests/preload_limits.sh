@@ -8,7 +8,10 @@
 #  - programs run under `ulimit -v 60000` (58.6 MiB of address space), as on glibc: the heap
 #    maps its arena 4 MiB at a time, and its index and summaries are sized by the heap (gort
 #    once reserved 113 MiB of address space before the first object);
-#  - malloc returns NULL with ENOMEM, without a crash, when the address space runs out.
+#  - malloc returns NULL with ENOMEM, without a crash, when the address space runs out;
+#  - malloc_trim(0) takes back memory that one thread freed into the spans of another that
+#    has stopped allocating (blocked in read; tests/trim_idle.c): 256 MiB of 64-byte objects
+#    (glibc: back to the 32 MiB array that held their addresses; gort used to keep it all).
 set -u
 lib=$(readlink -f "${1:?usage: $0 path/to/libgort-malloc.so}")
 PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -64,5 +67,19 @@ print("refused after", got, "MiB, errno", ctypes.get_errno() == 12)
 vm = [l for l in open("/proc/self/status") if l.startswith("VmSize")][0].split()[1]
 print("VmSize", vm)') 2>&1)
 case $vm in "refused after "*" MiB, errno True"*) ;; *) echo "FAIL malloc under ulimit -v 60000: $vm"; fail=1;; esac
-[ $fail = 0 ] && echo "preload_limits: ok ($out; ulimit -v 60000: $(echo $vm | tr '\n' ' '))"
+tmp=$(mktemp -d)
+if cc -O2 -pthread -o "$tmp/trim_idle" "$(dirname "$0")/trim_idle.c" 2>"$tmp/cc.log"; then
+    glibc=$("$tmp/trim_idle") || glibc="failed $?"
+    trim=$(LD_PRELOAD="$lib" "$tmp/trim_idle") || trim="failed $?"
+    case $trim in
+        failed*) echo "FAIL malloc_trim of an idle thread's spans: $trim"; fail=1 ;;
+        *) # after the trim: at most the 32 MiB array and 40 MiB more
+            [ "${trim#* }" -lt $(((32 + 40) * 1024)) ] ||
+                { echo "FAIL malloc_trim of an idle thread's spans: RSS KiB before, after: $trim (glibc $glibc)"; fail=1; } ;;
+    esac
+else
+    echo "FAIL cannot build tests/trim_idle.c: $(cat "$tmp/cc.log")"; fail=1
+fi
+rm -rf "$tmp"
+[ $fail = 0 ] && echo "preload_limits: ok (calloc: $out; ulimit -v 60000: $(echo $vm | tr '\n' ' '); malloc_trim of an idle thread's spans, RSS KiB before, after: $trim, glibc $glibc)"
 exit $fail

@@ -6,7 +6,8 @@
  *    owner's spans. gort_release_memory() must ask the owner to take them (a signal whose
  *    handler flushes the cache on the owner's own thread), so that the spans go back to
  *    the heap and their pages to the OS: heap_inuse and the resident set drop. The
- *    owner's read must not fail with EINTR, and its cache must work after.
+ *    owner's read must not fail with EINTR, and its cache must work after. Then the
+ *    same without the call: the scavenger thread asks the owner within seconds.
  * 2. Stress: threads allocate, write, verify and free objects of many sizes, freeing
  *    some themselves and handing others to a neighbour, while another thread calls
  *    gort_release_memory() in a loop. A flush at an unsafe point would corrupt a
@@ -94,9 +95,39 @@ static __attribute__((unused)) void idle_owner(void) {
     CHECK(write(wake_pipe[1], "x", 1) == 1);
     CHECK(pthread_join(owner, NULL) == 0);
     CHECK_EQ(atomic_load(&owner_result), 0); /* read(2) was not interrupted with EINTR */
-    gort_free(objs);
     close(wake_pipe[0]);
     close(wake_pipe[1]);
+    gort_check_heap();
+
+    /* Again, with nobody calling gort_release_memory: the scavenger thread (the API
+     * library's, started by the large frees of the first round) asks the idle owner
+     * once its notices have waited a period. */
+    atomic_store(&owner_ready, 0);
+    atomic_store(&owner_result, -100);
+    CHECK(pipe(wake_pipe) == 0);
+    CHECK(pthread_create(&owner, NULL, owner_main, NULL) == 0);
+    while (!atomic_load(&owner_ready)) usleep(1000);
+    usleep(20000);
+    CHECK(pthread_create(&freer, NULL, freer_main, NULL) == 0);
+    CHECK(pthread_join(freer, NULL) == 0);
+    gort_stats(&st);
+    inuse_before = st.heap_inuse;
+    int waited = 0;
+    for (; waited < 5000; waited += 10) {
+        gort_stats(&st);
+        if (st.heap_inuse < nobj * sizeof *objs + ((uint64_t)8 << 20)) break;
+        usleep(10000);
+    }
+    printf("idle owner, scavenger: heap_inuse %llu -> %llu KiB after %d ms\n", (unsigned long long)(inuse_before >> 10),
+           (unsigned long long)(st.heap_inuse >> 10), waited);
+    CHECK(inuse_before > ((uint64_t)120 << 20));
+    CHECK(st.heap_inuse < nobj * sizeof *objs + ((uint64_t)8 << 20));
+    CHECK(write(wake_pipe[1], "x", 1) == 1);
+    CHECK(pthread_join(owner, NULL) == 0);
+    CHECK_EQ(atomic_load(&owner_result), 0);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    gort_free(objs);
     gort_check_heap();
 }
 
