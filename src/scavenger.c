@@ -15,7 +15,9 @@
  *
  * - A background thread (GORT_SCAVENGER=1; the API library's default). It
  *   also takes the pending cross-thread frees of spans nobody owns
- *   (gort__central_drain_all), which may empty them into the heap. It starts
+ *   (gort__central_drain_all), which may empty them into the heap, and asks
+ *   threads that have left their notices untaken for a period to take them
+ *   (gort__mcache_reclaim: a signal, which the inline mode never sends). It starts
  *   once a span free has left more than GORT_RETAIN_MIN free dirty bytes, at
  *   the next large gort_malloc or gort_free, or when a thread exits and
  *   leaves its spans to the mcentrals: always where the caller holds no lock
@@ -116,8 +118,7 @@ void gort__scavenger_poll(void) {
  * allocation). */
 void gort__scavenge_on_alloc(void) {
     if (!tick_due()) return;
-    gort__central_drain_all();         /* unowned spans emptied by other threads go back first */
-    gort__mcache_reclaim(false, true); /* and idle owners are asked for theirs */
+    gort__central_drain_all(); /* unowned spans emptied by other threads go back first */
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     inline_period_locked();
     gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
@@ -166,7 +167,11 @@ static void *scavenger_main(void *arg) {
          * spans emptied by other threads after their owner exited go back to
          * the heap even if no thread allocates from their class again. */
         gort__central_drain_all();
-        gort__mcache_reclaim(false, true); /* threads that left notices untaken for a period */
+        /* Threads that left notices untaken for a period are asked for them
+         * (a signal: only here, where the program asked for a scavenger, and
+         * in gort_release_memory; a signal makes a thread's nanosleep or
+         * epoll_wait return EINTR). */
+        gort__mcache_reclaim(false, true);
         gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
         gort__heap_trim_slabs_locked(false);
         uint64_t idle = period_sample_locked();

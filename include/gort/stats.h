@@ -60,9 +60,11 @@ GORT_API void gort_stats_print_json(FILE *out);
 /* Returns every free page to the OS now (like debug.FreeOSMemory);
  * returns the number of bytes released. First it asks threads that have
  * stopped allocating to give back the spans other threads' frees emptied:
- * with SIGURG, once per such thread (a thread blocked in a system call goes
- * on: SA_RESTART), unless the program has its own SIGURG handler; a thread
- * that blocks SIGURG keeps them until it next allocates. */
+ * with SIGURG, once per such thread (a thread blocked in read or write goes
+ * on: SA_RESTART; nanosleep, poll and epoll_wait return EINTR, as for any
+ * signal), unless the program has its own SIGURG handler; a thread that
+ * blocks SIGURG keeps them until it next allocates. The API library's
+ * scavenger thread asks the same way. */
 GORT_API size_t gort_release_memory(void);
 
 #ifdef __cplusplus
