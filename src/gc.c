@@ -1307,7 +1307,7 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     if (need_fin_thread) start_finalizer_thread();
     int64_t limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
     if (limit != INT64_MAX && atomic_load_explicit(&gort__os.ready, memory_order_relaxed) > (uint64_t)limit)
-        gort_release_memory(); /* the soft limit: give free pages back now */
+        gort__release_free(); /* the soft limit: give free pages back now */
     uint64_t t4 = now_ns(CLOCK_MONOTONIC);
     uint64_t pause = t3 - t0;
     stats.pause_ns[stats.num_gc % 256] = pause;

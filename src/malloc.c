@@ -314,6 +314,10 @@ void *gort_aligned_alloc(size_t align, size_t n) {
 
 size_t gort_release_memory(void) {
     gort__mcache_reclaim(true, false); /* idle threads' spans that others' frees emptied */
+    return gort__release_free();
+}
+
+size_t gort__release_free(void) {
     gort__central_drain_all();
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
     size_t n = gort__heap_release_free_locked();

@@ -457,6 +457,11 @@ static bool flush_install(void) {
 size_t gort__mcache_reclaim(bool wait, bool stale_only) {
     gort_mcache *self = gort__tls_gcself;
     size_t asked = 0;
+    if (wait && !gort__tls_mcache->is_empty && gort__tls_busy == 0) {
+        gort__tls_busy++;
+        mcache_flush(gort__tls_mcache); /* the caller's own cache needs no signal */
+        gort__tls_busy--;
+    }
     /* Without waiting (the scavenger's periods, which may run where a lock
      * of a later rank is held), only when the list lock is free. */
     if (wait) gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);

@@ -73,5 +73,8 @@ typedef struct gort_large_stats {
     _Atomic uint64_t nocache_frees[GORT_NUM_CLASSES]; /* frees by threads without a cache */
 } gort_large_stats;
 GORT_HIDDEN extern gort_large_stats gort__large;
+/* gort_release_memory without asking idle threads for their spans (the
+ * collector's soft limit: it runs where a signal would only wait). */
+GORT_HIDDEN size_t gort__release_free(void);
 
 #endif
