@@ -25,6 +25,8 @@ GORT_HIDDEN bool gort__sys_map(void *v, size_t n);                     /* Reserv
  * (the rest is Ready already); MADV_HUGEPAGE on the whole huge pages inside
  * [v, v+n), as Go 1.19 */
 GORT_HIDDEN void gort__sys_used(void *v, size_t n, size_t prepared);
+/* The same, with Go's huge-page advice when huge (whatever GORT_HUGEPAGES says). */
+GORT_HIDDEN void gort__sys_used_advise(void *v, size_t n, size_t prepared, bool huge);
 GORT_HIDDEN void gort__sys_unused(void *v, size_t n); /* Ready -> Prepared (MADV_DONTNEED) */
 GORT_HIDDEN bool gort__sys_probe(size_t n);           /* would a plain mmap of n be granted? */
 GORT_HIDDEN void gort__sys_zero(void *v, size_t n);   /* Ready: MADV_DONTNEED, reads as zero */

@@ -114,7 +114,11 @@ static size_t thp_size(void) { /* GORT_HUGEPAGES=0: the caller gives no advice *
  * inside the range. Only a span that holds a whole huge page (a large
  * object) gets it, so small-object spans never change the advice. */
 void gort__sys_used(void *v, size_t n, size_t prepared) {
-    size_t h = gort__options.hugepages ? thp_size() : 0;
+    gort__sys_used_advise(v, n, prepared, gort__options.hugepages);
+}
+
+void gort__sys_used_advise(void *v, size_t n, size_t prepared, bool huge) {
+    size_t h = huge ? thp_size() : 0;
     if (h) {
         uintptr_t beg = ((uintptr_t)v + h - 1) & ~(uintptr_t)(h - 1);
         uintptr_t end = ((uintptr_t)v + n) & ~(uintptr_t)(h - 1);
