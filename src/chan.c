@@ -53,6 +53,16 @@ GORT_HIDDEN int gort__gc_count_threads(void);
 GORT_HIDDEN bool gort__gc_in_use(void);
 
 #define SPIN_MAX_NS 16000 /* the longest spin before sleeping */
+/* sched_yield calls between the spin and the futex sleep: with more threads
+ * than cores the partner often is not running, and a yield lets it run and
+ * complete this thread's operation with no futex wake (wake() makes the
+ * system call only for a sleeper). bench/chan, 2-core VM, medians of 5, ns per
+ * item, 0 -> 2 -> 4 yields: select over 4 1148 -> 332 -> 395, 4->4 cap 128
+ * 161.5 -> 128.9 -> 131.8, 1->1 98.4 -> 81.4 -> 85.9, ping-pong 3529 -> 3402
+ * -> 3081 (noise). */
+#ifndef PARK_YIELDS
+#define PARK_YIELDS 2
+#endif
 #ifndef SPIN_MIN_NS
 #define SPIN_MIN_NS 200 /* the shortest */
 #endif
@@ -198,6 +208,10 @@ static void park(struct waiter *w) {
         }
     }
     spin_ns = budget / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : budget / 2;
+    for (int y = 0; y < PARK_YIELDS; y++) {
+        sched_yield();
+        if (atomic_load_explicit(&w->state, memory_order_acquire) == 1) return;
+    }
     atomic_fetch_add_explicit(&nblocked, 1, memory_order_acq_rel);
     uint32_t z = 0;
     if (atomic_compare_exchange_strong_explicit(&w->state, &z, 2, memory_order_acq_rel, memory_order_acquire)) {
