@@ -590,6 +590,47 @@ static void sort_lockorder(gort_select_case *cs, uint32_t *o, uint32_t n) {
 #undef KEY
 }
 
+/* Case sc of a select, its channel locked: 0 not ready; 1 done (*wakee:
+ * a waiter to wake once the lock is released, or NULL); -1 a send on a
+ * closed channel (fatal, once the lock is released). */
+static int try_case_locked(gort_select_case *sc, struct waiter **wakee) {
+    gort_chan *c = sc->c;
+    if (sc->dir == GORT_SELECT_SEND) {
+        if (atomic_load_explicit(&c->closed, memory_order_relaxed)) return -1;
+        sudog *sg = dequeue(&c->recvq);
+        if (sg) {
+            send_direct(c, sg, sc->elem);
+            *wakee = sg->w;
+            return 1;
+        }
+        if (atomic_load_explicit(&c->qcount, memory_order_relaxed) < c->dataqsiz) {
+            buf_put(c, sc->elem);
+            return 1;
+        }
+        return 0;
+    }
+    if (sc->dir != GORT_SELECT_RECV)
+        gort__fatal("select: a case's dir is neither GORT_SELECT_SEND nor GORT_SELECT_RECV");
+    sudog *sg = dequeue(&c->sendq);
+    if (sg) {
+        recv_from_sender(c, sg, sc->elem);
+        *wakee = sg->w;
+        sc->ok = true;
+        return 1;
+    }
+    if (atomic_load_explicit(&c->qcount, memory_order_relaxed) > 0) {
+        buf_take(c, sc->elem);
+        sc->ok = true;
+        return 1;
+    }
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        if (sc->elem) memset(sc->elem, 0, c->elemsize);
+        sc->ok = false;
+        return 1;
+    }
+    return 0;
+}
+
 #define SEL_STACK 32
 
 int gort_select(gort_select_case *cs, size_t ncases, bool block) {
@@ -623,6 +664,29 @@ int gort_select(gort_select_case *cs, size_t ncases, bool block) {
         if (!block) return -1;
         block_forever();
     }
+    /* pass 0: buffered channels that look ready, one lock at a time, in
+     * poll order, up to the first unbuffered case (whose readiness, a waiting
+     * partner, only the lock shows): most selects on buffered channels end
+     * here, without locking every channel and sorting them */
+    for (uint32_t k = 0; k < np; k++) {
+        uint32_t i = pollorder[k];
+        gort_chan *c = cs[i].c;
+        if (c->dataqsiz == 0 || (cs[i].dir != GORT_SELECT_SEND && cs[i].dir != GORT_SELECT_RECV)) break;
+        size_t q = atomic_load_explicit(&c->qcount, memory_order_relaxed);
+        bool hint = atomic_load_explicit(&c->closed, memory_order_relaxed) ||
+            (cs[i].dir == GORT_SELECT_RECV ? q > 0 : q < c->dataqsiz);
+        if (!hint) continue;
+        struct waiter *wk = NULL;
+        chan_lock(&c->lock);
+        int r = try_case_locked(&cs[i], &wk);
+        chan_unlock(&c->lock);
+        if (r) {
+            if (r < 0) gort__fatal("send on closed channel");
+            if (wk) wake(wk);
+            chosen = (int)i;
+            goto done;
+        }
+    }
     memcpy(lockorder, pollorder, np * sizeof(uint32_t));
     sort_lockorder(cs, lockorder, np);
     sellock(cs, lockorder, np);
@@ -630,54 +694,14 @@ int gort_select(gort_select_case *cs, size_t ncases, bool block) {
     /* pass 1: a ready case, in poll order */
     for (uint32_t k = 0; k < np; k++) {
         uint32_t i = pollorder[k];
-        gort_select_case *sc = &cs[i];
-        gort_chan *c = sc->c;
-        if (sc->dir == GORT_SELECT_SEND) {
-            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-                selunlock(cs, lockorder, np);
-                gort__fatal("send on closed channel");
-            }
-            sudog *sg = dequeue(&c->recvq);
-            if (sg) {
-                send_direct(c, sg, sc->elem);
-                selunlock(cs, lockorder, np);
-                wake(sg->w);
-                chosen = (int)i;
-                goto done;
-            }
-            if (atomic_load_explicit(&c->qcount, memory_order_relaxed) < c->dataqsiz) {
-                buf_put(c, sc->elem);
-                selunlock(cs, lockorder, np);
-                chosen = (int)i;
-                goto done;
-            }
-        } else if (sc->dir == GORT_SELECT_RECV) {
-            sudog *sg = dequeue(&c->sendq);
-            if (sg) {
-                recv_from_sender(c, sg, sc->elem);
-                selunlock(cs, lockorder, np);
-                wake(sg->w);
-                sc->ok = true;
-                chosen = (int)i;
-                goto done;
-            }
-            if (atomic_load_explicit(&c->qcount, memory_order_relaxed) > 0) {
-                buf_take(c, sc->elem);
-                selunlock(cs, lockorder, np);
-                sc->ok = true;
-                chosen = (int)i;
-                goto done;
-            }
-            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-                selunlock(cs, lockorder, np);
-                if (sc->elem) memset(sc->elem, 0, c->elemsize);
-                sc->ok = false;
-                chosen = (int)i;
-                goto done;
-            }
-        } else {
+        struct waiter *wk = NULL;
+        int r = try_case_locked(&cs[i], &wk);
+        if (r) {
             selunlock(cs, lockorder, np);
-            gort__fatal("select: a case's dir is neither GORT_SELECT_SEND nor GORT_SELECT_RECV");
+            if (r < 0) gort__fatal("send on closed channel");
+            if (wk) wake(wk);
+            chosen = (int)i;
+            goto done;
         }
     }
     if (!block) {
