@@ -34,14 +34,8 @@ static uintptr_t hint_next = HINT_BASE;
  * accepts application mappings only in its own ranges, which Go's hints miss:
  * under it gort takes whatever address the kernel gives, and maps arenas
  * whole (the kernel would put other mappings in an arena's unmapped rest). */
-#if defined(__SANITIZE_THREAD__)
+#ifdef GORT_TSAN
 #define GORT_NO_HINTS 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GORT_NO_HINTS 1
-#endif
-#endif
-#ifdef GORT_NO_HINTS
 static unsigned hint_index = 128;
 #else
 static unsigned hint_index;

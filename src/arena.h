@@ -105,12 +105,8 @@ static inline gort_heap_arena *gort__arena_of(uintptr_t a) {
 
 /* Sanitizer builds check the window on every lookup (their windows do not
  * start at 0, so an address below one would alias a slot too). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
 #define GORT_EXACT_INDEX 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define GORT_EXACT_INDEX 1
-#endif
 #endif
 
 /* The span of the page holding a. Unchecked: the index is taken modulo the

@@ -19,6 +19,24 @@
 #include "gort.h"
 #include "sizeclasses.h"
 
+/* Sanitizer builds (gcc defines __SANITIZE_*__, clang has __has_feature):
+ * GORT_TSAN and GORT_ASAN are 1 in them, for the places that must differ
+ * (arena placement, the arena index's check, futex waits, safe points). */
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
 #define GORT_NOINLINE __attribute__((noinline))
 /* gcc: no interprocedural analysis of the function (so that gcc does not

@@ -73,16 +73,8 @@ GORT_HIDDEN bool gort__gc_in_use(void);
 /* ------------------------------------------------------------------ */
 /* futex helpers                                                        */
 
-#if defined(__SANITIZE_THREAD__)
-#define CHAN_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CHAN_TSAN 1
-#endif
-#endif
-
 static inline long futex(_Atomic uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts) {
-#ifdef CHAN_TSAN
+#ifdef GORT_TSAN
     /* TSan defers a signal that arrives in a call it does not intercept (a
      * raw futex) to its next interceptor: the collector's stop signal would
      * wait forever for a sleeping thread. Sleep in slices, then pass through

@@ -376,16 +376,9 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *data) {
  * machine's context layout (then no point is safe). Under TSan no point is:
  * its instrumentation calls into its runtime on every memory access, so an
  * interrupted instruction outside gort's code says nothing. */
-#if defined(__SANITIZE_THREAD__)
-#define GORT_NO_SAFE_POINTS 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GORT_NO_SAFE_POINTS 1
-#endif
-#endif
 static uintptr_t interrupted_pc(void *ucv) {
     ucontext_t *uc = ucv;
-#if defined(GORT_NO_SAFE_POINTS)
+#if defined(GORT_TSAN)
     (void)uc;
     return 0;
 #elif defined(__x86_64__)
