@@ -41,14 +41,20 @@ static unsigned hint_index = 128;
 static unsigned hint_index;
 #endif
 
-/* Whether [a, a + size) lies in the window; the first range sets it. */
+/* Whether [a, a + size) lies in the window (any range does before the
+ * window is set). */
+static bool window_fits(uintptr_t a, size_t size) {
+    uintptr_t w = atomic_load_explicit(&gort__arena_window, memory_order_relaxed);
+    return !window_set || (a >= w && a - w <= WINDOW_BYTES - size);
+}
+
+/* The same, the first range setting the window. */
 static bool window_claim(uintptr_t a, size_t size) {
     if (!window_set) {
         atomic_store_explicit(&gort__arena_window, a & ~(WINDOW_BYTES - 1), memory_order_relaxed);
         window_set = true;
     }
-    uintptr_t w = atomic_load_explicit(&gort__arena_window, memory_order_relaxed);
-    return a >= w && a - w <= WINDOW_BYTES - size;
+    return window_fits(a, size);
 }
 
 uintptr_t gort__arena_reserve_locked(size_t narenas, size_t *map_bytes) {
@@ -64,9 +70,7 @@ uintptr_t gort__arena_reserve_locked(size_t narenas, size_t *map_bytes) {
     size_t map = *map_bytes;
     void *p = NULL;
     while (hint_index < 128) {
-        uintptr_t w = atomic_load_explicit(&gort__arena_window, memory_order_relaxed);
-        bool in = !window_set || (hint_next >= w && hint_next - w <= WINDOW_BYTES - size);
-        if (in && hint_next + size <= ((uintptr_t)1 << 47)) {
+        if (window_fits(hint_next, size) && hint_next + size <= ((uintptr_t)1 << 47)) {
             p = gort__sys_reserve((void *)hint_next, map, true);
             if (p && window_claim(hint_next, size)) {
                 hint_next += size;

@@ -251,6 +251,7 @@ static size_t mcache_process_notify(gort_mcache *mc) {
  * owns but does not allocate from: the spans that empty go back to the heap.
  * Owner only. */
 static void mcache_flush(gort_mcache *mc) {
+    gort__tls_busy++; /* a signal that comes meanwhile must not flush again */
     mcache_process_notify(mc);
     for (unsigned spc = 0; spc < GORT_NUM_SPANCLASSES; spc++) {
         for (gort_mspan *s = mc->partial[spc], *next; s; s = next) {
@@ -263,6 +264,7 @@ static void mcache_flush(gort_mcache *mc) {
             }
         }
     }
+    gort__tls_busy--;
 }
 
 void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s) {
@@ -401,9 +403,7 @@ static void flush_handler(int sig, siginfo_t *si, void *ucv) {
         atomic_store_explicit(&mc->flush_began, req, memory_order_release);
         uintptr_t pc = interrupted_pc(ucv);
         if (gort__tls_busy == 0 && pc != 0 && (pc < text_lo || pc >= text_hi)) {
-            gort__tls_busy++;
             mcache_flush(mc);
-            gort__tls_busy--;
         } else {
             atomic_store_explicit(&mc->flush_wanted, true, memory_order_relaxed);
         }
@@ -450,11 +450,8 @@ static bool flush_install(void) {
 size_t gort__mcache_reclaim(bool wait, bool stale_only) {
     gort_mcache *self = gort__tls_gcself;
     size_t asked = 0;
-    if (wait && !gort__tls_mcache->is_empty && gort__tls_busy == 0) {
-        gort__tls_busy++;
+    if (wait && !gort__tls_mcache->is_empty && gort__tls_busy == 0)
         mcache_flush(gort__tls_mcache); /* the caller's own cache needs no signal */
-        gort__tls_busy--;
-    }
     /* Without waiting (the scavenger's periods, which may run where a lock
      * of a later rank is held), only when the list lock is free. */
     if (wait) gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
