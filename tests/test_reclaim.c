@@ -64,10 +64,11 @@ static void *freer_main(void *arg) {
     return NULL;
 }
 
-static __attribute__((unused)) void idle_owner(void) {
-    nobj = ((size_t)128 << 20) / OBJ;
-    objs = gort_malloc(nobj * sizeof *objs);
-    CHECK(objs);
+/* Starts an owner that fills objs and blocks in read(2), then frees every object
+ * from another thread: the frees wait on the idle owner's spans. */
+static __attribute__((unused)) pthread_t start_idle_owner(void) {
+    atomic_store(&owner_ready, 0);
+    atomic_store(&owner_result, -100);
     CHECK(pipe(wake_pipe) == 0);
     pthread_t owner, freer;
     CHECK(pthread_create(&owner, NULL, owner_main, NULL) == 0);
@@ -75,7 +76,28 @@ static __attribute__((unused)) void idle_owner(void) {
     usleep(20000); /* the owner is in read(2) */
     CHECK(pthread_create(&freer, NULL, freer_main, NULL) == 0);
     CHECK(pthread_join(freer, NULL) == 0);
+    return owner;
+}
 
+/* Wakes the owner; its read(2) must not have failed with EINTR. */
+static __attribute__((unused)) void finish_idle_owner(pthread_t owner) {
+    CHECK(write(wake_pipe[1], "x", 1) == 1);
+    CHECK(pthread_join(owner, NULL) == 0);
+    CHECK_EQ(atomic_load(&owner_result), 0);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    gort_check_heap();
+}
+
+static __attribute__((unused)) void idle_owner(void) {
+    nobj = ((size_t)128 << 20) / OBJ;
+    objs = gort_malloc(nobj * sizeof *objs);
+    CHECK(objs);
+    /* 128 MiB is held by the idle owner's spans; almost all of it goes back (what
+     * stays is mostly the 16 MiB array of pointers) */
+    const uint64_t held = (uint64_t)120 << 20, left = nobj * sizeof *objs + ((uint64_t)8 << 20);
+
+    pthread_t owner = start_idle_owner();
     gort_stats_t st;
     gort_stats(&st);
     long rss_before = test_rss_kib();
@@ -86,47 +108,28 @@ static __attribute__((unused)) void idle_owner(void) {
     printf("idle owner: heap_inuse %llu -> %llu KiB, RSS %ld -> %ld KiB, released %zu KiB\n",
            (unsigned long long)(inuse_before >> 10), (unsigned long long)(st.heap_inuse >> 10), rss_before, rss_after,
            released >> 10);
-    /* 128 MiB was held by the idle owner's spans; almost all of it goes back (what
-     * stays is mostly the 16 MiB array of pointers) */
-    CHECK(inuse_before > ((uint64_t)120 << 20));
-    CHECK(st.heap_inuse < nobj * sizeof *objs + ((uint64_t)8 << 20));
+    CHECK(inuse_before > held);
+    CHECK(st.heap_inuse < left);
     CHECK(rss_before - rss_after > 100 * 1024);
-
-    CHECK(write(wake_pipe[1], "x", 1) == 1);
-    CHECK(pthread_join(owner, NULL) == 0);
-    CHECK_EQ(atomic_load(&owner_result), 0); /* read(2) was not interrupted with EINTR */
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
-    gort_check_heap();
+    finish_idle_owner(owner);
 
     /* Again, with nobody calling gort_release_memory: the scavenger thread (the API
      * library's, started by the large frees of the first round) asks the idle owner
      * once its notices have waited a period. */
-    atomic_store(&owner_ready, 0);
-    atomic_store(&owner_result, -100);
-    CHECK(pipe(wake_pipe) == 0);
-    CHECK(pthread_create(&owner, NULL, owner_main, NULL) == 0);
-    while (!atomic_load(&owner_ready)) usleep(1000);
-    usleep(20000);
-    CHECK(pthread_create(&freer, NULL, freer_main, NULL) == 0);
-    CHECK(pthread_join(freer, NULL) == 0);
+    owner = start_idle_owner();
     gort_stats(&st);
     inuse_before = st.heap_inuse;
     int waited = 0;
     for (; waited < 5000; waited += 10) {
         gort_stats(&st);
-        if (st.heap_inuse < nobj * sizeof *objs + ((uint64_t)8 << 20)) break;
+        if (st.heap_inuse < left) break;
         usleep(10000);
     }
     printf("idle owner, scavenger: heap_inuse %llu -> %llu KiB after %d ms\n", (unsigned long long)(inuse_before >> 10),
            (unsigned long long)(st.heap_inuse >> 10), waited);
-    CHECK(inuse_before > ((uint64_t)120 << 20));
-    CHECK(st.heap_inuse < nobj * sizeof *objs + ((uint64_t)8 << 20));
-    CHECK(write(wake_pipe[1], "x", 1) == 1);
-    CHECK(pthread_join(owner, NULL) == 0);
-    CHECK_EQ(atomic_load(&owner_result), 0);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
+    CHECK(inuse_before > held);
+    CHECK(st.heap_inuse < left);
+    finish_idle_owner(owner);
     gort_free(objs);
     gort_check_heap();
 }
