@@ -172,6 +172,7 @@ typedef struct gort_options {
     bool gctrace;         /* GORT_GCTRACE=1: one line per cycle on stderr, as GODEBUG=gctrace=1 */
     bool gccheckmark;     /* GORT_GCCHECKMARK=1: re-mark after each cycle, abort on a missed object */
     uint8_t oom;          /* GORT_OOM=abort|null|report (GORT_OOM_*) */
+    uint8_t gcbarrier;    /* GORT_GCBARRIER=auto|uffd|none (GORT_BARRIER_*): how the collector marks */
     /* the heap profile's (prof.c) */
     int64_t
         memprofile_rate; /* GORT_MEMPROFILERATE: bytes per sample, 0 off; -1 unset (512 KiB when a profile is asked for) */
@@ -181,6 +182,9 @@ typedef struct gort_options {
     uint32_t heapview_every_ms; /* GORT_HEAPVIEW_EVERY: and a numbered snapshot (SVG + stats JSON) this often */
 } gort_options;
 enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };
+/* auto: concurrent marking where the kernel tracks writes (wtrack.c), else
+ * stop-the-world; uffd: concurrent or a warning; none: stop-the-world. */
+enum { GORT_BARRIER_AUTO = 0, GORT_BARRIER_UFFD = 1, GORT_BARRIER_NONE = 2 };
 GORT_HIDDEN extern gort_options gort__options;
 /* Sets o from get(name) for every GORT_* variable; a value that is not
  * accepted is named in one line on errfd and leaves the default. */

@@ -94,6 +94,9 @@ static _Atomic uint64_t heap_goal_pub; /* heap_goal, for reading without gc_lock
 static _Atomic int32_t gc_percent = 100;
 static _Atomic int64_t memory_limit = INT64_MAX;
 static _Atomic uint64_t last_gc_mono;
+static bool concurrent; /* set once by gc_init: marking runs concurrently, cycles on the background thread */
+static _Atomic bool marking;           /* a concurrent mark runs (between its pauses) */
+static _Atomic uint64_t assist_marked; /* bytes marked by mark assists this cycle */
 static uint64_t globals_bytes, stacks_bytes;
 
 /* statistics, under gc_lock */
@@ -111,6 +114,8 @@ static __thread struct {
     volatile sig_atomic_t deferred; /* a stop request arrived meanwhile */
     volatile sig_atomic_t stops;    /* times this thread has stopped for a collection */
     uint32_t stopped_epoch;         /* the stop it last answered: each is answered once */
+    uintptr_t wait_sp;              /* waiting in collect for the background thread: scan from here */
+    uint64_t assist_debt;           /* bytes of scanning this thread owes the concurrent mark */
 } gc_tls __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------ */
@@ -179,6 +184,8 @@ static void umask_fill(gort_mspan *s, uint64_t *span_bm) {
 }
 static GORT_NOINLINE void umask_mix(gort_mspan *s, uint64_t *span_bm) {
     if (s->umask & GORT_UMASK_ONE) umask_fill(s, span_bm);
+    /* a concurrent marker that reads MIXED must find the bits written */
+    atomic_thread_fence(memory_order_release);
     s->umask = GORT_UMASK_MIXED;
 }
 
@@ -251,6 +258,7 @@ typedef struct gcwork {
     uint64_t scanned_bytes;
     unsigned polls;
     unsigned ncand;
+    uint64_t written_pages; /* pages a walk of written pages handed to rescan_written */
     uintptr_t cand[CAND_MAX];
     struct gort_mspan *cand_span[CAND_MAX];
 } gcwork;
@@ -267,6 +275,7 @@ static pthread_cond_t join_cond = PTHREAD_COND_INITIALIZER;
 static bool work_open;       /* a parallel drain that markers may join */
 static unsigned work_idle;   /* marker threads waiting to join */
 static unsigned work_joined; /* marker threads in the drain */
+static unsigned work_max_joined; /* at most this many (concurrent marking: a share of the cores) */
 static uint64_t work_joined_marked;
 static uint64_t work_joined_cpu; /* thread CPU time the marker threads spent in this drain */
 static pthread_cond_t joined_cond = PTHREAD_COND_INITIALIZER;
@@ -275,7 +284,8 @@ static pthread_cond_t joined_cond = PTHREAD_COND_INITIALIZER;
 static _Atomic unsigned work_nfull;
 static _Atomic bool work_joinable;
 static void update_joinable(void) { /* work_lock held */
-    atomic_store_explicit(&work_joinable, work_open && !work_done && work_idle > 0, memory_order_relaxed);
+    atomic_store_explicit(&work_joinable, work_open && !work_done && work_idle > 0 && work_joined < work_max_joined,
+                          memory_order_relaxed);
 }
 
 static workbuf *getempty(void) {
@@ -301,7 +311,10 @@ static workbuf *getempty(void) {
     return b;
 }
 
+static _Atomic bool assist_wants; /* a mark assist found no shared work: markers share theirs */
+
 static void putfull(workbuf *b) {
+    atomic_store_explicit(&assist_wants, false, memory_order_relaxed);
     gort__lock(&work_lock, GORT_RANK_WORK);
     b->next = work_full;
     work_full = b;
@@ -507,18 +520,9 @@ NO_SANITIZE static void scan_bits(gcwork *w, uintptr_t p, size_t nwords, const u
     w->scanned_bytes += nwords * 8;
 }
 
-/* The large-object part of scan_object: an object above 32 KiB, or one of
- * its 128 KiB oblets (entry's class 0). */
-NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
-    gort_mspan *s = gort__span_of(b);
-    /* large: split into oblets, queue all but the first */
-    size_t size = s->elemsize;
+/* Scans [b, end) of large object s: by its type, or every word. */
+NO_SANITIZE static void scan_large_range(gcwork *w, const gort_mspan *s, uintptr_t b, uintptr_t end) {
     const gort_type *t = s->largetype;
-    if (t) size = t->size * s->largecount;
-    if (b == s->base && size > OBLET_BYTES)
-        for (uintptr_t o = b + OBLET_BYTES; o < s->base + size; o += OBLET_BYTES) gcw_push(w, o);
-    uintptr_t end = b + OBLET_BYTES;
-    if (end > s->base + size || end < b) end = s->base + size;
     if (!t) {
         scan_conservative(w, b, end);
         return;
@@ -537,6 +541,24 @@ NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
                 cand_add(w, *(const uintptr_t *)(eb + i * 8), heap_lo, heap_hi - heap_lo);
     }
     w->scanned_bytes += end - b;
+}
+
+/* The size of large object s that holds data: its elements, or the span. */
+static inline size_t large_extent(const gort_mspan *s) {
+    return s->largetype ? s->largetype->size * s->largecount : s->elemsize;
+}
+
+/* The large-object part of scan_object: an object above 32 KiB, or one of
+ * its 128 KiB oblets (entry's class 0). */
+NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
+    gort_mspan *s = gort__span_of(b);
+    /* large: split into oblets, queue all but the first */
+    size_t size = large_extent(s);
+    if (b == s->base && size > OBLET_BYTES)
+        for (uintptr_t o = b + OBLET_BYTES; o < s->base + size; o += OBLET_BYTES) gcw_push(w, o);
+    uintptr_t end = b + OBLET_BYTES;
+    if (end > s->base + size || end < b) end = s->base + size;
+    scan_large_range(w, s, b, end);
 }
 
 /* The word of the pointer bitmap that holds the first bit of the object at
@@ -637,7 +659,8 @@ NO_SANITIZE static void drain(gcwork *w) {
              * buffer short, and its oldest entries head the biggest parts. */
             if (b->n >= 8 && !(++w->polls & 15) && !atomic_load_explicit(&work_nfull, memory_order_relaxed) &&
                 (atomic_load_explicit(&work_nwait, memory_order_relaxed) ||
-                 atomic_load_explicit(&work_joinable, memory_order_relaxed))) {
+                 atomic_load_explicit(&work_joinable, memory_order_relaxed) ||
+                 atomic_load_explicit(&assist_wants, memory_order_relaxed))) {
                 workbuf *nb = getempty();
                 size_t half = b->n / 2;
                 memcpy(nb->obj, b->obj, half * sizeof(uintptr_t));
@@ -688,11 +711,12 @@ static void *marker_main(void *arg) {
     for (;;) {
         work_idle++;
         update_joinable();
-        while (!(work_open && !work_done && work_full)) pthread_cond_wait(&join_cond, &work_lock);
+        while (!(work_open && !work_done && work_full && work_joined < work_max_joined))
+            pthread_cond_wait(&join_cond, &work_lock);
         work_idle--;
-        update_joinable();
         work_nmarkers++;
         work_joined++;
+        update_joinable();
         gort__unlock(&work_lock, GORT_RANK_WORK);
         gcwork w = {.buf = getempty()};
         uint64_t c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -754,7 +778,7 @@ static GORT_NOINLINE void stop_self(void) {
     gc_tls.stopped_epoch = e;
     gort_mcache *mc = gort__tls_gcself;
     volatile uintptr_t here = 0;
-    if (mc) atomic_store_explicit(&mc->gc_sp, (uintptr_t)&here, memory_order_relaxed);
+    if (mc) atomic_store_explicit(&mc->gc_sp, gc_tls.wait_sp ? gc_tls.wait_sp : (uintptr_t)&here, memory_order_relaxed);
     gc_tls.stops++;
     atomic_fetch_add_explicit(&stop_acks, 1, memory_order_release);
     while (atomic_load_explicit(&stop_epoch, memory_order_acquire) == e) futex_wait(&stop_epoch, e);
@@ -949,10 +973,11 @@ static bool is_marked(uintptr_t obj) {
     return mark_word(s, idx >> 6) >> (idx & 63) & 1;
 }
 
-/* Every root but the finalizer table's objects. */
-static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
-    globals_bytes = stacks_bytes = 0;
-    /* stacks (with the registers saved on them) and static TLS */
+/* Roots, in four parts: the concurrent cycle scans the first two in each
+ * pause and the others while the program runs (their writes are tracked). */
+
+/* Stacks (with the registers saved on them) and static TLS: world stopped. */
+static void mark_stacks(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) {
         if (mc->gc_skip) continue;
         uintptr_t sp = mc == self ? self_sp : atomic_load_explicit(&mc->gc_sp, memory_order_relaxed);
@@ -963,28 +988,44 @@ static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
         if (tls_hi > tls_lo)
             scan_conservative(w, (uintptr_t)mc->thread + (uintptr_t)tls_lo, (uintptr_t)mc->thread + (uintptr_t)tls_hi);
     }
-    /* data and bss of the executable and every library */
+}
+
+/* Data and bss of the executable and every library, and the added ranges
+ * (meta_lock held): not write-tracked, so scanned whole in each pause. */
+static void mark_globals(gcwork *w) {
     dl_iterate_phdr(data_cb, w);
-    /* added ranges */
     for (size_t i = 0; i < nroots; i++) scan_conservative(w, roots[i].lo, roots[i].hi);
-    /* blocks of gort_malloc_scanned: every span of that kind */
-    for (uint32_t i = 0; i < gort__heap.nslots; i++) {
+}
+
+/* Blocks of gort_malloc_scanned: every span of that kind. Also while the
+ * program runs: spans and their bits may change under it, but arena memory
+ * stays mapped, and a block written after the scan is on a written page. */
+NO_SANITIZE static void mark_scanned_blocks(gcwork *w) {
+    uint32_t nslots = gort__heap.nslots;
+    for (uint32_t i = 0; i < nslots; i++) {
         gort_heap_arena *ha = gort__heap.slots[i];
         if (!ha) continue;
         for (unsigned wi = 0; wi < GORT_PAGES_PER_ARENA / 64; wi++) {
             for (uint64_t m = ha->page_in_use[wi]; m; m &= m - 1) {
-                gort_mspan *s = ha->spans[wi * 64 + gort__ctz64(m)];
-                if (!s || gort__spc_kind(s->spanclass) != GORT_KIND_MANUAL_SCAN) continue;
-                for (unsigned k = 0; k < s->nelems; k++) {
+                gort_mspan *s = atomic_load_explicit(&ha->spans[wi * 64 + gort__ctz64(m)], memory_order_relaxed);
+                if (!s || s->kind != GORT_KIND_MANUAL_SCAN || s->state != GORT_SPAN_IN_USE) continue;
+                uintptr_t base = s->base, end = base + ((uintptr_t)s->npages << GORT_PAGE_SHIFT);
+                size_t es = s->elemsize;
+                unsigned n = s->nelems;
+                for (unsigned k = 0; k < n; k++) {
                     if (!(s->words[k >> 6].alloc >> (k & 63) & 1)) continue;
-                    uintptr_t o = s->base + (uintptr_t)k * s->elemsize;
-                    scan_conservative(w, o, o + s->elemsize);
+                    uintptr_t o = base + (uintptr_t)k * es;
+                    if (o + es > end) break; /* a span changing under a concurrent scan */
+                    scan_conservative(w, o, o + es);
                 }
             }
         }
     }
-    /* finalizers: what the object points to (not the object), and arg; the
-     * queue of finalizers still to run: everything */
+}
+
+/* Finalizers: what the object points to (not the object), and arg; the
+ * queue of finalizers still to run: everything. meta_lock held. */
+static void mark_fin_roots(gcwork *w) {
     for (size_t i = 0; i < fins_cap; i++) {
         if (fins[i].obj <= 1) continue;
         uintptr_t base;
@@ -998,9 +1039,19 @@ static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
     }
 }
 
-/* Marks from the roots to the end: the collecting thread, joined by the
- * marker threads as work is shared. */
-static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *markers, uint64_t *cpu_ns) {
+/* Every root, world stopped. */
+static void mark_roots(gcwork *w, gort_mcache *self, uintptr_t self_sp) {
+    globals_bytes = stacks_bytes = 0;
+    mark_stacks(w, self, self_sp);
+    mark_globals(w);
+    mark_scanned_blocks(w);
+    mark_fin_roots(w);
+}
+
+/* Drains w and all it leads to: the calling thread, joined by at most
+ * `joiners` marker threads as work is shared. Returns the bytes marked;
+ * *markers and *cpu_ns (added to) say who took part and their CPU time. */
+static uint64_t drain_parallel(gcwork *w, unsigned joiners, unsigned *markers, uint64_t *cpu_ns) {
     uint64_t c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     gort__lock(&work_lock, GORT_RANK_WORK);
     work_done = false;
@@ -1008,23 +1059,31 @@ static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *ma
     work_nmarkers = 1;
     work_joined_marked = 0;
     work_joined_cpu = 0;
+    work_max_joined = joiners;
     work_open = true;
     update_joinable();
     gort__unlock(&work_lock, GORT_RANK_WORK);
-    gcwork w = {.buf = getempty()};
-    mark_roots(&w, self, self_sp);
-    drain(&w);
+    drain(w);
     gort__lock(&work_lock, GORT_RANK_WORK);
     work_open = false;
     update_joinable();
     while (work_joined) pthread_cond_wait(&joined_cond, &work_lock);
-    *markers = work_nmarkers;
-    *cpu_ns = work_joined_cpu + (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
-    uint64_t marked = work_joined_marked + w.marked_bytes;
-    w.buf->next = work_empty;
-    work_empty = w.buf;
+    if (work_nmarkers > *markers) *markers = work_nmarkers;
+    *cpu_ns += work_joined_cpu + (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0);
+    uint64_t marked = work_joined_marked + w->marked_bytes;
+    w->marked_bytes = 0;
+    w->buf->next = work_empty;
+    work_empty = w->buf;
+    w->buf = NULL;
     gort__unlock(&work_lock, GORT_RANK_WORK);
     return marked;
+}
+
+/* Marks from the roots to the end, world stopped, on every core. */
+static uint64_t mark_parallel(gort_mcache *self, uintptr_t self_sp, unsigned *markers, uint64_t *cpu_ns) {
+    gcwork w = {.buf = getempty()};
+    mark_roots(&w, self, self_sp);
+    return drain_parallel(&w, UINT_MAX, markers, cpu_ns);
 }
 
 /* One marker only (after the parallel mark: finalizers, checkmark). */
@@ -1192,37 +1251,50 @@ static void compute_goal(void) {
     }
     heap_goal = goal;
     atomic_store_explicit(&heap_goal_pub, goal, memory_order_relaxed);
-    atomic_store_explicit(&heap_trigger, goal, memory_order_relaxed);
+    /* A concurrent cycle starts before the goal, so that its mark ends
+     * near it while the program allocates: at 70% of the way from the
+     * marked heap to the goal (Go's lowest trigger; Go moves it up to 95%
+     * as it learns the mark's pace). */
+    uint64_t trigger = goal;
+    if (concurrent && goal != UINT64_MAX && goal > heap_marked) trigger = heap_marked + (goal - heap_marked) / 10 * 7;
+    atomic_store_explicit(&heap_trigger, trigger, memory_order_relaxed);
 }
 
 static void gc_init(void);
 static void start_finalizer_thread(void);
 
-static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
-    pthread_once(&gc_once, gc_init);
-    gort_mcache *self = gort__mcache_ensure();
-    if (!self) return;
-    uint64_t cycle = atomic_load_explicit(&gc_cycles, memory_order_relaxed);
-    gort__lock(&gc_lock, GORT_RANK_GC);
-    if (!forced &&
-        atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
-        gort__unlock(&gc_lock, GORT_RANK_GC);
-        return;
-    }
-    start_workers();
-    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-    uint64_t heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
-    /* 1. the locks */
+/* ---- the parts of a cycle ---- */
+
+/* The collector's locks, in the heap's lock order (meta_lock first), so that
+ * no thread stopped after this holds one: the world never stops inside the
+ * allocator's locked code. */
+static void world_lock(void) {
     gort__lock(&meta_lock, GORT_RANK_META);
     gort__lock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++)
         gort__lock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
     gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
-    /* 2. the world */
-    stop_the_world(self);
-    uint64_t t1 = now_ns(CLOCK_MONOTONIC);
-    lookup_stack_tops(self, self_sp);
+}
+/* All but meta_lock, in reverse. */
+static void world_unlock(void) {
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;)
+        gort__unlock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+}
+
+/* heap_range: in a pause, the arenas' span of addresses; while the program
+ * runs, the arenas' whole window, since an arena mapped meanwhile may hold
+ * an object a scanned word points to (gort__arena_of takes addresses modulo
+ * the window: the range check must stay inside it). */
+static void set_heap_range(bool paused) {
+    if (!paused) {
+        heap_lo = atomic_load_explicit(&gort__arena_window, memory_order_relaxed);
+        heap_hi = heap_lo + ((uintptr_t)1 << GORT_WINDOW_BITS);
+        return;
+    }
     heap_lo = UINTPTR_MAX;
     heap_hi = 0;
     for (uint32_t i = 0; i < gort__heap.nslots; i++) {
@@ -1232,12 +1304,39 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
         if (ha->base + GORT_ARENA_BYTES > heap_hi) heap_hi = ha->base + GORT_ARENA_BYTES;
     }
     if (heap_hi == 0) heap_lo = 0;
-    /* 3. mark */
-    unsigned markers;
-    uint64_t mark_cpu;
-    uint64_t marked = mark_parallel(self, self_sp, &markers, &mark_cpu);
-    uint64_t t2 = now_ns(CLOCK_MONOTONIC);
-    /* 4. weak references, then finalizers */
+}
+
+/* Stops the world for a pause (gc_lock held): locks, signals, stack tops,
+ * the heap's range. */
+static void pause_begin(gort_mcache *self, uintptr_t self_sp) {
+    world_lock();
+    stop_the_world(self);
+    lookup_stack_tops(self, self_sp);
+    set_heap_range(true);
+    globals_bytes = stacks_bytes = 0;
+}
+
+/* What a cycle measured, for the statistics and the trace line. */
+typedef struct {
+    bool forced, concurrent;
+    uint64_t t0;           /* start */
+    uint64_t pause1;       /* the first pause (concurrent cycles), ns */
+    uint64_t t_mark;       /* the final pause began (the world stopped) */
+    uint64_t t_term;       /* its mark ended */
+    uint64_t mark_cpu;     /* markers' CPU time, all phases */
+    uint64_t concurrent_ns; /* clock time between the pauses */
+    uint64_t heap_before, heap_end, marked; /* heap_live at the start, at the final pause; marked */
+    unsigned markers, rounds;
+    uint64_t dirty_pages; /* pages re-scanned in the final pause */
+} cycle_info;
+
+/* The end of every cycle, world stopped and the mark drained: weak
+ * references, finalizers, checkmark, sweep; restarts the world, frees the
+ * empty spans, records the cycle; releases gc_lock. */
+static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
+    uint64_t marked = ci->marked;
+    ci->heap_end = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    /* weak references, then finalizers */
     for (size_t i = 0; i < nweaks;) {
         gort_weak *wk = weaks[i];
         bool handle_live = is_marked((uintptr_t)wk);
@@ -1276,7 +1375,7 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     w.buf->next = work_empty;
     work_empty = w.buf;
     gort__unlock(&work_lock, GORT_RANK_WORK);
-    /* 5. sweep */
+    /* sweep */
     sweep_state ss = {0};
     for_each_gc_span(sweep_span, &ss);
     heap_marked = marked;
@@ -1284,11 +1383,7 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     compute_goal();
     start_the_world();
     uint64_t t3 = now_ns(CLOCK_MONOTONIC);
-    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
-    for (unsigned spc = 3 * GORT_NUM_CLASSES; spc-- > GORT_NUM_CLASSES;)
-        gort__unlock(&gort__central[spc].lock, GORT_RANK_MCENTRAL);
-    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all) gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
-    gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
+    world_unlock();
     if (queued) pthread_cond_signal(&fin_cond);
     bool need_fin_thread = finq_n && !fin_thread_started;
     gort__unlock(&meta_lock, GORT_RANK_META);
@@ -1309,40 +1404,51 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     if (limit != INT64_MAX && atomic_load_explicit(&gort__os.ready, memory_order_relaxed) > (uint64_t)limit)
         gort__release_free(); /* the soft limit: give free pages back now */
     uint64_t t4 = now_ns(CLOCK_MONOTONIC);
-    uint64_t pause = t3 - t0;
+    /* Go's PauseNs: a cycle's pauses summed; pause_max: the longest one */
+    uint64_t final = t3 - ci->t_mark, pause = ci->pause1 + final;
     stats.pause_ns[stats.num_gc % 256] = pause;
     stats.pause_end[stats.num_gc % 256] = now_ns(CLOCK_REALTIME);
     stats.num_gc++;
     atomic_store_explicit(&gc_cycles, stats.num_gc, memory_order_relaxed);
-    stats.num_forced += forced;
+    stats.num_forced += ci->forced;
     stats.pause_total += pause;
-    if (pause > stats.pause_max) stats.pause_max = pause;
+    if (final > stats.pause_max) stats.pause_max = final;
+    if (ci->pause1 > stats.pause_max) stats.pause_max = ci->pause1;
     stats.last_gc_unix = stats.pause_end[(stats.num_gc - 1) % 256];
     stats.objects_freed += ss.objects;
     stats.bytes_freed += ss.bytes;
-    stats.gc_cpu_ns += (t1 - t0) + mark_cpu + (t4 - t2);
+    uint64_t stw_cpu = ci->concurrent ? ci->pause1 : ci->t_mark - ci->t0;
+    stats.gc_cpu_ns += stw_cpu + ci->mark_cpu + (t4 - ci->t_term);
     atomic_store_explicit(&last_gc_mono, t4, memory_order_relaxed);
-    /* Go's gctrace line. Go's three clock phases are sweep termination (a
-     * pause), concurrent mark, and mark termination (a pause); here they are
-     * stopping the world, the mark and the sweep, all inside this cycle's
-     * one pause. The cpu figures: stopping, the markers' measured thread
-     * CPU time (Go's assist/background/idle split does not apply: 0/0), and
-     * the rest of the cycle, sweep and the freeing of empty spans after the
-     * world restarted. */
+    /* Go's gctrace line. Its three clock phases: the first pause (a
+     * concurrent cycle's start; stopping the world in a stop-the-world
+     * cycle), the concurrent mark (the mark, world stopped, in a
+     * stop-the-world cycle), and the final pause with the sweep. The cpu
+     * figures: the first pause, the markers' measured thread CPU time (Go's
+     * assist/background/idle split does not apply: 0/0), and the rest of
+     * the cycle from the end of the mark. */
     if (gort__options.gctrace) {
-        char line[400];
-        double since = (double)(t0 - start_mono) / 1e9;
+        char line[480];
+        double since = (double)(ci->t0 - start_mono) / 1e9;
         uint64_t wall = t4 - start_mono;
         int pct = wall ? (int)(stats.gc_cpu_ns * 100 / (wall * (uint64_t)ncpu_online)) : 0;
+        double c1 = (ci->concurrent ? ci->pause1 : ci->t_mark - ci->t0) / 1e6;
+        double c2 = (ci->concurrent ? ci->concurrent_ns : ci->t_term - ci->t_mark) / 1e6;
+        double c3 = (ci->concurrent ? t3 - ci->t_mark : t3 - ci->t_term) / 1e6;
+        char how[96];
+        if (ci->concurrent)
+            snprintf(how, sizeof how, ", concurrent: %u rounds, %llu pages re-scanned in the pause", ci->rounds,
+                     (unsigned long long)ci->dirty_pages);
+        else
+            snprintf(how, sizeof how, "%s", "");
         int n = snprintf(line, sizeof line,
                          "gc %llu @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %.3f+%.3f/%.3f/%.3f+%.3f ms cpu, "
-                         "%llu->%llu->%llu MB, %llu MB goal, %llu MB stacks, %llu MB globals, %u P%s\n",
-                         (unsigned long long)stats.num_gc, since, pct, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
-                         (t3 - t2) / 1e6, (t1 - t0) / 1e6, mark_cpu / 1e6, 0.0, 0.0, (t4 - t2) / 1e6,
-                         (unsigned long long)(heap_before >> 20), (unsigned long long)(heap_before >> 20),
-                         (unsigned long long)(marked >> 20), (unsigned long long)(heap_goal >> 20),
-                         (unsigned long long)(stacks_bytes >> 20), (unsigned long long)(globals_bytes >> 20), markers,
-                         forced ? " (forced)" : "");
+                         "%llu->%llu->%llu MB, %llu MB goal, %llu MB stacks, %llu MB globals, %u P%s%s\n",
+                         (unsigned long long)stats.num_gc, since, pct, c1, c2, c3, stw_cpu / 1e6, ci->mark_cpu / 1e6,
+                         0.0, 0.0, (t4 - ci->t_term) / 1e6, (unsigned long long)(ci->heap_before >> 20),
+                         (unsigned long long)(ci->heap_end >> 20), (unsigned long long)(marked >> 20),
+                         (unsigned long long)(heap_goal >> 20), (unsigned long long)(stacks_bytes >> 20),
+                         (unsigned long long)(globals_bytes >> 20), ci->markers, ci->forced ? " (forced)" : "", how);
         if (n > 0) {
             ssize_t wr = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
             (void)wr;
@@ -1351,16 +1457,405 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     gort__unlock(&gc_lock, GORT_RANK_GC);
 }
 
-/* A full cycle. The collecting thread's stack is scanned from this frame up:
- * it holds the caller's registers (__builtin_unwind_init saves every
- * callee-saved one here) and nothing else, while collect_cycle's frame below
- * it, with large locals written only late in the cycle (work buffers' batches,
- * the trace line), is left out: their stale words are not roots. */
+/* A stop-the-world cycle (GORT_GCBARRIER=none, or no write tracking): mark
+ * and sweep in one pause, on the thread that asked. */
+static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
+    pthread_once(&gc_once, gc_init);
+    gort_mcache *self = gort__mcache_ensure();
+    if (!self) return;
+    uint64_t cycle = atomic_load_explicit(&gc_cycles, memory_order_relaxed);
+    gort__lock(&gc_lock, GORT_RANK_GC);
+    if (!forced &&
+        atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
+        gort__unlock(&gc_lock, GORT_RANK_GC);
+        return;
+    }
+    start_workers();
+    cycle_info ci = {.forced = forced};
+    ci.t0 = now_ns(CLOCK_MONOTONIC);
+    ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    pause_begin(self, self_sp);
+    ci.t_mark = now_ns(CLOCK_MONOTONIC);
+    ci.marked = mark_parallel(self, self_sp, &ci.markers, &ci.mark_cpu);
+    ci.t_term = now_ns(CLOCK_MONOTONIC);
+    /* the whole cycle was one pause */
+    ci.pause1 = 0;
+    ci.t_mark = ci.t0;
+    finish_cycle(&ci, self, self_sp);
+}
+
+/* ---- the concurrent cycle (the kernel's write tracking: wtrack.c) ----
+ *
+ *   0. Write-protect the heap (a scan with re-protect of every arena),
+ *      while the program runs: from now on every page written is reported.
+ *   1. Pause: stacks, registers, TLS, globals and root ranges are scanned
+ *      into the work queue.
+ *   2. Concurrent mark from them, on a quarter of the cores (at least the
+ *      cycle's own thread), with the blocks of gort_malloc_scanned and the
+ *      finalizers' roots; the program allocates meanwhile (new objects are
+ *      white: reachable ones are found through the pages their pointers
+ *      were written to, or the roots of the final pause).
+ *   3. Pre-cleaning rounds: the pages written since their protection are
+ *      listed and protected again in one kernel walk, the marked objects on
+ *      them re-scanned, the queue drained; until a round finds few pages.
+ *   4. Final pause: a read-only walk lists the pages written since their
+ *      last protection, their marked objects are re-scanned, and the roots
+ *      of step 1 and the finalizers' again; the drain, weak references,
+ *      finalizers and the sweep as in a stop-the-world cycle.
+ *
+ * Why nothing reachable stays white: when the final drain ends, every
+ * marked object has been scanned after its last write (a write after its
+ * scan left its page written, and a written page's marked objects are
+ * re-scanned after the walk that re-protects or reports it), and every
+ * root was scanned in the pause. So the first white object on a path from
+ * a root would be named by a scanned word of a marked object: a
+ * contradiction. GORT_GCCHECKMARK=1 checks this after every cycle. */
+#define PRECLEAN_ROUNDS 8
+#define PRECLEAN_ENOUGH 256 /* written pages a round may leave for the final pause */
+
+
+/* Re-scans what of [a, b) (written pages) lies in marked scan-kind objects
+ * and in gort_malloc_scanned blocks. Spans may change under a concurrent
+ * walk: collected spans are never freed while marking, a manual span's
+ * block is scanned only inside [a, b), which stays mapped. */
+NO_SANITIZE static void rescan_written(uintptr_t a, uintptr_t b, void *arg) {
+    gcwork *w = arg;
+    w->written_pages += (b - a) / GORT_OS_PAGE;
+    while (a < b) {
+        uintptr_t page_end = (a | (GORT_PAGE_SIZE - 1)) + 1;
+        gort_heap_arena *ha = gort__in_window(a) ? gort__arena_of(a) : NULL;
+        gort_mspan *s = ha ? atomic_load_explicit(&ha->spans[(a >> GORT_PAGE_SHIFT) & (GORT_PAGES_PER_ARENA - 1)],
+                                                  memory_order_relaxed)
+                           : NULL;
+        if (!s || s->state != GORT_SPAN_IN_USE) {
+            a = page_end;
+            continue;
+        }
+        uintptr_t base = s->base, end = base + ((uintptr_t)s->npages << GORT_PAGE_SHIFT);
+        uintptr_t lo = a > base ? a : base, hi = b < end ? b : end;
+        if (hi <= lo || a < base) { /* a span changing under the walk */
+            a = page_end;
+            continue;
+        }
+        unsigned kind = s->kind;
+        if (kind == GORT_KIND_GC_SCAN) {
+            if (s->sizeclass) {
+                uintptr_t i = gort__span_obj_index(s, lo), last = gort__span_obj_index(s, hi - 1);
+                if (last >= s->nelems) last = (uintptr_t)s->nelems - 1;
+                for (; i <= last; i++)
+                    if (mark_word(s, i >> 6) >> (i & 63) & 1) gcw_push(w, (base + i * s->elemsize) | entry_tag(s));
+            } else if (mark_word(s, 0) & 1) {
+                uintptr_t oe = base + large_extent(s);
+                if (hi > oe) hi = oe;
+                if (lo < hi) scan_large_range(w, s, lo, hi);
+            }
+        } else if (kind == GORT_KIND_MANUAL_SCAN) {
+            size_t es = s->elemsize;
+            uintptr_t i = s->sizeclass ? gort__span_obj_index(s, lo) : 0;
+            for (uintptr_t o = base + i * es; o < hi && i < s->nelems; i++, o += es) {
+                if (!(s->words[i >> 6].alloc >> (i & 63) & 1)) continue;
+                uintptr_t from = o > lo ? o : lo, to = o + es < hi ? o + es : hi;
+                if (from < to) scan_conservative(w, from, to);
+            }
+        }
+        a = hi > a ? hi : page_end;
+    }
+}
+
+/* One walk over every arena's mapped pages: written pages re-scanned into
+ * w (when w), re-protected when reprotect. Returns the pages found. */
+static void count_written(uintptr_t a, uintptr_t b, void *arg) { *(uint64_t *)arg += (b - a) / GORT_OS_PAGE; }
+
+static uint64_t walk_written(gcwork *w, bool reprotect) {
+    uint64_t pages = 0;
+    if (w) w->written_pages = 0;
+    uint32_t nslots = gort__heap.nslots;
+    for (uint32_t i = 0; i < nslots; i++) {
+        gort_heap_arena *ha = gort__heap.slots[i];
+        if (!ha) continue;
+        uint32_t mapped = ha->mapped_pages; /* registered before it grows (pageheap.c) */
+        if (!mapped) continue;
+        uintptr_t lo = ha->base, hi = lo + ((uintptr_t)mapped << GORT_PAGE_SHIFT);
+        if (w) gort__wtrack_scan(lo, hi, reprotect, rescan_written, w);
+        else gort__wtrack_scan(lo, hi, reprotect, count_written, &pages);
+    }
+    return w ? w->written_pages : pages;
+}
+
+static void clear_marks(gort_mspan *s, void *arg) {
+    (void)arg;
+    for (unsigned w = 0; w < s->nwords; w++) set_mark_word(s, w, 0);
+}
+
+/* Marker threads that join a concurrent drain besides the cycle's own
+ * thread: Go's 25% of the cores for background marking. */
+static unsigned concurrent_joiners(void) {
+    unsigned n = (unsigned)ncpu_online / 4;
+    return n > 1 ? n - 1 : 0;
+}
+
+/* One cycle, on the background thread (the steps above). With the
+ * tracking broken (a registration or a walk failed), the mark is done
+ * whole in the final pause, as a stop-the-world cycle. */
+static GORT_NOINLINE void concurrent_cycle(bool forced) {
+    volatile uintptr_t here = 0;
+    uintptr_t self_sp = (uintptr_t)&here;
+    cycle_info ci = {.forced = forced, .concurrent = true};
+    gort__lock(&gc_lock, GORT_RANK_GC);
+    start_workers();
+    ci.t0 = now_ns(CLOCK_MONOTONIC);
+    ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+    gort__heap_wtrack_start_locked();
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    bool track = !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed);
+    uint64_t c0 = ci.t0;
+    if (track) {
+        gort__unlock(&gc_lock, GORT_RANK_GC);
+        /* 0. protect */
+        walk_written(NULL, true);
+        /* 1. the first pause: the roots that are not write-tracked */
+        gort__lock(&gc_lock, GORT_RANK_GC);
+        uint64_t p0 = now_ns(CLOCK_MONOTONIC);
+        gort_mcache *self = gort__tls_gcself;
+        pause_begin(self, self_sp);
+        gcwork w = {.buf = getempty()};
+        mark_stacks(&w, self, self_sp);
+        mark_globals(&w);
+        set_heap_range(false);
+        atomic_store_explicit(&assist_marked, 0, memory_order_relaxed);
+        atomic_store_explicit(&marking, true, memory_order_relaxed);
+        start_the_world();
+        ci.pause1 = now_ns(CLOCK_MONOTONIC) - p0;
+        world_unlock();
+        gort__unlock(&meta_lock, GORT_RANK_META);
+        gort__unlock(&gc_lock, GORT_RANK_GC);
+        c0 = now_ns(CLOCK_MONOTONIC);
+        /* 2. the concurrent mark */
+        mark_scanned_blocks(&w);
+        gort__lock(&meta_lock, GORT_RANK_META);
+        mark_fin_roots(&w);
+        gort__unlock(&meta_lock, GORT_RANK_META);
+        unsigned joiners = concurrent_joiners();
+        ci.marked += drain_parallel(&w, joiners, &ci.markers, &ci.mark_cpu);
+        /* 3. pre-cleaning */
+        while (ci.rounds < PRECLEAN_ROUNDS) {
+            gcwork rw = {.buf = getempty()};
+            uint64_t pages = walk_written(&rw, true);
+            ci.rounds++;
+            ci.marked += drain_parallel(&rw, joiners, &ci.markers, &ci.mark_cpu);
+            if (pages <= PRECLEAN_ENOUGH) break;
+        }
+        gort__lock(&gc_lock, GORT_RANK_GC);
+    }
+    /* 4. the final pause */
+    ci.t_mark = now_ns(CLOCK_MONOTONIC);
+    ci.concurrent_ns = ci.t_mark - c0;
+    gort_mcache *self = gort__tls_gcself;
+    pause_begin(self, self_sp);
+    atomic_store_explicit(&marking, false, memory_order_relaxed); /* assists ended before their threads stopped */
+    ci.marked += atomic_exchange_explicit(&assist_marked, 0, memory_order_relaxed);
+    gcwork fw = {.buf = getempty()};
+    if (track && !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed)) {
+        ci.dirty_pages = walk_written(&fw, false);
+        mark_stacks(&fw, self, self_sp);
+        mark_globals(&fw);
+        mark_fin_roots(&fw);
+    } else {
+        /* what was written is unknown: the whole mark again */
+        ci.concurrent = false;
+        for_each_gc_span(clear_marks, NULL);
+        ci.marked = 0;
+        mark_roots(&fw, self, self_sp);
+    }
+    ci.marked += drain_parallel(&fw, UINT_MAX, &ci.markers, &ci.mark_cpu);
+    ci.t_term = now_ns(CLOCK_MONOTONIC);
+    finish_cycle(&ci, self, self_sp);
+    (void)here;
+}
+
+/* ---- the background collector thread ----
+ * In concurrent mode every cycle runs on it: a thread that reaches the
+ * trigger asks for one and goes on; gort_gc and an allocation that found
+ * no memory ask and wait for a cycle that began after they asked. */
+static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;      /* the thread waits for a request */
+static pthread_cond_t bg_done_cond = PTHREAD_COND_INITIALIZER; /* askers wait for their cycle */
+static uint64_t bg_requested, bg_done; /* cycles asked for and finished, under bg_lock */
+static bool bg_running, bg_forced, bg_started;
+static _Atomic bool bg_busy; /* a cycle is asked for or running: the trigger check asks no more */
+
+static void *bg_main(void *arg) {
+    (void)arg;
+    gort__lock(&bg_lock, GORT_RANK_BG);
+    for (;;) {
+        while (bg_done >= bg_requested) pthread_cond_wait(&bg_cond, &bg_lock);
+        bool forced = bg_forced;
+        bg_forced = false;
+        bg_running = true;
+        gort__unlock(&bg_lock, GORT_RANK_BG);
+        concurrent_cycle(forced);
+        gort__lock(&bg_lock, GORT_RANK_BG);
+        bg_running = false;
+        bg_done++;
+        if (bg_done >= bg_requested) atomic_store_explicit(&bg_busy, false, memory_order_relaxed);
+        pthread_cond_broadcast(&bg_done_cond);
+    }
+    return NULL;
+}
+
+/* Asks the background thread for a cycle; with wait, for one that begins
+ * after this call, and waits for its end. */
+static void bg_request(bool forced, bool wait) {
+    gort__lock(&bg_lock, GORT_RANK_BG);
+    if (!bg_started) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256 << 10);
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* it takes no signals: it stops the others */
+        int rc = pthread_create(&t, &a, bg_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&a);
+        if (rc != 0) gort__fatal("cannot start the collector's thread");
+        bg_started = true;
+    }
+    uint64_t target = bg_done + (wait && bg_running ? 2 : 1);
+    if (bg_requested < target) bg_requested = target;
+    bg_forced |= forced;
+    atomic_store_explicit(&bg_busy, true, memory_order_relaxed);
+    pthread_cond_signal(&bg_cond);
+    while (wait && bg_done < target) pthread_cond_wait(&bg_done_cond, &bg_lock);
+    gort__unlock(&bg_lock, GORT_RANK_BG);
+}
+
+/* Waits for the end of the cycle asked for or running now (a thread
+ * stopped in its wait is scanned from its signal frame). */
+static GORT_NOINLINE void bg_wait_cycle(void) {
+    gc_tls.assist_debt = 0;
+    gort__lock(&bg_lock, GORT_RANK_BG);
+    uint64_t d = bg_done;
+    while (bg_requested > d && bg_done == d) pthread_cond_wait(&bg_done_cond, &bg_lock);
+    gort__unlock(&bg_lock, GORT_RANK_BG);
+}
+
+/* A full cycle. In stop-the-world mode, on this thread, whose stack is
+ * scanned from this frame up: it holds the caller's registers
+ * (__builtin_unwind_init saves every callee-saved one here) and nothing
+ * else, while collect_cycle's frame below it, with large locals written
+ * only late in the cycle (work buffers' batches, the trace line), is left
+ * out: their stale words are not roots. In concurrent mode the background
+ * thread runs it, and this thread waits (stopped in its signal handler for
+ * the pauses, its registers in the signal frame). */
 static GORT_NOINLINE void collect(bool forced) {
+    pthread_once(&gc_once, gc_init);
     __builtin_unwind_init();
     volatile uintptr_t here = 0;
-    collect_cycle(forced, (uintptr_t)&here);
+    if (concurrent) {
+        /* stopped while it waits, this thread's stack is scanned from here
+         * too: the frames below hold nothing of the program's */
+        gc_tls.wait_sp = (uintptr_t)&here;
+        bg_request(forced, true);
+        gc_tls.wait_sp = 0;
+    } else {
+        collect_cycle(forced, (uintptr_t)&here);
+    }
     (void)here;
+}
+
+/* ---- mark assists ----
+ * A thread that allocates while a concurrent mark runs, past the trigger,
+ * scans part of the mark queue in proportion to what it allocated, so that
+ * the mark ends near the heap goal (Go's gcAssistAlloc, with a fixed ratio
+ * where Go computes one from the scan work expected). */
+#define ASSIST_RATIO 4        /* bytes scanned per byte allocated, below the goal */
+#define ASSIST_RATIO_OVER 16  /* and above it */
+#define ASSIST_MIN (32 << 10) /* a smaller debt waits for more */
+#define ASSIST_MAX (1 << 20)  /* scanned per call at most: a pause waits for an assist to end */
+
+/* Scans up to budget bytes of one shared work buffer. While it runs the
+ * thread counts as inside an allocation, so a pause waits for it to put
+ * back what it holds (no grey object is lost across a pause). */
+NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
+    gc_tls.in_alloc = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&marking, memory_order_relaxed)) {
+        gort__lock(&work_lock, GORT_RANK_WORK);
+        workbuf *b = work_full;
+        if (b) {
+            work_full = b->next;
+            atomic_fetch_sub_explicit(&work_nfull, 1, memory_order_relaxed);
+        }
+        gort__unlock(&work_lock, GORT_RANK_WORK);
+        if (!b) {
+            atomic_store_explicit(&assist_wants, true, memory_order_relaxed);
+        } else {
+            gcwork w = {.buf = b};
+            while (w.scanned_bytes < budget) {
+                if (!w.buf->n) {
+                    if (!w.ncand) break;
+                    flush_cands(&w);
+                    continue;
+                }
+                uintptr_t e = w.buf->obj[--w.buf->n];
+                scan_object(&w, e, ENTRY_CLASS(e) && !(e & ENTRY_UNIFORM) ? obj_bits(ENTRY_ADDR(e)) : NULL);
+            }
+            if (w.ncand) flush_cands(&w);
+            atomic_fetch_add_explicit(&assist_marked, w.marked_bytes, memory_order_relaxed);
+            if (w.buf->n) {
+                putfull(w.buf);
+            } else {
+                gort__lock(&work_lock, GORT_RANK_WORK);
+                w.buf->next = work_empty;
+                work_empty = w.buf;
+                gort__unlock(&work_lock, GORT_RANK_WORK);
+            }
+            explicit_bzero(w.cand, sizeof w.cand);
+            explicit_bzero(w.cand_span, sizeof w.cand_span);
+        }
+    }
+    atomic_signal_fence(memory_order_seq_cst);
+    gc_tls.in_alloc = 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (GORT_UNLIKELY(gc_tls.deferred)) stop_deferred();
+}
+
+/* n bytes were handed out for collected objects: the debt, paid when large enough. */
+static inline void assist_alloc(uint64_t n) {
+    uint64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    if (!atomic_load_explicit(&marking, memory_order_relaxed)) {
+        gc_tls.assist_debt = 0;
+        /* a cycle asked for and not marking yet, the goal passed: its end */
+        uint64_t goal = atomic_load_explicit(&heap_goal_pub, memory_order_relaxed);
+        if (GORT_UNLIKELY(live > goal + goal / 16) && atomic_load_explicit(&bg_busy, memory_order_relaxed))
+            bg_wait_cycle();
+        return;
+    }
+    if (live < atomic_load_explicit(&heap_trigger, memory_order_relaxed)) return;
+    gc_tls.assist_debt += n * (live < atomic_load_explicit(&heap_goal_pub, memory_order_relaxed) ? ASSIST_RATIO
+                                                                                                  : ASSIST_RATIO_OVER);
+    if (gc_tls.assist_debt < ASSIST_MIN) return;
+    uint64_t pay = gc_tls.assist_debt < ASSIST_MAX ? gc_tls.assist_debt : ASSIST_MAX;
+    gc_tls.assist_debt -= pay;
+    assist(pay);
+    /* Far past the goal, with the debt unpaid (the markers hold the work):
+     * wait for the cycle's end, as Go parks an assist that finds no work. */
+    uint64_t goal = atomic_load_explicit(&heap_goal_pub, memory_order_relaxed);
+    if (gc_tls.assist_debt >= ASSIST_MAX && atomic_load_explicit(&heap_live, memory_order_relaxed) > goal + goal / 16)
+        bg_wait_cycle();
+}
+
+/* The trigger was reached: a stop-the-world cycle now, or a concurrent one
+ * asked for. */
+static void trigger_cycle(void) {
+    if (!concurrent) {
+        collect(false);
+        return;
+    }
+    if (!atomic_load_explicit(&bg_busy, memory_order_relaxed)) bg_request(false, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1388,6 +1883,15 @@ static void gc_init(void) {
     atomic_store_explicit(&last_gc_mono, start_mono, memory_order_relaxed);
     atomic_store_explicit(&gc_percent, gort__options.gc_percent, memory_order_relaxed);
     atomic_store_explicit(&memory_limit, gort__options.memory_limit, memory_order_relaxed);
+#ifndef GORT_TSAN /* TSan would see every concurrent read of the heap as a race */
+    if (gort__options.gcbarrier != GORT_BARRIER_NONE) concurrent = gort__wtrack_init();
+#endif
+    if (!concurrent && gort__options.gcbarrier == GORT_BARRIER_UFFD) {
+        static const char msg[] = "gort: GORT_GCBARRIER=uffd: the kernel does not track writes (userfaultfd's "
+                                  "asynchronous write protection, Linux 6.7+): the collector stops the world\n";
+        ssize_t wr = write(2, msg, sizeof msg - 1);
+        (void)wr;
+    }
     compute_goal();
     atomic_store_explicit(&gc_ready, true, memory_order_release);
 }
@@ -1436,13 +1940,13 @@ static void *out_of_memory(size_t n) {
 static inline void maybe_collect(void) {
     uint64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
     if (GORT_UNLIKELY(live >= atomic_load_explicit(&heap_trigger, memory_order_relaxed))) {
-        collect(false);
+        trigger_cycle();
         return;
     }
     if (atomic_load_explicit(&gc_percent, memory_order_relaxed) >= 0 &&
         (int64_t)(now_ns(CLOCK_MONOTONIC_COARSE) - atomic_load_explicit(&last_gc_mono, memory_order_relaxed)) >
             (int64_t)FORCE_PERIOD_NS)
-        collect(false);
+        trigger_cycle();
 }
 
 /* Zeroes the slots a refill handed out, p and those of alloc_cache, a run of
@@ -1475,10 +1979,12 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc, gort_mspan **sp) {
     if (!mc) return NULL;
     gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     void *p = gort__mcache_refill(mc, spc);
+    uint64_t refilled = 0;
     if (p) {
         gort_mspan *s = *sp = mc->alloc[spc];
-        atomic_fetch_add_explicit(&heap_live, (uint64_t)(gort__popcount(s->alloc_cache) + 1) * s->elemsize,
-                                  memory_order_relaxed);
+        uint64_t n = (uint64_t)(gort__popcount(s->alloc_cache) + 1) * s->elemsize;
+        atomic_fetch_add_explicit(&heap_live, n, memory_order_relaxed);
+        refilled = n;
         if (gort__spc_kind(spc) == GORT_KIND_GC_SCAN) {
             zero_word(s, (uintptr_t)p);
             if (GORT_UNLIKELY(!s->heapbits)) {
@@ -1489,6 +1995,7 @@ static GORT_NOINLINE void *alloc_small_slow(unsigned spc, gort_mspan **sp) {
         }
     }
     gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    if (concurrent) assist_alloc(refilled);
     return p;
 }
 
@@ -1530,6 +2037,7 @@ static GORT_NOINLINE void *alloc_large(size_t n, unsigned kind, const gort_type 
     atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
     atomic_fetch_add_explicit(&heap_live, s->elemsize, memory_order_relaxed);
+    if (concurrent) assist_alloc(s->elemsize);
     /* publish: the bits are whole before a collection can find the object */
     atomic_store_explicit(&s->words[0].xfree, 0, memory_order_relaxed);
     s->words[0].alloc = 1;
@@ -1859,6 +2367,13 @@ static GORT_NOINLINE bool run_one_finalizer(void) {
 
 static void *finalizer_main(void *arg) {
     (void)arg;
+    /* started by the background collector thread, which blocks every
+     * signal: this one must take the stop signal, and gort's flush request */
+    sigset_t ours;
+    sigemptyset(&ours);
+    sigaddset(&ours, GC_SIGNAL);
+    sigaddset(&ours, SIGURG);
+    pthread_sigmask(SIG_UNBLOCK, &ours, NULL);
     gort_gc_register_thread();
     for (;;) {
         while (run_one_finalizer()) {}
@@ -1934,6 +2449,7 @@ void gort_gc_stats_sized(gort_gc_stats_t *out, size_t size) {
     st->finalizers_run = atomic_load_explicit(&finalizers_run, memory_order_relaxed);
     st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
+    st->concurrent = concurrent && !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed);
     gort__unlock(&gc_lock, GORT_RANK_GC);
     if (st == &buf) memcpy(out, &buf, size);
     else if (size > sizeof buf) memset((char *)out + sizeof buf, 0, size - sizeof buf);
@@ -1956,8 +2472,8 @@ void gort__gc_stats_print(FILE *out, bool json) {
 #define J(f, name) fprintf(out, "\"%s\":%llu,", #f, (unsigned long long)st.f);
         GC_FIELDS(J)
 #undef J
-        fprintf(out, "\"gc_percent\":%lld,\"memory_limit\":%lld,\"gc_cpu_fraction\":%.6f,\"pause_ns\":[",
-                (long long)st.gc_percent, (long long)st.memory_limit, st.gc_cpu_fraction);
+        fprintf(out, "\"gc_percent\":%lld,\"memory_limit\":%lld,\"gc_cpu_fraction\":%.6f,\"concurrent\":%d,\"pause_ns\":[",
+                (long long)st.gc_percent, (long long)st.memory_limit, st.gc_cpu_fraction, (int)st.concurrent);
         for (uint64_t i = 0; i < n; i++)
             fprintf(out, "%s%llu", i ? "," : "", (unsigned long long)st.pause_ns[(st.num_gc - n + i) % 256]);
         fprintf(out, "],\"pause_end_ns\":[");
@@ -1970,8 +2486,9 @@ void gort__gc_stats_print(FILE *out, bool json) {
 #define P(f, name) fprintf(out, "  %-14s %llu\n", name, (unsigned long long)st.f);
     GC_FIELDS(P)
 #undef P
-    fprintf(out, "  %-14s %lld\n  %-14s %lld\n  %-14s %.4f\n  %-14s", "GOGC", (long long)st.gc_percent, "MemoryLimit",
-            (long long)st.memory_limit, "GCCPUFraction", st.gc_cpu_fraction, "PauseNs");
+    fprintf(out, "  %-14s %lld\n  %-14s %lld\n  %-14s %.4f\n  %-14s %s\n  %-14s", "GOGC", (long long)st.gc_percent,
+            "MemoryLimit", (long long)st.memory_limit, "GCCPUFraction", st.gc_cpu_fraction, "Marking",
+            st.concurrent ? "concurrent" : "stop-the-world", "PauseNs");
     for (uint64_t i = n > 8 ? n - 8 : 0; i < n; i++)
         fprintf(out, " %llu", (unsigned long long)st.pause_ns[(st.num_gc - n + i) % 256]);
     fprintf(out, "%s\n", n ? " (latest last)" : "");
@@ -2064,6 +2581,16 @@ void gort__gc_fork_child(void) {
     pthread_cond_init(&joined_cond, NULL);
     pthread_cond_init(&fin_cond, NULL);
     fin_thread_started = false;
+    /* a concurrent cycle the parent was running: its marks are dropped, and
+     * the child's own thread and tracking start with its next cycle */
+    if (bg_running) for_each_gc_span(clear_marks, NULL);
+    pthread_mutex_init(&bg_lock, NULL);
+    pthread_cond_init(&bg_cond, NULL);
+    pthread_cond_init(&bg_done_cond, NULL);
+    bg_started = bg_running = bg_forced = false;
+    bg_requested = bg_done = 0;
+    atomic_store_explicit(&bg_busy, false, memory_order_relaxed);
+    gort__wtrack_fork_child();
 }
 
 /* ------------------------------------------------------------------ */

@@ -31,6 +31,7 @@ extern __thread unsigned gort__tls_busy __attribute__((tls_model("initial-exec")
 
 enum gort_lockrank {
     GORT_RANK_TIMER,       /* chan.c: tmu, the timer heap; held while it allocates (and may collect) */
+    GORT_RANK_BG,          /* gc.c: bg_lock, requests to the background collector thread */
     GORT_RANK_GC,          /* gc.c: gc_lock, one collection at a time */
     GORT_RANK_META,        /* gc.c: meta_lock, roots, finalizers, weak handles */
     GORT_RANK_MCACHE_LIST, /* mcache.c: the list of thread caches */

@@ -87,7 +87,7 @@ static bool parse_u64(const char *v, uint64_t max, bool size, uint64_t *out) {
     return true;
 }
 
-enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM, K_RATE, K_PATH, K_MS };
+enum kind { K_BOOL, K_U32, K_U64, K_SIZE, K_GOGC, K_MEMLIMIT, K_OOM, K_BARRIER, K_RATE, K_PATH, K_MS };
 typedef struct opt {
     const char *name;
     enum kind kind;
@@ -110,6 +110,7 @@ static const opt table[] = {
     {"GORT_GCTRACE", K_BOOL, F(gctrace), 0, 1, NULL},
     {"GORT_GCCHECKMARK", K_BOOL, F(gccheckmark), 0, 1, NULL},
     {"GORT_OOM", K_OOM, F(oom), 0, 2, "abort, null or report"},
+    {"GORT_GCBARRIER", K_BARRIER, F(gcbarrier), 0, 2, "auto, uffd or none"},
     {"GORT_MEMPROFILERATE", K_RATE, F(memprofile_rate), 0, (uint64_t)1 << 40,
      "bytes per sample from 0 (off) to 1TiB, with an optional B, KiB, MiB, GiB or TiB suffix"},
     {"GORT_MEMPROFILE", K_PATH, F(memprofile), 0, 0, "a file name"},
@@ -175,6 +176,12 @@ static bool set_option(gort_options *o, const opt *d, const char *v) {
         if (strcmp(v, "abort") == 0) *(uint8_t *)f = GORT_OOM_ABORT;
         else if (strcmp(v, "null") == 0) *(uint8_t *)f = GORT_OOM_NULL;
         else if (strcmp(v, "report") == 0) *(uint8_t *)f = GORT_OOM_REPORT;
+        else return false;
+        return true;
+    case K_BARRIER:
+        if (strcmp(v, "auto") == 0) *(uint8_t *)f = GORT_BARRIER_AUTO;
+        else if (strcmp(v, "uffd") == 0) *(uint8_t *)f = GORT_BARRIER_UFFD;
+        else if (strcmp(v, "none") == 0) *(uint8_t *)f = GORT_BARRIER_NONE;
         else return false;
         return true;
     }

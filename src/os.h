@@ -33,4 +33,26 @@ GORT_HIDDEN void gort__sys_zero(void *v, size_t n);   /* Ready: MADV_DONTNEED, r
 GORT_HIDDEN void gort__sys_fault(void *v, size_t n);  /* Ready -> Reserved (debugging) */
 enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };
 
+/* ---- write tracking (wtrack.c): which pages of the heap were written ----
+ * The collector's write barrier, kept by the kernel (userfaultfd write
+ * protection in asynchronous mode, read with PAGEMAP_SCAN; Linux 6.7+).
+ * gort__wtrack_init probes once and says whether it works; gort__wtrack_add
+ * then registers a range (write-protected from then on: its writes are
+ * reported). The heap's arenas are added by gort__wtrack_start (the page
+ * heap's mapped chunks, mheap.lock held) and every chunk mapped later by
+ * the page heap itself. A write to a registered page is allowed at once and
+ * marks the page written until the next scan with reprotect. */
+GORT_HIDDEN extern _Atomic bool gort__wtrack_on; /* arenas are being registered */
+GORT_HIDDEN extern _Atomic bool gort__wtrack_broken; /* a registration or a scan failed */
+GORT_HIDDEN bool gort__wtrack_init(void);
+GORT_HIDDEN void gort__wtrack_add(uintptr_t lo, size_t len);
+/* Calls fn on each run [a, b) of pages of [lo, hi) written since the last
+ * scan with reprotect (which write-protects them again, in the same walk).
+ * false (and gort__wtrack_broken set) when the kernel refused. */
+typedef void (*gort_wtrack_fn)(uintptr_t a, uintptr_t b, void *arg);
+GORT_HIDDEN bool gort__wtrack_scan(uintptr_t lo, uintptr_t hi, bool reprotect, gort_wtrack_fn fn, void *arg);
+/* A fork child: the inherited descriptors act on the parent's tracking, so
+ * they are closed; the child's next concurrent cycle sets it up anew. */
+GORT_HIDDEN void gort__wtrack_fork_child(void);
+
 #endif

@@ -261,10 +261,22 @@ static void arena_mapped(gort_heap_arena *ha, uint32_t from, uint32_t to) {
         memset(ha->scav[c], 0xff, sizeof ha->scav[c]);
     }
     ha->mapped_pages = to;
+    if (atomic_load_explicit(&gort__wtrack_on, memory_order_relaxed))
+        gort__wtrack_add(ha->base + ((uintptr_t)from << GORT_PAGE_SHIFT), (size_t)(to - from) << GORT_PAGE_SHIFT);
     h->pages_total += to - from;
     h->pages_scav += to - from;
     update_chunks((uint64_t)ha->slot * GORT_CHUNKS_PER_ARENA + from / GORT_CHUNK_PAGES,
                   (uint64_t)ha->slot * GORT_CHUNKS_PER_ARENA + to / GORT_CHUNK_PAGES - 1);
+}
+
+void gort__heap_wtrack_start_locked(void) {
+    gort__assert_held(GORT_RANK_MHEAP);
+    if (atomic_load_explicit(&gort__wtrack_on, memory_order_relaxed)) return;
+    for (uint32_t i = 0; i < gort__heap.nslots; i++) {
+        gort_heap_arena *ha = gort__heap.slots[i];
+        if (ha && ha->mapped_pages) gort__wtrack_add(ha->base, (size_t)ha->mapped_pages << GORT_PAGE_SHIFT);
+    }
+    atomic_store_explicit(&gort__wtrack_on, true, memory_order_relaxed);
 }
 
 /* Maps chunks for a request of npages: more of the last arena when they fit

@@ -34,6 +34,9 @@ GORT_HIDDEN uint64_t gort__heap_scavenge_locked(uint64_t max_pages);
 GORT_HIDDEN void gort__heap_trim_slabs_locked(bool all);
 GORT_HIDDEN uint64_t gort__heap_scavenge_runs_locked(uint64_t min_run);
 GORT_HIDDEN uint64_t gort__scavenge_overage_locked(void);
+/* Registers every mapped chunk of every arena for write tracking, and has
+ * the chunks mapped from now on registered as they come (wtrack.c). */
+GORT_HIDDEN void gort__heap_wtrack_start_locked(void);
 /* Checks the page heap: summaries, bitmaps, span map, counters. */
 GORT_HIDDEN size_t gort__heap_check_locked(void);
 
