@@ -60,8 +60,9 @@ static void write_addr(const void *p) {
 __thread gort_lockstate gort__lockstate __attribute__((tls_model("initial-exec")));
 
 void gort__lockrank_fail(const char *what, unsigned rank) {
-    static const char *const names[GORT_NRANKS] = {"timer",    "bg_lock", "gc_lock", "meta_lock", "mcache_list", "mcache.gc_lock",
-                                                   "mcentral", "mheap",   "prof_lock", "persistent",  "work_lock"};
+    static const char *const names[GORT_NRANKS] = {"timer",       "bg_lock",        "gc_lock",  "meta_lock",
+                                                   "mcache_list", "mcache.gc_lock", "mcentral", "mheap",
+                                                   "prof_lock",   "persistent",     "work_lock"};
     error_start(what);
     write_str(" (rank ");
     write_str(rank < GORT_NRANKS ? names[rank] : "?");

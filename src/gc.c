@@ -94,8 +94,8 @@ static _Atomic uint64_t heap_goal_pub; /* heap_goal, for reading without gc_lock
 static _Atomic int32_t gc_percent = 100;
 static _Atomic int64_t memory_limit = INT64_MAX;
 static _Atomic uint64_t last_gc_mono;
-static bool concurrent; /* set once by gc_init: marking runs concurrently, cycles on the background thread */
-static _Atomic bool marking;           /* a concurrent mark runs (between its pauses) */
+static bool concurrent;      /* set once by gc_init: marking runs concurrently, cycles on the background thread */
+static _Atomic bool marking; /* a concurrent mark runs (between its pauses) */
 static _Atomic uint64_t assist_marked; /* bytes marked by mark assists this cycle */
 static uint64_t globals_bytes, stacks_bytes;
 
@@ -272,9 +272,9 @@ static bool work_done;
 /* Marker threads join a drain only once it has shared work (a full
  * buffer): waking them costs more than a small heap's whole mark. */
 static pthread_cond_t join_cond = PTHREAD_COND_INITIALIZER;
-static bool work_open;       /* a parallel drain that markers may join */
-static unsigned work_idle;   /* marker threads waiting to join */
-static unsigned work_joined; /* marker threads in the drain */
+static bool work_open;           /* a parallel drain that markers may join */
+static unsigned work_idle;       /* marker threads waiting to join */
+static unsigned work_joined;     /* marker threads in the drain */
 static unsigned work_max_joined; /* at most this many (concurrent marking: a share of the cores) */
 static uint64_t work_joined_marked;
 static uint64_t work_joined_cpu; /* thread CPU time the marker threads spent in this drain */
@@ -1319,12 +1319,12 @@ static void pause_begin(gort_mcache *self, uintptr_t self_sp) {
 /* What a cycle measured, for the statistics and the trace line. */
 typedef struct {
     bool forced, concurrent;
-    uint64_t t0;           /* start */
-    uint64_t pause1;       /* the first pause (concurrent cycles), ns */
-    uint64_t t_mark;       /* the final pause began (the world stopped) */
-    uint64_t t_term;       /* its mark ended */
-    uint64_t mark_cpu;     /* markers' CPU time, all phases */
-    uint64_t concurrent_ns; /* clock time between the pauses */
+    uint64_t t0;                            /* start */
+    uint64_t pause1;                        /* the first pause (concurrent cycles), ns */
+    uint64_t t_mark;                        /* the final pause began (the world stopped) */
+    uint64_t t_term;                        /* its mark ended */
+    uint64_t mark_cpu;                      /* markers' CPU time, all phases */
+    uint64_t concurrent_ns;                 /* clock time between the pauses */
     uint64_t heap_before, heap_end, marked; /* heap_live at the start, at the final pause; marked */
     unsigned markers, rounds;
     uint64_t dirty_pages; /* pages re-scanned in the final pause */
@@ -1439,8 +1439,7 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         if (ci->concurrent)
             snprintf(how, sizeof how, ", concurrent: %u rounds, %llu pages re-scanned in the pause", ci->rounds,
                      (unsigned long long)ci->dirty_pages);
-        else
-            snprintf(how, sizeof how, "%s", "");
+        else snprintf(how, sizeof how, "%s", "");
         int n = snprintf(line, sizeof line,
                          "gc %llu @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %.3f+%.3f/%.3f/%.3f+%.3f ms cpu, "
                          "%llu->%llu->%llu MB, %llu MB goal, %llu MB stacks, %llu MB globals, %u P%s%s\n",
@@ -1512,7 +1511,6 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
  * contradiction. GORT_GCCHECKMARK=1 checks this after every cycle. */
 #define PRECLEAN_ROUNDS 8
 #define PRECLEAN_ENOUGH 256 /* written pages a round may leave for the final pause */
-
 
 /* Re-scans what of [a, b) (written pages) lies in marked scan-kind objects
  * and in gort_malloc_scanned blocks. Spans may change under a concurrent
@@ -1681,7 +1679,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
 static pthread_mutex_t bg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;      /* the thread waits for a request */
 static pthread_cond_t bg_done_cond = PTHREAD_COND_INITIALIZER; /* askers wait for their cycle */
-static uint64_t bg_requested, bg_done; /* cycles asked for and finished, under bg_lock */
+static uint64_t bg_requested, bg_done;                         /* cycles asked for and finished, under bg_lock */
 static bool bg_running, bg_forced, bg_started;
 static _Atomic bool bg_busy; /* a cycle is asked for or running: the trigger check asks no more */
 
@@ -1835,8 +1833,8 @@ static inline void assist_alloc(uint64_t n) {
         return;
     }
     if (live < atomic_load_explicit(&heap_trigger, memory_order_relaxed)) return;
-    gc_tls.assist_debt += n * (live < atomic_load_explicit(&heap_goal_pub, memory_order_relaxed) ? ASSIST_RATIO
-                                                                                                  : ASSIST_RATIO_OVER);
+    gc_tls.assist_debt +=
+        n * (live < atomic_load_explicit(&heap_goal_pub, memory_order_relaxed) ? ASSIST_RATIO : ASSIST_RATIO_OVER);
     if (gc_tls.assist_debt < ASSIST_MIN) return;
     uint64_t pay = gc_tls.assist_debt < ASSIST_MAX ? gc_tls.assist_debt : ASSIST_MAX;
     gc_tls.assist_debt -= pay;
@@ -2472,7 +2470,8 @@ void gort__gc_stats_print(FILE *out, bool json) {
 #define J(f, name) fprintf(out, "\"%s\":%llu,", #f, (unsigned long long)st.f);
         GC_FIELDS(J)
 #undef J
-        fprintf(out, "\"gc_percent\":%lld,\"memory_limit\":%lld,\"gc_cpu_fraction\":%.6f,\"concurrent\":%d,\"pause_ns\":[",
+        fprintf(out,
+                "\"gc_percent\":%lld,\"memory_limit\":%lld,\"gc_cpu_fraction\":%.6f,\"concurrent\":%d,\"pause_ns\":[",
                 (long long)st.gc_percent, (long long)st.memory_limit, st.gc_cpu_fraction, (int)st.concurrent);
         for (uint64_t i = 0; i < n; i++)
             fprintf(out, "%s%llu", i ? "," : "", (unsigned long long)st.pause_ns[(st.num_gc - n + i) % 256]);

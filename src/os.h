@@ -42,7 +42,7 @@ enum { GORT_OS_RESERVED = 1, GORT_OS_PREPARED = 2, GORT_OS_READY = 3 };
  * heap's mapped chunks, mheap.lock held) and every chunk mapped later by
  * the page heap itself. A write to a registered page is allowed at once and
  * marks the page written until the next scan with reprotect. */
-GORT_HIDDEN extern _Atomic bool gort__wtrack_on; /* arenas are being registered */
+GORT_HIDDEN extern _Atomic bool gort__wtrack_on;     /* arenas are being registered */
 GORT_HIDDEN extern _Atomic bool gort__wtrack_broken; /* a registration or a scan failed */
 GORT_HIDDEN bool gort__wtrack_init(void);
 GORT_HIDDEN void gort__wtrack_add(uintptr_t lo, size_t len);
