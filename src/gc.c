@@ -1636,7 +1636,9 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         gort__unlock(&meta_lock, GORT_RANK_META);
         unsigned joiners = concurrent_joiners();
         ci.marked += drain_parallel(&w, joiners, &ci.markers, &ci.mark_cpu);
-        /* 3. pre-cleaning */
+        /* 3. pre-cleaning (a program that writes all over its heap faster
+         * than a round re-scans does not converge: what its last round left
+         * waits for the pause) */
         while (ci.rounds < PRECLEAN_ROUNDS) {
             gcwork rw = {.buf = getempty()};
             uint64_t pages = walk_written(&rw, true);
