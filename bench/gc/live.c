@@ -22,6 +22,17 @@ BENCH_TYPE(Slot, head);
 
 #define UNIT 1000
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+/* The per-mille-th value of n sorted values (nearest rank). */
+static uint64_t pct(const uint64_t *v, uint64_t n, uint64_t permille) {
+    if (!n) return 0;
+    uint64_t k = (n * permille + 999) / 1000;
+    return v[k ? k - 1 : 0];
+}
+
 static Item *make_list(uint64_t idx, uint64_t len, uint64_t key) {
     Item *head = NULL;
     for (uint64_t p = 1; p <= len; p++) { /* built from the tail: the head has pos = len */
@@ -78,6 +89,8 @@ int main(int argc, char **argv) {
     uint64_t t_built = now_ns();
 
     uint64_t unit_max = 0, units = reps / UNIT;
+    uint64_t *unit_ns = calloc(units ? units : 1, sizeof *unit_ns); /* for the percentiles */
+    if (!unit_ns) return 1;
     t = now_ns();
     for (uint64_t u = 0; u < units; u++) {
         for (int k = 0; k < UNIT; k++) {
@@ -88,17 +101,22 @@ int main(int argc, char **argv) {
         }
         uint64_t e = now_ns();
         if (e - t > unit_max) unit_max = e - t;
+        unit_ns[u] = e - t;
         t = e;
     }
     uint64_t t_churned = now_ns();
+    qsort(unit_ns, units, sizeof *unit_ns, cmp_u64);
     for (uint64_t i = 0; i < n; i++) sum += take_list(slots[i].head, i);
     FREE(slots);
     double secs = (double)(now_ns() - t0) * 1e-9;
     printf("RESULT workload=live impl=%s entries=%" PRIu64 " replacements=%" PRIu64 " checksum=%" PRIu64
            " secs=%.3f build_secs=%.3f churn_secs=%.3f unit_max_ns=%" PRIu64 " unit_avg_ns=%" PRIu64
-           " build_unit_max_ns=%" PRIu64 "\n",
+           " build_unit_max_ns=%" PRIu64 " unit_p50_ns=%" PRIu64 " unit_p99_ns=%" PRIu64 " unit_p999_ns=%" PRIu64
+           "\n",
            IMPL_NAME, n, reps, sum, secs, (double)(t_built - t0) * 1e-9, (double)(t_churned - t_built) * 1e-9, unit_max,
-           units ? (t_churned - t_built) / units : 0, build_max);
+           units ? (t_churned - t_built) / units : 0, build_max, pct(unit_ns, units, 500), pct(unit_ns, units, 990),
+           pct(unit_ns, units, 999));
+    free(unit_ns);
     impl_report();
     return 0;
 }

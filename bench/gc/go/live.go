@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -71,6 +72,7 @@ func live(liveMiB, churn float64) {
 
 	var unitMax time.Duration
 	units := reps / unit
+	unitNs := make([]int64, units) // for the percentiles
 	t = time.Now()
 	for u := uint64(0); u < units; u++ {
 		for k := 0; k < unit; k++ {
@@ -83,9 +85,21 @@ func live(liveMiB, churn float64) {
 		if d := e.Sub(t); d > unitMax {
 			unitMax = d
 		}
+		unitNs[u] = e.Sub(t).Nanoseconds()
 		t = e
 	}
 	churned := time.Now()
+	sort.Slice(unitNs, func(a, b int) bool { return unitNs[a] < unitNs[b] })
+	pct := func(permille uint64) int64 { // nearest rank
+		if units == 0 {
+			return 0
+		}
+		k := (units*permille + 999) / 1000
+		if k == 0 {
+			k = 1
+		}
+		return unitNs[k-1]
+	}
 	for i := uint64(0); i < n; i++ {
 		sum += takeList(slots[i], i)
 	}
@@ -93,7 +107,7 @@ func live(liveMiB, churn float64) {
 	if units > 0 {
 		avg = churned.Sub(built).Nanoseconds() / int64(units)
 	}
-	fmt.Printf("RESULT workload=live impl=go entries=%d replacements=%d checksum=%d secs=%.3f build_secs=%.3f churn_secs=%.3f unit_max_ns=%d unit_avg_ns=%d build_unit_max_ns=%d\n",
+	fmt.Printf("RESULT workload=live impl=go entries=%d replacements=%d checksum=%d secs=%.3f build_secs=%.3f churn_secs=%.3f unit_max_ns=%d unit_avg_ns=%d build_unit_max_ns=%d unit_p50_ns=%d unit_p99_ns=%d unit_p999_ns=%d\n",
 		n, reps, sum, secs(), built.Sub(start).Seconds(), churned.Sub(built).Seconds(),
-		unitMax.Nanoseconds(), avg, buildMax.Nanoseconds())
+		unitMax.Nanoseconds(), avg, buildMax.Nanoseconds(), pct(500), pct(990), pct(999))
 }
