@@ -81,7 +81,7 @@ static void churn(uint64_t *s, int n) {
 
 /* ---- 1. moving references ---- */
 enum { NOBJ = 64, NHOLD = 32 };
-static Holder **g_hold;           /* NHOLD holders, in a scanned block */
+static Holder **g_hold;             /* NHOLD holders, in a scanned block */
 static void *volatile g_glob[NOBJ]; /* global slots */
 static gort_weak *g_weak[NOBJ];
 /* where object i's only reference is: 0 stack, 1 global, 2 heap (holder h, slot k) */
@@ -198,10 +198,10 @@ NOINLINE static void released_reuse(uint64_t *s, int rounds) {
     Holder *root = gort_new(Holder);
     CHECK(root);
     for (int r = 0; r < rounds; r++) {
-        churn(s, 20000);                 /* garbage over many pages */
-        gort_gc();                       /* freed, its spans empty */
-        gort_release_memory();           /* and their pages given back */
-        for (int k = 0; k < 16; k++) {   /* new objects in those pages, linked into an old one */
+        churn(s, 20000);               /* garbage over many pages */
+        gort_gc();                     /* freed, its spans empty */
+        gort_release_memory();         /* and their pages given back */
+        for (int k = 0; k < 16; k++) { /* new objects in those pages, linked into an old one */
             Obj *head = NULL;
             for (int j = 0; j < 200; j++) {
                 Obj *o = make_obj(((uint64_t)r << 32) | ((uint64_t)k << 16) | (uint64_t)j);
@@ -213,7 +213,8 @@ NOINLINE static void released_reuse(uint64_t *s, int rounds) {
         churn(s, 2000);
         for (int k = 0; k < 16; k++) {
             Obj *o = root->slot[k];
-            for (int j = 199; j >= 0; j--, o = o->next) check_obj(o, ((uint64_t)r << 32) | ((uint64_t)k << 16) | (uint64_t)j);
+            for (int j = 199; j >= 0; j--, o = o->next)
+                check_obj(o, ((uint64_t)r << 32) | ((uint64_t)k << 16) | (uint64_t)j);
             CHECK(o == NULL);
         }
     }

@@ -111,8 +111,7 @@ int main(int argc, char **argv) {
     double secs = (double)(now_ns() - t0) * 1e-9;
     printf("RESULT workload=live impl=%s entries=%" PRIu64 " replacements=%" PRIu64 " checksum=%" PRIu64
            " secs=%.3f build_secs=%.3f churn_secs=%.3f unit_max_ns=%" PRIu64 " unit_avg_ns=%" PRIu64
-           " build_unit_max_ns=%" PRIu64 " unit_p50_ns=%" PRIu64 " unit_p99_ns=%" PRIu64 " unit_p999_ns=%" PRIu64
-           "\n",
+           " build_unit_max_ns=%" PRIu64 " unit_p50_ns=%" PRIu64 " unit_p99_ns=%" PRIu64 " unit_p999_ns=%" PRIu64 "\n",
            IMPL_NAME, n, reps, sum, secs, (double)(t_built - t0) * 1e-9, (double)(t_churned - t_built) * 1e-9, unit_max,
            units ? (t_churned - t_built) / units : 0, build_max, pct(unit_ns, units, 500), pct(unit_ns, units, 990),
            pct(unit_ns, units, 999));
