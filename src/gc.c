@@ -94,7 +94,8 @@ static _Atomic uint64_t heap_goal_pub; /* heap_goal, for reading without gc_lock
 static _Atomic int32_t gc_percent = 100;
 static _Atomic int64_t memory_limit = INT64_MAX;
 static _Atomic uint64_t last_gc_mono;
-static bool concurrent;      /* set once by gc_init: marking runs concurrently, cycles on the background thread */
+static bool concurrent; /* set once by gc_init: the kernel tracks writes; cycles run on the background thread */
+static bool last_concurrent; /* the last cycle marked concurrently (gc_lock) */
 static _Atomic bool marking; /* a concurrent mark runs (between its pauses) */
 static _Atomic uint64_t assist_marked; /* bytes marked by mark assists this cycle */
 static uint64_t globals_bytes, stacks_bytes;
@@ -1230,6 +1231,20 @@ static void compare_marks(gort_mspan *s, void *arg) {
 
 static int ncpu_online = 1;
 
+/* Concurrent marking pays where the mark it takes out of the pause is long.
+ * Its price is a fault for each page the program writes first in a cycle
+ * (15-23 us on the 2-core VM, shared/design/kernel-write-tracking.md), and
+ * an allocating program writes fresh pages all the time: binary-trees at
+ * depth 21, whose stop-the-world pauses are at most 70 ms, ran 4.9 times
+ * as long with every cycle concurrent (55.8 s against 11.3 s, bench/gc).
+ * So GORT_GCBARRIER=auto marks concurrently once the last cycle marked at
+ * least this much (at the 0.8 ms per MiB of bench/gc's live test, a
+ * stop-the-world mark of 200 ms); uffd always. */
+#define CONCURRENT_MIN_MARKED ((uint64_t)256 << 20)
+static bool next_concurrent(void) { /* gc_lock held */
+    return concurrent && (gort__options.gcbarrier == GORT_BARRIER_UFFD || heap_marked >= CONCURRENT_MIN_MARKED);
+}
+
 static void compute_goal(void) {
     int32_t pct = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     uint64_t goal = UINT64_MAX;
@@ -1256,7 +1271,8 @@ static void compute_goal(void) {
      * marked heap to the goal (Go's lowest trigger; Go moves it up to 95%
      * as it learns the mark's pace). */
     uint64_t trigger = goal;
-    if (concurrent && goal != UINT64_MAX && goal > heap_marked) trigger = heap_marked + (goal - heap_marked) / 10 * 7;
+    if (next_concurrent() && goal != UINT64_MAX && goal > heap_marked)
+        trigger = heap_marked + (goal - heap_marked) / 10 * 7;
     atomic_store_explicit(&heap_trigger, trigger, memory_order_relaxed);
 }
 
@@ -1336,6 +1352,7 @@ typedef struct {
 static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
     uint64_t marked = ci->marked;
     ci->heap_end = atomic_load_explicit(&heap_live, memory_order_relaxed);
+    last_concurrent = ci->concurrent;
     /* weak references, then finalizers */
     for (size_t i = 0; i < nweaks;) {
         gort_weak *wk = weaks[i];
@@ -1598,15 +1615,19 @@ static unsigned concurrent_joiners(void) {
 static GORT_NOINLINE void concurrent_cycle(bool forced) {
     volatile uintptr_t here = 0;
     uintptr_t self_sp = (uintptr_t)&here;
-    cycle_info ci = {.forced = forced, .concurrent = true};
+    cycle_info ci = {.forced = forced};
     gort__lock(&gc_lock, GORT_RANK_GC);
     start_workers();
     ci.t0 = now_ns(CLOCK_MONOTONIC);
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
-    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
-    gort__heap_wtrack_start_locked();
-    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
-    bool track = !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed);
+    bool track = next_concurrent();
+    if (track) {
+        gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+        gort__heap_wtrack_start_locked();
+        gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+        track = !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed);
+    }
+    ci.concurrent = track;
     uint64_t c0 = ci.t0;
     if (track) {
         gort__unlock(&gc_lock, GORT_RANK_GC);
@@ -1662,9 +1683,10 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         mark_globals(&fw);
         mark_fin_roots(&fw);
     } else {
-        /* what was written is unknown: the whole mark again */
+        /* a stop-the-world cycle; or the tracking broke and what was written
+         * is unknown: the whole mark again */
+        if (track) for_each_gc_span(clear_marks, NULL);
         ci.concurrent = false;
-        for_each_gc_span(clear_marks, NULL);
         ci.marked = 0;
         mark_roots(&fw, self, self_sp);
     }
@@ -2449,7 +2471,7 @@ void gort_gc_stats_sized(gort_gc_stats_t *out, size_t size) {
     st->finalizers_run = atomic_load_explicit(&finalizers_run, memory_order_relaxed);
     st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
-    st->concurrent = concurrent && !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed);
+    st->concurrent = last_concurrent;
     gort__unlock(&gc_lock, GORT_RANK_GC);
     if (st == &buf) memcpy(out, &buf, size);
     else if (size > sizeof buf) memset((char *)out + sizeof buf, 0, size - sizeof buf);

@@ -9,8 +9,9 @@
 # (TSan's deadlock detector holds at most 64 locks; gort's fork handler takes
 # every central lock, so it is off.)
 # A test is a program that exits 0; each gets a time limit (GORT_TEST_TIMEOUT, default 600 s).
-# The collector's tests (test_gc_*) run with GORT_GCCHECKMARK=1, and in the release build
-# twice: concurrent marking (where the kernel can track writes) and GORT_GCBARRIER=none.
+# The collector's tests (test_gc_*) run with GORT_GCCHECKMARK=1 and GORT_GCBARRIER=uffd
+# (concurrent marking, where the kernel can track writes), and in the release build also
+# with the default (auto) and GORT_GCBARRIER=none (stop-the-world).
 set -u
 cd "$(dirname "$0")/.."
 timeout_s=${GORT_TEST_TIMEOUT:-600}
@@ -45,10 +46,12 @@ run_mode() { # mode builddir [tsan-only]
         # the collector's tests re-mark the heap after every cycle and abort on a missed object
         case $t in
             test_gc_*)
-                run_one "$mode/$t" env GORT_GCCHECKMARK=1 "$dir/tests/$t"
-                # and the stop-the-world collector (the default marks concurrently where the
-                # kernel tracks writes), in the release build
+                # every cycle marking concurrently where the kernel tracks writes (the
+                # default, auto, does so only for big heaps: the tests' are small)
+                run_one "$mode/$t" env GORT_GCCHECKMARK=1 GORT_GCBARRIER=uffd "$dir/tests/$t"
+                # and, in the release build, the default and the stop-the-world collector
                 if [ "$mode" = release ]; then
+                    run_one "$mode-auto/$t" env GORT_GCCHECKMARK=1 "$dir/tests/$t"
                     run_one "$mode-stw/$t" env GORT_GCCHECKMARK=1 GORT_GCBARRIER=none "$dir/tests/$t"
                 fi ;;
             *) run_one "$mode/$t" "$dir/tests/$t" ;;

@@ -14,8 +14,9 @@
  *      objects linked into old ones while cycles run
  *   4. fork while cycles run: the child collects on its own (with its own tracking) and
  *      keeps its objects; the parent's tracking is not disturbed (its checks go on after)
- * In the stop-the-world mode (GORT_GCBARRIER=none, or a kernel without the tracking) the
- * same checks run; the test says which mode it saw.
+ * tests/run.sh runs it with GORT_GCBARRIER=uffd (every cycle concurrent; the default marks
+ * concurrently only big heaps), and also with the default and with none (stop-the-world),
+ * where the same checks run; the test says which mode it saw.
  */
 #include <errno.h>
 #include <sched.h>
@@ -265,14 +266,13 @@ int main(void) {
     }
     pthread_t t;
     CHECK(pthread_create(&t, NULL, collector, NULL) == 0);
+    moving(&s, (long)(200000 * scale));
+    printf("moving references: ok\n");
     gort_gc_stats_t st;
     gort_gc_stats(&st);
     printf("marking: %s\n", st.concurrent ? "concurrent" : "stop-the-world");
     const char *barrier = getenv("GORT_GCBARRIER");
     if (barrier && strcmp(barrier, "none") == 0) CHECK_EQ(st.concurrent, 0);
-
-    moving(&s, (long)(200000 * scale));
-    printf("moving references: ok\n");
     syscall_writes(&s, (int)(200 * scale) + 10);
     printf("read(2) into the heap: ok\n");
     released_reuse(&s, (int)(10 * scale) + 2);

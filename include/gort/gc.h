@@ -163,10 +163,11 @@ typedef struct gort_gc_stats {
     uint64_t finalizers_run;    /* finalizers that have returned */
     int64_t gc_percent;         /* the current GOGC (-1: off) */
     int64_t memory_limit;       /* the current soft limit (INT64_MAX: none) */
-    /* 1: marking runs concurrently with the program, with the kernel's record
-     * of written pages as its write barrier (Linux 6.7+; GORT_GCBARRIER=uffd);
-     * 0: the world stops for the whole mark (GORT_GCBARRIER=none, or the
-     * kernel cannot). Set once the collector is in use. */
+    /* 1: the last cycle marked concurrently with the program, with the
+     * kernel's record of written pages as its write barrier (Linux 6.7+;
+     * GORT_GCBARRIER=auto does so once a cycle marks 256 MiB, uffd always);
+     * 0: the world stopped for its whole mark (GORT_GCBARRIER=none, a kernel
+     * that cannot, a small heap under auto, or no cycle yet). */
     int64_t concurrent;
 } gort_gc_stats_t;
 /* Fills *st. The struct grows as gort_stats_t does (gort/stats.h): fields are
