@@ -94,7 +94,7 @@ static _Atomic uint64_t heap_goal_pub; /* heap_goal, for reading without gc_lock
 static _Atomic int32_t gc_percent = 100;
 static _Atomic int64_t memory_limit = INT64_MAX;
 static _Atomic uint64_t last_gc_mono;
-static bool concurrent; /* set once by gc_init: the kernel tracks writes; cycles run on the background thread */
+static bool concurrent;      /* set once by gc_init: the kernel tracks writes; cycles run on the background thread */
 static bool last_concurrent; /* the last cycle marked concurrently (gc_lock) */
 static _Atomic bool marking; /* a concurrent mark runs (between its pauses) */
 static _Atomic uint64_t assist_marked; /* bytes marked by mark assists this cycle */
