@@ -97,7 +97,8 @@ static _Atomic uint64_t last_gc_mono;
 static bool concurrent;      /* set once by gc_init: the kernel tracks writes; cycles run on the background thread */
 static bool last_concurrent; /* the last cycle marked concurrently (gc_lock) */
 static _Atomic bool marking; /* a concurrent mark runs (between its pauses) */
-static _Atomic uint64_t assist_marked; /* bytes marked by mark assists this cycle */
+static _Atomic uint64_t assist_marked;  /* bytes marked by mark assists this cycle */
+static _Atomic unsigned assists_active; /* assists holding a work buffer */
 static uint64_t globals_bytes, stacks_bytes;
 
 /* statistics, under gc_lock */
@@ -1235,12 +1236,14 @@ static int ncpu_online = 1;
  * Its price is a fault for each page the program writes first in a cycle
  * (15-23 us on the 2-core VM, shared/design/kernel-write-tracking.md), and
  * an allocating program writes fresh pages all the time: binary-trees at
- * depth 21, whose stop-the-world pauses are at most 70 ms, ran 4.9 times
- * as long with every cycle concurrent (55.8 s against 11.3 s, bench/gc).
+ * depth 21, whose stop-the-world pauses are at most 70 ms, ran 5.4 times
+ * as long with every cycle concurrent (57.9 s against 10.7 s, medians of 3,
+ * bench/gc at b668597).
  * So GORT_GCBARRIER=auto marks concurrently once the last cycle marked at
- * least this much (at the 0.8 ms per MiB of bench/gc's live test, a
- * stop-the-world mark of 200 ms); uffd always. */
-#define CONCURRENT_MIN_MARKED ((uint64_t)256 << 20)
+ * least this much: above the 95 and 84 MB that binary-trees and GCBench
+ * mark at most, and at the 0.8 ms per MiB of bench/gc's live test, a
+ * stop-the-world mark of about 100 ms; uffd always. */
+#define CONCURRENT_MIN_MARKED ((uint64_t)128 << 20)
 static bool next_concurrent(void) { /* gc_lock held */
     return concurrent && (gort__options.gcbarrier == GORT_BARRIER_UFFD || heap_marked >= CONCURRENT_MIN_MARKED);
 }
@@ -1602,6 +1605,23 @@ static void clear_marks(gort_mspan *s, void *arg) {
     for (unsigned w = 0; w < s->nwords; w++) set_mark_word(s, w, 0);
 }
 
+/* A drain while the program runs: drain_parallel, again while mark assists
+ * hold work (a drain ends when its markers find the queue empty, and an
+ * assist may be scanning a buffer it took, to put back what it found). */
+static uint64_t drain_concurrent(gcwork *w, unsigned joiners, cycle_info *ci) {
+    uint64_t marked = drain_parallel(w, joiners, &ci->markers, &ci->mark_cpu);
+    for (;;) {
+        if (atomic_load(&work_nfull)) {
+            gcwork more = {.buf = getempty()};
+            marked += drain_parallel(&more, joiners, &ci->markers, &ci->mark_cpu);
+        } else if (atomic_load(&assists_active)) {
+            sched_yield();
+        } else {
+            return marked;
+        }
+    }
+}
+
 /* Marker threads that join a concurrent drain besides the cycle's own
  * thread: Go's 25% of the cores for background marking. */
 static unsigned concurrent_joiners(void) {
@@ -1656,7 +1676,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         mark_fin_roots(&w);
         gort__unlock(&meta_lock, GORT_RANK_META);
         unsigned joiners = concurrent_joiners();
-        ci.marked += drain_parallel(&w, joiners, &ci.markers, &ci.mark_cpu);
+        ci.marked += drain_concurrent(&w, joiners, &ci);
         /* 3. pre-cleaning (a program that writes all over its heap faster
          * than a round re-scans does not converge: what its last round left
          * waits for the pause) */
@@ -1664,7 +1684,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
             gcwork rw = {.buf = getempty()};
             uint64_t pages = walk_written(&rw, true);
             ci.rounds++;
-            ci.marked += drain_parallel(&rw, joiners, &ci.markers, &ci.mark_cpu);
+            ci.marked += drain_concurrent(&rw, joiners, &ci);
             if (pages <= PRECLEAN_ENOUGH) break;
         }
         gort__lock(&gc_lock, GORT_RANK_GC);
@@ -1809,7 +1829,9 @@ NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
         workbuf *b = work_full;
         if (b) {
             work_full = b->next;
-            atomic_fetch_sub_explicit(&work_nfull, 1, memory_order_relaxed);
+            /* counted before the buffer leaves the count: drain_concurrent reads them in the other order */
+            atomic_fetch_add(&assists_active, 1);
+            atomic_fetch_sub(&work_nfull, 1);
         }
         gort__unlock(&work_lock, GORT_RANK_WORK);
         if (!b) {
@@ -1837,6 +1859,7 @@ NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
             }
             explicit_bzero(w.cand, sizeof w.cand);
             explicit_bzero(w.cand_span, sizeof w.cand_span);
+            atomic_fetch_sub(&assists_active, 1); /* after putfull counted what it put back */
         }
     }
     atomic_signal_fence(memory_order_seq_cst);

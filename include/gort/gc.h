@@ -165,7 +165,7 @@ typedef struct gort_gc_stats {
     int64_t memory_limit;       /* the current soft limit (INT64_MAX: none) */
     /* 1: the last cycle marked concurrently with the program, with the
      * kernel's record of written pages as its write barrier (Linux 6.7+;
-     * GORT_GCBARRIER=auto does so once a cycle marks 256 MiB, uffd always);
+     * GORT_GCBARRIER=auto does so once a cycle marks 128 MiB, uffd always);
      * 0: the world stopped for its whole mark (GORT_GCBARRIER=none, a kernel
      * that cannot, a small heap under auto, or no cycle yet). */
     int64_t concurrent;
