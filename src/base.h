@@ -182,8 +182,9 @@ typedef struct gort_options {
     uint32_t heapview_every_ms; /* GORT_HEAPVIEW_EVERY: and a numbered snapshot (SVG + stats JSON) this often */
 } gort_options;
 enum { GORT_OOM_ABORT = 0, GORT_OOM_NULL = 1, GORT_OOM_REPORT = 2 };
-/* auto: concurrent marking where the kernel tracks writes (wtrack.c), else
- * stop-the-world; uffd: concurrent or a warning; none: stop-the-world. */
+/* auto: concurrent marking once a cycle marked 128 MiB, where the kernel
+ * tracks writes (wtrack.c), else stop-the-world; uffd: every cycle
+ * concurrent (a warning where the kernel cannot); none: stop-the-world. */
 enum { GORT_BARRIER_AUTO = 0, GORT_BARRIER_UFFD = 1, GORT_BARRIER_NONE = 2 };
 GORT_HIDDEN extern gort_options gort__options;
 /* Sets o from get(name) for every GORT_* variable; a value that is not

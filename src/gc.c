@@ -6,7 +6,9 @@
  * in spans of the kinds GORT_KIND_GC_NOSCAN (never scanned) and
  * GORT_KIND_GC_SCAN (scanned: precisely where the arena's pointer bitmap or
  * a large span's type says, or conservatively, every word, for
- * gort_gc_alloc). A cycle:
+ * gort_gc_alloc). A stop-the-world cycle (the concurrent one, below
+ * collect_cycle, reuses its steps 1-2 for its two pauses and 4-5 in the
+ * second):
  *
  *   1. Take the collector's locks, in the heap's lock order (below), so that
  *      no stopped thread can hold one: the world then never stops inside the
@@ -37,10 +39,10 @@
  * (GORT_GCTRACE's third clock figure).
  *
  * Lock order (left before right), extending internal.h's:
- *     gc_lock -> meta_lock -> mcache_list_lock -> mcache.gc_lock (every cache)
- *       -> mcentral[collected classes].lock -> mheap.lock
- * work_lock (the mark queue) is taken only by markers while the world is
- * stopped, with nothing else.
+ *     bg_lock -> gc_lock -> meta_lock -> mcache_list_lock -> mcache.gc_lock
+ *       (every cache) -> mcentral[collected classes].lock -> mheap.lock
+ * work_lock (the mark queue) is taken by markers and mark assists, with
+ * nothing else held.
  */
 #define _GNU_SOURCE
 #include <errno.h>

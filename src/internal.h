@@ -8,7 +8,7 @@
  * Lock order: the ranks in lock.h (checked in the debug, ASan and TSan
  * builds), and docs/design.md:
  *
- *     timer -> gc_lock -> meta_lock -> mcache_list_lock -> every mcache.gc_lock
+ *     timer -> bg_lock -> gc_lock -> meta_lock -> mcache_list_lock -> every mcache.gc_lock
  *     -> mcentral locks -> mheap.lock -> prof_lock -> persistent_lock -> work_lock
  *
  * mheap.lock guards the page allocator, arena growth, span structs and the

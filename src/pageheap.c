@@ -260,9 +260,11 @@ static void arena_mapped(gort_heap_arena *ha, uint32_t from, uint32_t to) {
         memset(ha->palloc[c], 0, sizeof ha->palloc[c]);
         memset(ha->scav[c], 0xff, sizeof ha->scav[c]);
     }
-    ha->mapped_pages = to;
+    /* registered for write tracking before mapped_pages shows them: the
+     * collector's walks (gc.c) read it without the lock */
     if (atomic_load_explicit(&gort__wtrack_on, memory_order_relaxed))
         gort__wtrack_add(ha->base + ((uintptr_t)from << GORT_PAGE_SHIFT), (size_t)(to - from) << GORT_PAGE_SHIFT);
+    ha->mapped_pages = to;
     h->pages_total += to - from;
     h->pages_scav += to - from;
     update_chunks((uint64_t)ha->slot * GORT_CHUNKS_PER_ARENA + from / GORT_CHUNK_PAGES,
