@@ -1934,8 +1934,13 @@ static void gc_init(void) {
     if (gort__options.gcbarrier != GORT_BARRIER_NONE) concurrent = gort__wtrack_init();
 #endif
     if (!concurrent && gort__options.gcbarrier == GORT_BARRIER_UFFD) {
+#ifdef GORT_TSAN
+        static const char msg[] = "gort: GORT_GCBARRIER=uffd: not in a ThreadSanitizer build: the collector stops the "
+                                  "world\n";
+#else
         static const char msg[] = "gort: GORT_GCBARRIER=uffd: the kernel does not track writes (userfaultfd's "
                                   "asynchronous write protection, Linux 6.7+): the collector stops the world\n";
+#endif
         ssize_t wr = write(2, msg, sizeof msg - 1);
         (void)wr;
     }
