@@ -738,24 +738,31 @@ static void *marker_main(void *arg) {
 
 /* Starts the marker threads (outside every allocator lock: pthread_create
  * allocates). One per core beyond the collecting thread, at most 15. */
+/* A detached thread of the collector's with a 256 KiB stack that takes no
+ * signals (markers and the background thread stop no one's program);
+ * pthread_create's result. */
+static int start_quiet(void *(*fn)(void *)) {
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256 << 10);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t, &a, fn, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    return rc;
+}
+
 static void start_workers(void) {
     if (nworkers) return;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
     if (ncpu > MAX_MARKERS) ncpu = MAX_MARKERS;
     for (long i = 1; i < ncpu; i++) {
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 256 << 10);
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old); /* markers take no signals */
-        int rc = pthread_create(&t, &a, marker_main, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&a);
-        if (rc != 0) break;
+        if (start_quiet(marker_main) != 0) break;
         nworkers++;
     }
 }
@@ -1753,18 +1760,7 @@ static void *bg_main(void *arg) {
 static void bg_request(bool forced, bool wait) {
     gort__lock(&bg_lock, GORT_RANK_BG);
     if (!bg_started) {
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 256 << 10);
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old); /* it takes no signals: it stops the others */
-        int rc = pthread_create(&t, &a, bg_main, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&a);
-        if (rc != 0) gort__fatal("cannot start the collector's thread");
+        if (start_quiet(bg_main) != 0) gort__fatal("cannot start the collector's thread");
         bg_started = true;
     }
     uint64_t target = bg_done + (wait && bg_running ? 2 : 1);
