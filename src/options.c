@@ -121,6 +121,13 @@ static const opt table[] = {
 };
 #undef F
 
+/* One of three words: *f = its index (the option's enum value). */
+static bool set_choice(uint8_t *f, const char *v, const char *const words[3]) {
+    for (uint8_t i = 0; i < 3; i++)
+        if (strcmp(v, words[i]) == 0) return *f = i, true;
+    return false;
+}
+
 /* Sets one option from its value; false (option unchanged) if the value is
  * not accepted. */
 static bool set_option(gort_options *o, const opt *d, const char *v) {
@@ -172,18 +179,17 @@ static bool set_option(gort_options *o, const opt *d, const char *v) {
         if (strlen(v) >= 4096) return false;
         *(const char **)f = v;
         return true;
-    case K_OOM:
-        if (strcmp(v, "abort") == 0) *(uint8_t *)f = GORT_OOM_ABORT;
-        else if (strcmp(v, "null") == 0) *(uint8_t *)f = GORT_OOM_NULL;
-        else if (strcmp(v, "report") == 0) *(uint8_t *)f = GORT_OOM_REPORT;
-        else return false;
-        return true;
-    case K_BARRIER:
-        if (strcmp(v, "auto") == 0) *(uint8_t *)f = GORT_BARRIER_AUTO;
-        else if (strcmp(v, "uffd") == 0) *(uint8_t *)f = GORT_BARRIER_UFFD;
-        else if (strcmp(v, "none") == 0) *(uint8_t *)f = GORT_BARRIER_NONE;
-        else return false;
-        return true;
+    case K_OOM: {
+        static const char *const words[3] = {"abort", "null", "report"};
+        _Static_assert(GORT_OOM_ABORT == 0 && GORT_OOM_NULL == 1 && GORT_OOM_REPORT == 2, "words in enum order");
+        return set_choice((uint8_t *)f, v, words);
+    }
+    case K_BARRIER: {
+        static const char *const words[3] = {"auto", "uffd", "none"};
+        _Static_assert(GORT_BARRIER_AUTO == 0 && GORT_BARRIER_UFFD == 1 && GORT_BARRIER_NONE == 2,
+                       "words in enum order");
+        return set_choice((uint8_t *)f, v, words);
+    }
     }
     return false;
 }
