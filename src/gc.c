@@ -315,6 +315,14 @@ static workbuf *getempty(void) {
     return b;
 }
 
+/* Gives an emptied buffer back. */
+static void putempty(workbuf *b) {
+    gort__lock(&work_lock, GORT_RANK_WORK);
+    b->next = work_empty;
+    work_empty = b;
+    gort__unlock(&work_lock, GORT_RANK_WORK);
+}
+
 static _Atomic bool assist_wants; /* a mark assist found no shared work: markers share theirs */
 
 static void putfull(workbuf *b) {
@@ -618,9 +626,12 @@ NO_SANITIZE static inline __attribute__((always_inline)) void scan_object(gcwork
  * are wiped, so that a stale copy left in a dead stack frame cannot later sit
  * in a live frame's unwritten slot and keep an object alive (the stack is
  * scanned conservatively). */
-static void drain_wipe(gcwork *w, uintptr_t *ring, size_t ring_bytes) {
+static void wipe_cands(gcwork *w) {
     explicit_bzero(w->cand, sizeof w->cand);
     explicit_bzero(w->cand_span, sizeof w->cand_span);
+}
+static void drain_wipe(gcwork *w, uintptr_t *ring, size_t ring_bytes) {
+    wipe_cands(w);
     explicit_bzero(ring, ring_bytes);
 }
 
@@ -736,8 +747,6 @@ static void *marker_main(void *arg) {
     return NULL;
 }
 
-/* Starts the marker threads (outside every allocator lock: pthread_create
- * allocates). One per core beyond the collecting thread, at most 15. */
 /* A detached thread of the collector's with a 256 KiB stack that takes no
  * signals (markers and the background thread stop no one's program);
  * pthread_create's result. */
@@ -756,6 +765,8 @@ static int start_quiet(void *(*fn)(void *)) {
     return rc;
 }
 
+/* Starts the marker threads (outside every allocator lock: pthread_create
+ * allocates). One per core beyond the collecting thread, at most 15. */
 static void start_workers(void) {
     if (nworkers) return;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1349,7 +1360,8 @@ typedef struct {
     bool forced, concurrent;
     uint64_t t0;                            /* start */
     uint64_t pause1;                        /* the first pause (concurrent cycles), ns */
-    uint64_t t_mark;                        /* the final pause began (the world stopped) */
+    uint64_t t_final;                       /* the final pause began (the whole cycle, stop-the-world) */
+    uint64_t t_mark;                        /* its mark began (the world stopped) */
     uint64_t t_term;                        /* its mark ended */
     uint64_t mark_cpu;                      /* markers' CPU time, all phases */
     uint64_t concurrent_ns;                 /* clock time between the pauses */
@@ -1400,10 +1412,7 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         for_each_gc_span(compare_marks, NULL);
         w.buf = cw.buf;
     }
-    gort__lock(&work_lock, GORT_RANK_WORK);
-    w.buf->next = work_empty;
-    work_empty = w.buf;
-    gort__unlock(&work_lock, GORT_RANK_WORK);
+    putempty(w.buf);
     /* sweep */
     sweep_state ss = {0};
     for_each_gc_span(sweep_span, &ss);
@@ -1434,7 +1443,7 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         gort__release_free(); /* the soft limit: give free pages back now */
     uint64_t t4 = now_ns(CLOCK_MONOTONIC);
     /* Go's PauseNs: a cycle's pauses summed; pause_max: the longest one */
-    uint64_t final = t3 - ci->t_mark, pause = ci->pause1 + final;
+    uint64_t final = t3 - ci->t_final, pause = ci->pause1 + final;
     stats.pause_ns[stats.num_gc % 256] = pause;
     stats.pause_end[stats.num_gc % 256] = now_ns(CLOCK_REALTIME);
     stats.num_gc++;
@@ -1446,7 +1455,7 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
     stats.last_gc_unix = stats.pause_end[(stats.num_gc - 1) % 256];
     stats.objects_freed += ss.objects;
     stats.bytes_freed += ss.bytes;
-    uint64_t stw_cpu = ci->concurrent ? ci->pause1 : ci->t_mark - ci->t0;
+    uint64_t stw_cpu = ci->concurrent ? ci->pause1 : ci->t_mark - ci->t_final;
     stats.gc_cpu_ns += stw_cpu + ci->mark_cpu + (t4 - ci->t_term);
     atomic_store_explicit(&last_gc_mono, t4, memory_order_relaxed);
     /* Go's gctrace line. Its three clock phases: the first pause (a
@@ -1461,9 +1470,9 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         double since = (double)(ci->t0 - start_mono) / 1e9;
         uint64_t wall = t4 - start_mono;
         int pct = wall ? (int)(stats.gc_cpu_ns * 100 / (wall * (uint64_t)ncpu_online)) : 0;
-        double c1 = (ci->concurrent ? ci->pause1 : ci->t_mark - ci->t0) / 1e6;
+        double c1 = (ci->concurrent ? ci->pause1 : ci->t_mark - ci->t_final) / 1e6;
         double c2 = (ci->concurrent ? ci->concurrent_ns : ci->t_term - ci->t_mark) / 1e6;
-        double c3 = (ci->concurrent ? t3 - ci->t_mark : t3 - ci->t_term) / 1e6;
+        double c3 = (ci->concurrent ? t3 - ci->t_final : t3 - ci->t_term) / 1e6;
         char how[96];
         if (ci->concurrent)
             snprintf(how, sizeof how, ", concurrent: %u rounds, %llu pages re-scanned in the pause", ci->rounds,
@@ -1500,15 +1509,12 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     }
     start_workers();
     cycle_info ci = {.forced = forced};
-    ci.t0 = now_ns(CLOCK_MONOTONIC);
+    ci.t0 = ci.t_final = now_ns(CLOCK_MONOTONIC); /* the whole cycle is one pause */
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
     pause_begin(self, self_sp);
     ci.t_mark = now_ns(CLOCK_MONOTONIC);
     ci.marked = mark_parallel(self, self_sp, &ci.markers, &ci.mark_cpu);
     ci.t_term = now_ns(CLOCK_MONOTONIC);
-    /* the whole cycle was one pause */
-    ci.pause1 = 0;
-    ci.t_mark = ci.t0;
     finish_cycle(&ci, self, self_sp);
 }
 
@@ -1590,11 +1596,15 @@ NO_SANITIZE static void rescan_written(uintptr_t a, uintptr_t b, void *arg) {
 }
 
 /* One walk over every arena's mapped pages: written pages re-scanned into
- * w (when w), re-protected when reprotect. Returns the pages found. */
-static void count_written(uintptr_t a, uintptr_t b, void *arg) { *(uint64_t *)arg += (b - a) / GORT_OS_PAGE; }
+ * w (NULL: only listed, for the re-protect), re-protected when reprotect.
+ * Returns the pages handed to w. */
+static void ignore_written(uintptr_t a, uintptr_t b, void *arg) {
+    (void)a;
+    (void)b;
+    (void)arg;
+}
 
 static uint64_t walk_written(gcwork *w, bool reprotect) {
-    uint64_t pages = 0;
     if (w) w->written_pages = 0;
     uint32_t nslots = gort__heap.nslots;
     for (uint32_t i = 0; i < nslots; i++) {
@@ -1603,10 +1613,9 @@ static uint64_t walk_written(gcwork *w, bool reprotect) {
         uint32_t mapped = ha->mapped_pages; /* registered before it grows (pageheap.c) */
         if (!mapped) continue;
         uintptr_t lo = ha->base, hi = lo + ((uintptr_t)mapped << GORT_PAGE_SHIFT);
-        if (w) gort__wtrack_scan(lo, hi, reprotect, rescan_written, w);
-        else gort__wtrack_scan(lo, hi, reprotect, count_written, &pages);
+        gort__wtrack_scan(lo, hi, reprotect, w ? rescan_written : ignore_written, w);
     }
-    return w ? w->written_pages : pages;
+    return w ? w->written_pages : 0;
 }
 
 static void clear_marks(gort_mspan *s, void *arg) {
@@ -1699,10 +1708,11 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         gort__lock(&gc_lock, GORT_RANK_GC);
     }
     /* 4. the final pause */
-    ci.t_mark = now_ns(CLOCK_MONOTONIC);
-    ci.concurrent_ns = ci.t_mark - c0;
+    ci.t_final = now_ns(CLOCK_MONOTONIC);
+    ci.concurrent_ns = ci.t_final - c0;
     gort_mcache *self = gort__tls_gcself;
     pause_begin(self, self_sp);
+    ci.t_mark = now_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&marking, false, memory_order_relaxed); /* assists ended before their threads stopped */
     ci.marked += atomic_exchange_explicit(&assist_marked, 0, memory_order_relaxed);
     gcwork fw = {.buf = getempty()};
@@ -1847,16 +1857,9 @@ NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
             }
             if (w.ncand) flush_cands(&w);
             atomic_fetch_add_explicit(&assist_marked, w.marked_bytes, memory_order_relaxed);
-            if (w.buf->n) {
-                putfull(w.buf);
-            } else {
-                gort__lock(&work_lock, GORT_RANK_WORK);
-                w.buf->next = work_empty;
-                work_empty = w.buf;
-                gort__unlock(&work_lock, GORT_RANK_WORK);
-            }
-            explicit_bzero(w.cand, sizeof w.cand);
-            explicit_bzero(w.cand_span, sizeof w.cand_span);
+            if (w.buf->n) putfull(w.buf);
+            else putempty(w.buf);
+            wipe_cands(&w);
             atomic_fetch_sub(&assists_active, 1); /* after putfull counted what it put back */
         }
     }
@@ -1866,15 +1869,19 @@ NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
     if (GORT_UNLIKELY(gc_tls.deferred)) stop_deferred();
 }
 
+/* The collected heap is more than 1/16 past its goal. */
+static inline bool far_past_goal(uint64_t live) {
+    uint64_t goal = atomic_load_explicit(&heap_goal_pub, memory_order_relaxed);
+    return live > goal + goal / 16;
+}
+
 /* n bytes were handed out for collected objects: the debt, paid when large enough. */
 static inline void assist_alloc(uint64_t n) {
     uint64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
     if (!atomic_load_explicit(&marking, memory_order_relaxed)) {
         gc_tls.assist_debt = 0;
         /* a cycle asked for and not marking yet, the goal passed: its end */
-        uint64_t goal = atomic_load_explicit(&heap_goal_pub, memory_order_relaxed);
-        if (GORT_UNLIKELY(live > goal + goal / 16) && atomic_load_explicit(&bg_busy, memory_order_relaxed))
-            bg_wait_cycle();
+        if (GORT_UNLIKELY(far_past_goal(live)) && atomic_load_explicit(&bg_busy, memory_order_relaxed)) bg_wait_cycle();
         return;
     }
     if (live < atomic_load_explicit(&heap_trigger, memory_order_relaxed)) return;
@@ -1886,8 +1893,7 @@ static inline void assist_alloc(uint64_t n) {
     assist(pay);
     /* Far past the goal, with the debt unpaid (the markers hold the work):
      * wait for the cycle's end, as Go parks an assist that finds no work. */
-    uint64_t goal = atomic_load_explicit(&heap_goal_pub, memory_order_relaxed);
-    if (gc_tls.assist_debt >= ASSIST_MAX && atomic_load_explicit(&heap_live, memory_order_relaxed) > goal + goal / 16)
+    if (gc_tls.assist_debt >= ASSIST_MAX && far_past_goal(atomic_load_explicit(&heap_live, memory_order_relaxed)))
         bg_wait_cycle();
 }
 
