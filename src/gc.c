@@ -783,6 +783,15 @@ static void start_workers(void) {
 
 static _Atomic uint32_t stop_epoch; /* odd while the world is stopped */
 static _Atomic unsigned stop_acks;
+/* Threads that have left the last stop's handler, and how many it stopped:
+ * the next stop waits for them all, so that none finds the next stop's
+ * signal already pending when it returns from the last one's handler and
+ * goes back into it without running an instruction of its own (a thread
+ * collecting back to back starved the others so). */
+static _Atomic unsigned stop_resumed;
+static unsigned stop_last_sent;
+/* When the world last stopped and restarted (gc_lock): see world_breathe. */
+static uint64_t stopped_at_ns, started_at_ns;
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val) {
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -804,6 +813,7 @@ static GORT_NOINLINE void stop_self(void) {
     gc_tls.stops++;
     atomic_fetch_add_explicit(&stop_acks, 1, memory_order_release);
     while (atomic_load_explicit(&stop_epoch, memory_order_acquire) == e) futex_wait(&stop_epoch, e);
+    atomic_fetch_add_explicit(&stop_resumed, 1, memory_order_release);
     (void)here;
 }
 
@@ -825,6 +835,9 @@ static GORT_NOINLINE void stop_deferred(void) {
 
 /* Stops every registered thread but the caller. Returns how many stopped. */
 static unsigned stop_the_world(gort_mcache *self) {
+    stopped_at_ns = now_ns(CLOCK_MONOTONIC);
+    while (atomic_load_explicit(&stop_resumed, memory_order_acquire) < stop_last_sent) sched_yield();
+    atomic_store_explicit(&stop_resumed, 0, memory_order_relaxed);
     atomic_store_explicit(&stop_acks, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&stop_epoch, 1, memory_order_acq_rel); /* odd: stopping */
     unsigned sent = 0;
@@ -836,10 +849,12 @@ static unsigned stop_the_world(gort_mcache *self) {
         else mc->gc_skip = true; /* gone without its destructor (cannot happen with pthreads) */
     }
     while (atomic_load_explicit(&stop_acks, memory_order_acquire) < sent) sched_yield();
+    stop_last_sent = sent;
     return sent;
 }
 
 static void start_the_world(void) {
+    started_at_ns = now_ns(CLOCK_MONOTONIC);
     atomic_fetch_add_explicit(&stop_epoch, 1, memory_order_acq_rel);
     futex_wake_all(&stop_epoch);
 }
@@ -1347,7 +1362,24 @@ static void set_heap_range(bool paused) {
 
 /* Stops the world for a pause (gc_lock held): locks, signals, stack tops,
  * the heap's range. */
+/* A stop that would follow the last one at once waits until the world has
+ * run as long as it was stopped, up to BREATHE_MAX_NS: every stopped thread
+ * has left its handler by then (stop_the_world waits for that too), and has
+ * had time to run. Without it, a thread calling gort_gc back to back kept
+ * the others from running: each stop's signal came as they returned from
+ * the last one's handler. Programs whose pauses are apart never wait. */
+#define BREATHE_MAX_NS 1000000
+static void world_breathe(void) {
+    uint64_t stopped = started_at_ns - stopped_at_ns;
+    if (stopped > BREATHE_MAX_NS) stopped = BREATHE_MAX_NS;
+    uint64_t until = started_at_ns + stopped;
+    if (!started_at_ns || now_ns(CLOCK_MONOTONIC) >= until) return;
+    struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
+    while (syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0 && errno == EINTR) {}
+}
+
 static void pause_begin(gort_mcache *self, uintptr_t self_sp) {
+    world_breathe();
     world_lock();
     stop_the_world(self);
     lookup_stack_tops(self, self_sp);
@@ -2572,17 +2604,52 @@ static clock_nanosleep_fn real_clock_nanosleep(void) {
     return f;
 }
 
+/* A relative sleep that a collection interrupts goes on to an absolute
+ * deadline: the time it had left, from the end of that stop. Restarted
+ * with the time left instead, a sleep that every stop interrupts as it
+ * begins never ends while another thread collects back to back (a 100 us
+ * sleep in a loop hung so); with the deadline, later pauses count toward
+ * the sleep. A relative CLOCK_REALTIME sleep ignores changes to the clock,
+ * so its deadline is on CLOCK_MONOTONIC. */
+static struct timespec ts_add(struct timespec a, struct timespec b) {
+    a.tv_sec += b.tv_sec;
+    a.tv_nsec += b.tv_nsec;
+    if (a.tv_nsec >= 1000000000) a.tv_sec++, a.tv_nsec -= 1000000000;
+    return a;
+}
+static struct timespec ts_left(struct timespec deadline, struct timespec now) {
+    struct timespec r = {deadline.tv_sec - now.tv_sec, deadline.tv_nsec - now.tv_nsec};
+    if (r.tv_nsec < 0) r.tv_sec--, r.tv_nsec += 1000000000;
+    if (r.tv_sec < 0) r.tv_sec = 0, r.tv_nsec = 0;
+    return r;
+}
+
 GORT_API int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem) {
-    struct timespec left = *req, r;
-    for (;;) {
-        sig_atomic_t before = gc_tls.stops;
-        int e = real_clock_nanosleep()(clk, flags, &left, &r);
-        if (e != EINTR || gc_tls.stops == before) {
-            if (e == EINTR && rem && !(flags & TIMER_ABSTIME)) *rem = r;
-            return e;
-        }
-        if (!(flags & TIMER_ABSTIME)) left = r;
+    sig_atomic_t before = gc_tls.stops;
+    struct timespec r;
+    int e = real_clock_nanosleep()(clk, flags, req, &r);
+    if (e != EINTR || gc_tls.stops == before) {
+        if (e == EINTR && rem && !(flags & TIMER_ABSTIME)) *rem = r;
+        return e;
     }
+    /* A collection stopped this thread: sleep on to the deadline. */
+    clockid_t dclk = clk == CLOCK_REALTIME && !(flags & TIMER_ABSTIME) ? CLOCK_MONOTONIC : clk;
+    struct timespec deadline = *req;
+    if (!(flags & TIMER_ABSTIME)) {
+        struct timespec now;
+        if (clock_gettime(dclk, &now) != 0) return EINVAL;
+        deadline = ts_add(now, r);
+    }
+    for (;;) {
+        before = gc_tls.stops;
+        e = real_clock_nanosleep()(dclk, TIMER_ABSTIME, &deadline, NULL);
+        if (e != EINTR || gc_tls.stops == before) break;
+    }
+    if (e == EINTR && rem && !(flags & TIMER_ABSTIME)) {
+        struct timespec now;
+        *rem = clock_gettime(dclk, &now) == 0 ? ts_left(deadline, now) : *req;
+    }
+    return e;
 }
 
 GORT_API int nanosleep(const struct timespec *req, struct timespec *rem) {
@@ -2626,6 +2693,7 @@ void gort__gc_fork_child(void) {
         if (mc != gort__tls_gcself) mc->gc_skip = true;
     gort__unlock(&gort__mcache_list_lock, GORT_RANK_MCACHE_LIST);
     nworkers = 0;
+    stop_last_sent = 0; /* the stopped threads are not in the child */
     work_idle = work_joined = 0;
     work_full = NULL;
     atomic_store_explicit(&work_nfull, 0, memory_order_relaxed);

@@ -176,7 +176,7 @@ NOINLINE static void syscall_writes(uint64_t *s, int rounds) {
         addr = 0;
         clobber_stack();
         churn(s, 256); /* a cycle runs meanwhile: h is scanned */
-        for (int y = 0; y < 20; y++) sched_yield();
+        usleep(200);
         h->slot[r % 16] = NULL;
         ssize_t n = read(fd[0], &h->slot[r % 16], sizeof(void *));
         g_keep = NULL;
@@ -186,7 +186,7 @@ NOINLINE static void syscall_writes(uint64_t *s, int rounds) {
         }
         clobber_stack();
         churn(s, 256);
-        for (int y = 0; y < 20; y++) sched_yield();
+        usleep(200);
         CHECK(weak_live(w));
         check_obj(h->slot[r % 16], id);
     }

@@ -6,6 +6,9 @@
  * requires that each call sleeps its whole time and returns 0, and prints precisely what
  * each call returned, after how long, and how many collections had run meanwhile. The
  * sleeping thread's collected objects (locals) must also survive intact.
+ * Then short sleeps while another thread collects back to back: each must end, on time
+ * give or take the pauses (a sleep restarted with its time left after every stop never
+ * ended, and a thread stopped again as it left the last stop's handler never ran).
  * Not run in the TSan build: ThreadSanitizer holds a signal back until the
  * thread enters an intercepted call, and the collector stops threads with
  * one (a thread waiting on a lock, or sleeping, never answers).
@@ -64,6 +67,13 @@ static void *sleeper(void *arg) {
     return NULL;
 }
 
+static void *collector(void *arg) {
+    (void)arg;
+    intptr_t n = 0;
+    for (; !atomic_load(&g_done); n++) gort_gc();
+    return (void *)n;
+}
+
 int main(void) {
     g_seed = test_seed();
     gort_gc();
@@ -93,6 +103,28 @@ int main(void) {
         return 1;
     }
     gort_check_heap();
+
+    /* short sleeps against back-to-back collections */
+    atomic_store(&g_done, 0);
+    CHECK(pthread_create(&t, NULL, collector, NULL) == 0);
+    enum { SHORT = 2000 };
+    double t0 = now(), worst = 0;
+    for (int i = 0; i < SHORT; i++) {
+        double s0 = now();
+        int r = i % 2 ? usleep(100) : nanosleep(&(struct timespec){0, 100000}, NULL);
+        double took = now() - s0;
+        if (took > worst) worst = took;
+        if (r != 0 || took < 99e-6) {
+            printf("FAIL short sleep %d: returned %d after %.1f us\n", i, r, took * 1e6);
+            fails++;
+            break;
+        }
+    }
+    atomic_store(&g_done, 1);
+    void *cycles;
+    CHECK(pthread_join(t, &cycles) == 0);
+    printf("%s %d sleeps of 100 us against %ld back-to-back collections: %.2f s, the longest %.2f ms\n",
+           fails ? "FAIL" : "ok  ", SHORT, (long)(intptr_t)cycles, now() - t0, worst * 1e3);
     if (fails) {
         fprintf(stderr, "test_gc_nanosleep: %d sleeping call(s) cut short by collections\n", fails);
         return 1;
