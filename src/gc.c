@@ -1283,9 +1283,71 @@ static bool next_concurrent(void) { /* gc_lock held */
     return concurrent && (gort__options.gcbarrier == GORT_BARRIER_UFFD || heap_marked >= CONCURRENT_MIN_MARKED);
 }
 
+/* ---- the GC CPU limiter (Go 1.19's gcCPULimiter) ----
+ * A bucket of CPU time that the collector's time fills and the program's
+ * drains, as large as one second per core (Go's capacityPerProc). When a
+ * memory limit below what the program keeps live would have cycles run
+ * back to back, the bucket fills: while the limit sets the heap's goal, the
+ * pacer's next cycle then waits until
+ * the bucket has room for another like the last (the program gets about
+ * as much CPU as the collector), and assists stop while it is full. The
+ * heap grows past the limit meanwhile: Go's trade, memory for progress.
+ * gort_gc and an allocation that found no memory are never held back.
+ * Counted as the collector's: every pause times the cores (the world is
+ * stopped), the markers' CPU time, the assists' time, and a cycle's work
+ * after its pause (freeing spans, and giving pages back under the limit,
+ * which the program then faults in again). */
+#define LIMITER_CAPACITY_NS 1000000000ull /* per core */
+static _Atomic uint64_t limiter_fill;     /* ns of CPU, at limiter_at */
+static _Atomic uint64_t limiter_at;       /* CLOCK_MONOTONIC ns of the last update */
+static _Atomic uint64_t limiter_cost;     /* the last cycle's collector CPU, ns */
+static _Atomic bool limiter_full;         /* the next cycle must wait: no assists */
+static _Atomic uint64_t gc_extra_ns;      /* since the last account: assists, the limit's page release */
+static uint64_t limiter_last_enabled;     /* the cycle that last filled it (gc_lock) */
+static _Atomic bool goal_by_limit;        /* the memory limit set the goal, not GOGC */
+
+/* At a cycle's end (gc_lock): the collector's CPU time since the last. */
+static void limiter_account(uint64_t gc_cpu, uint64_t now) {
+    uint64_t at = atomic_load_explicit(&limiter_at, memory_order_relaxed);
+    uint64_t cap = LIMITER_CAPACITY_NS * (uint64_t)ncpu_online, total = (now - at) * (uint64_t)ncpu_online;
+    uint64_t gc = gc_cpu + atomic_exchange_explicit(&gc_extra_ns, 0, memory_order_relaxed);
+    if (gc > total) gc = total;
+    int64_t fill =
+        (int64_t)atomic_load_explicit(&limiter_fill, memory_order_relaxed) + (int64_t)gc - (int64_t)(total - gc);
+    if (fill < 0) fill = 0;
+    if ((uint64_t)fill > cap) fill = (int64_t)cap;
+    /* full: the next cycle like this one will have to wait (only when the
+     * memory limit set the goal: GOGC's goal grows with the live heap, and
+     * a program whose cycles take more than half of the CPU under it keeps
+     * them, as Go's would) */
+    bool full = (uint64_t)fill + gc > cap && atomic_load_explicit(&goal_by_limit, memory_order_relaxed);
+    if (full) limiter_last_enabled = stats.num_gc + 1; /* this cycle, counted after */
+    atomic_store_explicit(&limiter_fill, (uint64_t)fill, memory_order_relaxed);
+    atomic_store_explicit(&limiter_at, now, memory_order_relaxed);
+    atomic_store_explicit(&limiter_cost, gc, memory_order_relaxed);
+    atomic_store_explicit(&limiter_full, full, memory_order_relaxed);
+}
+
+/* May the pacer start a cycle now: the time since the last cycle's end
+ * (the program's, all of it) has drained room for one more like it. */
+static bool limiter_allows(void) {
+    uint64_t fill = atomic_load_explicit(&limiter_fill, memory_order_relaxed);
+    uint64_t cost = atomic_load_explicit(&limiter_cost, memory_order_relaxed);
+    uint64_t cap = LIMITER_CAPACITY_NS * (uint64_t)ncpu_online;
+    if (fill + cost <= cap || !atomic_load_explicit(&goal_by_limit, memory_order_relaxed)) return true;
+    uint64_t now = now_ns(CLOCK_MONOTONIC_COARSE), at = atomic_load_explicit(&limiter_at, memory_order_relaxed);
+    uint64_t drained = now > at ? (now - at) * (uint64_t)ncpu_online : 0;
+    if (drained >= fill || fill - drained + cost <= cap) {
+        atomic_store_explicit(&limiter_full, false, memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
 static void compute_goal(void) {
     int32_t pct = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     uint64_t goal = UINT64_MAX;
+    bool by_limit = false;
     if (pct >= 0) {
         goal = heap_marked + (heap_marked + stacks_bytes + globals_bytes) * (uint64_t)pct / 100;
         uint64_t minimum = HEAP_MINIMUM * (uint64_t)pct / 100;
@@ -1300,8 +1362,9 @@ static void compute_goal(void) {
         uint64_t nonheap = mapped > live ? mapped - live : 0;
         uint64_t lgoal = (uint64_t)limit > nonheap + (1 << 20) ? (uint64_t)limit - nonheap - (1 << 20) : 0;
         if (lgoal < heap_marked) lgoal = heap_marked;
-        if (lgoal < goal) goal = lgoal;
+        if (lgoal < goal) goal = lgoal, by_limit = true;
     }
+    atomic_store_explicit(&goal_by_limit, by_limit, memory_order_relaxed);
     heap_goal = goal;
     atomic_store_explicit(&heap_goal_pub, goal, memory_order_relaxed);
     /* A concurrent cycle starts before the goal, so that its mark ends
@@ -1360,8 +1423,8 @@ static void set_heap_range(bool paused) {
     if (heap_hi == 0) heap_lo = 0;
 }
 
-/* Stops the world for a pause (gc_lock held): locks, signals, stack tops,
- * the heap's range. */
+/* Stops the world for a pause (gc_lock held, world_breathe called before
+ * the pause's clock starts): locks, signals, stack tops, the heap's range. */
 /* A stop that would follow the last one at once waits until the world has
  * run as long as it was stopped, up to BREATHE_MAX_NS: every stopped thread
  * has left its handler by then (stop_the_world waits for that too), and has
@@ -1379,7 +1442,6 @@ static void world_breathe(void) {
 }
 
 static void pause_begin(gort_mcache *self, uintptr_t self_sp) {
-    world_breathe();
     world_lock();
     stop_the_world(self);
     lookup_stack_tops(self, self_sp);
@@ -1470,12 +1532,19 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         gort__heap_free_span(s);
     }
     if (need_fin_thread) start_finalizer_thread();
+    uint64_t pause = ci->pause1 + (t3 - ci->t_final);
+    limiter_account(pause * (uint64_t)ncpu_online + (ci->concurrent ? ci->mark_cpu : 0), t3);
+    /* The soft limit: free pages go back to the OS now; not while the CPU
+     * limiter holds cycles back (the limit cannot be met, and the program
+     * would fault the same pages in again before the next cycle). */
     int64_t limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
-    if (limit != INT64_MAX && atomic_load_explicit(&gort__os.ready, memory_order_relaxed) > (uint64_t)limit)
-        gort__release_free(); /* the soft limit: give free pages back now */
+    if (limit != INT64_MAX && atomic_load_explicit(&gort__os.ready, memory_order_relaxed) > (uint64_t)limit &&
+        !atomic_load_explicit(&limiter_full, memory_order_relaxed))
+        gort__release_free();
     uint64_t t4 = now_ns(CLOCK_MONOTONIC);
+    atomic_fetch_add_explicit(&gc_extra_ns, t4 - t3, memory_order_relaxed); /* the next account's */
     /* Go's PauseNs: a cycle's pauses summed; pause_max: the longest one */
-    uint64_t final = t3 - ci->t_final, pause = ci->pause1 + final;
+    uint64_t final = t3 - ci->t_final;
     stats.pause_ns[stats.num_gc % 256] = pause;
     stats.pause_end[stats.num_gc % 256] = now_ns(CLOCK_REALTIME);
     stats.num_gc++;
@@ -1541,6 +1610,7 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
     }
     start_workers();
     cycle_info ci = {.forced = forced};
+    world_breathe();
     ci.t0 = ci.t_final = now_ns(CLOCK_MONOTONIC); /* the whole cycle is one pause */
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
     pause_begin(self, self_sp);
@@ -1705,6 +1775,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         walk_written(NULL, true);
         /* 1. the first pause: the roots that are not write-tracked */
         gort__lock(&gc_lock, GORT_RANK_GC);
+        world_breathe();
         uint64_t p0 = now_ns(CLOCK_MONOTONIC);
         gort_mcache *self = gort__tls_gcself;
         pause_begin(self, self_sp);
@@ -1740,6 +1811,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         gort__lock(&gc_lock, GORT_RANK_GC);
     }
     /* 4. the final pause */
+    world_breathe();
     ci.t_final = now_ns(CLOCK_MONOTONIC);
     ci.concurrent_ns = ci.t_final - c0;
     gort_mcache *self = gort__tls_gcself;
@@ -1877,6 +1949,7 @@ NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
         if (!b) {
             atomic_store_explicit(&assist_wants, true, memory_order_relaxed);
         } else {
+            uint64_t t0 = now_ns(CLOCK_MONOTONIC);
             gcwork w = {.buf = b};
             while (w.scanned_bytes < budget) {
                 if (!w.buf->n) {
@@ -1892,6 +1965,7 @@ NO_SANITIZE static GORT_NOINLINE void assist(uint64_t budget) {
             if (w.buf->n) putfull(w.buf);
             else putempty(w.buf);
             wipe_cands(&w);
+            atomic_fetch_add_explicit(&gc_extra_ns, now_ns(CLOCK_MONOTONIC) - t0, memory_order_relaxed);
             atomic_fetch_sub(&assists_active, 1); /* after putfull counted what it put back */
         }
     }
@@ -1917,6 +1991,10 @@ static inline void assist_alloc(uint64_t n) {
         return;
     }
     if (live < atomic_load_explicit(&heap_trigger, memory_order_relaxed)) return;
+    if (GORT_UNLIKELY(atomic_load_explicit(&limiter_full, memory_order_relaxed))) { /* the CPU limiter: no assists */
+        gc_tls.assist_debt = 0;
+        return;
+    }
     gc_tls.assist_debt +=
         n * (live < atomic_load_explicit(&heap_goal_pub, memory_order_relaxed) ? ASSIST_RATIO : ASSIST_RATIO_OVER);
     if (gc_tls.assist_debt < ASSIST_MIN) return;
@@ -1962,6 +2040,7 @@ static void gc_init(void) {
     ncpu_online = n > 0 ? (int)n : 1;
     start_mono = now_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&last_gc_mono, start_mono, memory_order_relaxed);
+    atomic_store_explicit(&limiter_at, start_mono, memory_order_relaxed);
     atomic_store_explicit(&gc_percent, gort__options.gc_percent, memory_order_relaxed);
     atomic_store_explicit(&memory_limit, gort__options.memory_limit, memory_order_relaxed);
 #ifndef GORT_TSAN /* TSan would see every concurrent read of the heap as a race */
@@ -2026,7 +2105,7 @@ static void *out_of_memory(size_t n) {
 static inline void maybe_collect(void) {
     uint64_t live = atomic_load_explicit(&heap_live, memory_order_relaxed);
     if (GORT_UNLIKELY(live >= atomic_load_explicit(&heap_trigger, memory_order_relaxed))) {
-        trigger_cycle();
+        if (limiter_allows()) trigger_cycle();
         return;
     }
     if (atomic_load_explicit(&gc_percent, memory_order_relaxed) >= 0 &&
@@ -2536,6 +2615,7 @@ void gort_gc_stats_sized(gort_gc_stats_t *out, size_t size) {
     st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
     st->concurrent = last_concurrent;
+    st->limiter_last_enabled = limiter_last_enabled;
     gort__unlock(&gc_lock, GORT_RANK_GC);
     if (st == &buf) memcpy(out, &buf, size);
     else if (size > sizeof buf) memset((char *)out + sizeof buf, 0, size - sizeof buf);
@@ -2551,7 +2631,8 @@ void gort__gc_stats_print(FILE *out, bool json) {
     X(num_gc, "NumGC") X(num_forced_gc, "NumForcedGC") X(pause_total_ns, "PauseTotalNs")     \
     X(pause_max_ns, "PauseMaxNs") X(heap_live, "GCHeapLive") X(heap_marked, "GCHeapMarked")  \
     X(heap_goal, "NextGC") X(last_gc_ns, "LastGC") X(objects_freed, "GCObjectsFreed")        \
-    X(bytes_freed, "GCBytesFreed") X(finalizers_run, "FinalizersRun")
+    X(bytes_freed, "GCBytesFreed") X(finalizers_run, "FinalizersRun")                         \
+    X(limiter_last_enabled, "LimiterLastOn")
     /* clang-format on */
     if (json) {
         fprintf(out, ",\"gc\":{");

@@ -16,7 +16,8 @@
  *      live size runs at least 2 cycles) and objects_freed / bytes_freed grow.
  *   5. gort_set_memory_limit: with a limit of 2x the live size the same allocation
  *      runs more collections than without; with GOGC off and that limit, collections
- *      still happen and the mapped memory stays near the limit.
+ *      still happen and the mapped memory stays near the limit, unless the GC CPU
+ *      limiter turned on (test_gc_limiter tests it).
  *   6. GORT_GCTRACE=1 (a re-exec of this binary): one line "gc N @..." per cycle.
  *   7. the statistics structs grow (gort/stats.h): gort_stats_sized and
  *      gort_gc_stats_sized fill a caller's shorter struct (an older version) only up to
@@ -269,14 +270,18 @@ int main(int argc, char **argv) {
     uint64_t c1 = garbage(4 * L, &peak1);
     gort_set_gc_percent(-1);
     gort_gc();
+    uint64_t lim0 = st().limiter_last_enabled;
     uint64_t c2 = garbage(4 * L, &peak2);
-    printf("memory limit %.1f MiB: %llu cycles (none: %llu), with GOGC off %llu; peak mapped "
+    /* the CPU limiter may hold cycles back here (a cycle of this test's heap, with the
+     * checker's second mark, can take longer than allocating past the limit again) */
+    bool limited = st().limiter_last_enabled != lim0;
+    printf("memory limit %.1f MiB: %llu cycles (none: %llu), with GOGC off %llu%s; peak mapped "
            "%.1f / %.1f / %.1f MiB\n",
-           limit / 1048576.0, (unsigned long long)c1, (unsigned long long)c0, (unsigned long long)c2, peak1 / 1048576.0,
-           peak0 / 1048576.0, peak2 / 1048576.0);
+           limit / 1048576.0, (unsigned long long)c1, (unsigned long long)c0, (unsigned long long)c2,
+           limited ? " (the CPU limiter on)" : "", peak1 / 1048576.0, peak0 / 1048576.0, peak2 / 1048576.0);
     CHECK(c1 > c0 + c0 / 2);
-    CHECK(c2 >= 4);
-    CHECK(peak2 <= (uint64_t)limit + (uint64_t)limit / 4 + (16 << 20));
+    CHECK(c2 >= 4 || (limited && c2 >= 1));
+    CHECK(peak2 <= (uint64_t)limit + (uint64_t)limit / 4 + (16 << 20) || limited);
     CHECK(gort_set_memory_limit(INT64_MAX) == limit);
     CHECK_EQ(gort_set_gc_percent(100), -1);
     CHECK_EQ(count(live), n);

@@ -169,6 +169,13 @@ typedef struct gort_gc_stats {
      * 0: the world stopped for its whole mark (GORT_GCBARRIER=none, a kernel
      * that cannot, a small heap under auto, or no cycle yet). */
     int64_t concurrent;
+    /* The GC CPU limiter (Go 1.19's): when the collector's CPU time over
+     * about a second per core passes half of all CPU time (a memory limit
+     * below what the program keeps live would have cycles run back to back),
+     * the next cycle waits and assists stop, and the heap grows past the
+     * limit instead. The cycle (num_gc then) in which it last did; 0: never
+     * (Go's /gc/limiter/last-enabled:gc-cycle). */
+    uint64_t limiter_last_enabled;
 } gort_gc_stats_t;
 /* Fills *st. The struct grows as gort_stats_t does (gort/stats.h): fields are
  * only added at its end; gort_gc_stats(st) is a macro passing sizeof *st to
