@@ -560,6 +560,15 @@ static inline size_t large_extent(const gort_mspan *s) {
     return s->largetype ? s->largetype->size * s->largecount : s->elemsize;
 }
 
+typedef struct {
+    gcwork *w;
+    const gort_mspan *s;
+} large_part;
+NO_SANITIZE static void scan_backed_part(uintptr_t a, uintptr_t b, void *arg) {
+    large_part *lp = arg;
+    scan_large_range(lp->w, lp->s, a, b);
+}
+
 /* The large-object part of scan_object: an object above 32 KiB, or one of
  * its 128 KiB oblets (entry's class 0). */
 NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
@@ -570,7 +579,9 @@ NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
         for (uintptr_t o = b + OBLET_BYTES; o < s->base + size; o += OBLET_BYTES) gcw_push(w, o);
     uintptr_t end = b + OBLET_BYTES;
     if (end > s->base + size || end < b) end = s->base + size;
-    scan_large_range(w, s, b, end);
+    /* only its pages that hold memory: the others read as zero */
+    large_part lp = {w, s};
+    if (!gort__backed_ranges(b, end, scan_backed_part, &lp)) scan_large_range(w, s, b, end);
 }
 
 /* The word of the pointer bitmap that holds the first bit of the object at
@@ -1720,6 +1731,18 @@ static uint64_t walk_written(gcwork *w, bool reprotect) {
     return w ? w->written_pages : 0;
 }
 
+/* After a concurrent cycle: no page stays protected until the next one. A
+ * page the program first writes between cycles would otherwise fault
+ * (15-23 us here), and `live` writes most of its 2 GB heap between cycles. */
+static void unprotect_heap(void) {
+    uint32_t nslots = gort__heap.nslots;
+    for (uint32_t i = 0; i < nslots; i++) {
+        gort_heap_arena *ha = gort__heap.slots[i];
+        if (!ha || !ha->mapped_pages) continue;
+        gort__wtrack_unprotect(ha->base, (size_t)ha->mapped_pages << GORT_PAGE_SHIFT);
+    }
+}
+
 static void clear_marks(gort_mspan *s, void *arg) {
     (void)arg;
     for (unsigned w = 0; w < s->nwords; w++) set_mark_word(s, w, 0);
@@ -1836,6 +1859,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
     ci.marked += drain_parallel(&fw, UINT_MAX, &ci.markers, &ci.mark_cpu);
     ci.t_term = now_ns(CLOCK_MONOTONIC);
     finish_cycle(&ci, self, self_sp);
+    if (track) unprotect_heap();
     (void)here;
 }
 
@@ -2043,6 +2067,7 @@ static void gc_init(void) {
     atomic_store_explicit(&limiter_at, start_mono, memory_order_relaxed);
     atomic_store_explicit(&gc_percent, gort__options.gc_percent, memory_order_relaxed);
     atomic_store_explicit(&memory_limit, gort__options.memory_limit, memory_order_relaxed);
+    gort__backed_init();
 #ifndef GORT_TSAN /* TSan would see every concurrent read of the heap as a race */
     if (gort__options.gcbarrier != GORT_BARRIER_NONE) concurrent = gort__wtrack_init();
 #endif

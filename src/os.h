@@ -46,6 +46,9 @@ GORT_HIDDEN extern _Atomic bool gort__wtrack_on;     /* arenas are being registe
 GORT_HIDDEN extern _Atomic bool gort__wtrack_broken; /* a registration or a scan failed */
 GORT_HIDDEN bool gort__wtrack_init(void);
 GORT_HIDDEN void gort__wtrack_add(uintptr_t lo, size_t len);
+/* Lets writes to [lo, lo + len) go on without a fault (the tracking stays
+ * registered; the next protect walk protects the range again). */
+GORT_HIDDEN bool gort__wtrack_unprotect(uintptr_t lo, size_t len);
 /* Calls fn on each run [a, b) of pages of [lo, hi) written since the last
  * scan with reprotect (which write-protects them again, in the same walk).
  * false (and gort__wtrack_broken set) when the kernel refused. */
@@ -54,5 +57,11 @@ GORT_HIDDEN bool gort__wtrack_scan(uintptr_t lo, uintptr_t hi, bool reprotect, g
 /* A fork child: the inherited descriptors act on the parent's tracking, so
  * they are closed; the child's next concurrent cycle sets it up anew. */
 GORT_HIDDEN void gort__wtrack_fork_child(void);
+/* Calls fn for the parts of [lo, hi) that may hold non-zero bytes: pages
+ * present (not the shared zero page) or swapped out; the others read as
+ * zero. False when the kernel cannot tell (before Linux 6.7): scan all.
+ * gort__backed_init opens its descriptor, at the collector's start. */
+GORT_HIDDEN void gort__backed_init(void);
+GORT_HIDDEN bool gort__backed_ranges(uintptr_t lo, uintptr_t hi, gort_wtrack_fn fn, void *arg);
 
 #endif
