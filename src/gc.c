@@ -1290,7 +1290,8 @@ static int ncpu_online = 1;
  * mark at most, and at the 0.8 ms per MiB of bench/gc's live test, a
  * stop-the-world mark of about 100 ms; uffd always. */
 #define CONCURRENT_MIN_MARKED ((uint64_t)128 << 20)
-static bool next_concurrent(void) { /* gc_lock held */
+static _Atomic bool next_concurrent_pub; /* next_concurrent(), for the trigger */
+static bool next_concurrent(void) {      /* gc_lock held */
     return concurrent && (gort__options.gcbarrier == GORT_BARRIER_UFFD || heap_marked >= CONCURRENT_MIN_MARKED);
 }
 
@@ -1383,6 +1384,7 @@ static void compute_goal(void) {
      * marked heap to the goal (Go's lowest trigger; Go moves it up to 95%
      * as it learns the mark's pace). */
     uint64_t trigger = goal;
+    atomic_store_explicit(&next_concurrent_pub, next_concurrent(), memory_order_relaxed);
     if (next_concurrent() && goal != UINT64_MAX && goal > heap_marked)
         trigger = heap_marked + (goal - heap_marked) / 10 * 7;
     atomic_store_explicit(&heap_trigger, trigger, memory_order_relaxed);
@@ -1608,12 +1610,15 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
 
 /* A stop-the-world cycle (GORT_GCBARRIER=none, or no write tracking): mark
  * and sweep in one pause, on the thread that asked. */
-static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp) {
+static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp, bool locked) {
     pthread_once(&gc_once, gc_init);
     gort_mcache *self = gort__mcache_ensure();
-    if (!self) return;
+    if (!self) {
+        if (locked) gort__unlock(&gc_lock, GORT_RANK_GC);
+        return;
+    }
     uint64_t cycle = atomic_load_explicit(&gc_cycles, memory_order_relaxed);
-    gort__lock(&gc_lock, GORT_RANK_GC);
+    if (!locked) gort__lock(&gc_lock, GORT_RANK_GC);
     if (!forced &&
         atomic_load_explicit(&gc_cycles, memory_order_relaxed) != cycle) { /* another thread collected meanwhile */
         gort__unlock(&gc_lock, GORT_RANK_GC);
@@ -1920,6 +1925,27 @@ static GORT_NOINLINE void bg_wait_cycle(void) {
     gort__unlock(&bg_lock, GORT_RANK_BG);
 }
 
+/* The pacer's trigger, where cycles may be concurrent but the next one
+ * stops the world (under auto, a heap below CONCURRENT_MIN_MARKED): the
+ * cycle runs on the thread that reached the trigger, as in stop-the-world
+ * mode, when the background thread has none asked for or running (a cycle
+ * on the background thread cost binary-trees 15-25% more time: the program
+ * ran past the trigger while the thread woke, and waited for it on a
+ * condition variable). True with gc_lock held: the background thread takes
+ * it first in a cycle, so none starts until this one has ended. */
+static bool claim_inline(void) {
+    if (atomic_load_explicit(&next_concurrent_pub, memory_order_relaxed)) return false;
+    gort__lock(&bg_lock, GORT_RANK_BG);
+    bool idle = !bg_running && bg_done >= bg_requested;
+    if (idle) gort__lock(&gc_lock, GORT_RANK_GC);
+    gort__unlock(&bg_lock, GORT_RANK_BG);
+    if (idle && atomic_load_explicit(&next_concurrent_pub, memory_order_relaxed)) { /* changed meanwhile */
+        gort__unlock(&gc_lock, GORT_RANK_GC);
+        return false;
+    }
+    return idle;
+}
+
 /* A full cycle. In stop-the-world mode, on this thread, whose stack is
  * scanned from this frame up: it holds the caller's registers
  * (__builtin_unwind_init saves every callee-saved one here) and nothing
@@ -1932,14 +1958,17 @@ static GORT_NOINLINE void collect(bool forced) {
     pthread_once(&gc_once, gc_init);
     __builtin_unwind_init();
     volatile uintptr_t here = 0;
-    if (concurrent) {
+    if (concurrent && !forced) { /* the pacer's trigger, the next cycle stopping the world */
+        if (claim_inline()) collect_cycle(false, (uintptr_t)&here, true);
+        else if (!atomic_load_explicit(&bg_busy, memory_order_relaxed)) bg_request(false, false);
+    } else if (concurrent) {
         /* stopped while it waits, this thread's stack is scanned from here
          * too: the frames below hold nothing of the program's */
         gc_tls.wait_sp = (uintptr_t)&here;
         bg_request(forced, true);
         gc_tls.wait_sp = 0;
     } else {
-        collect_cycle(forced, (uintptr_t)&here);
+        collect_cycle(forced, (uintptr_t)&here, false);
     }
     (void)here;
 }
@@ -2034,7 +2063,7 @@ static inline void assist_alloc(uint64_t n) {
 /* The trigger was reached: a stop-the-world cycle now, or a concurrent one
  * asked for. */
 static void trigger_cycle(void) {
-    if (!concurrent) {
+    if (!concurrent || !atomic_load_explicit(&next_concurrent_pub, memory_order_relaxed)) {
         collect(false);
         return;
     }
