@@ -149,7 +149,8 @@ def summarize(runs):
     mid = sorted(ok, key=lambda r: r["wall"])[len(ok) // 2]
     s["pauses_ns_median_run"] = mid["pauses_ns"]
     s["pauses_known_median_run"] = mid["gc"].get("pauses_known")
-    s["num_gc_median_run"] = mid["gc"].get("num_pauses", mid["gc"].get("num_gc"))
+    # the pause list holds one figure per cycle (a concurrent cycle's pauses summed)
+    s["num_gc_median_run"] = mid["gc"].get("num_gc", mid["gc"].get("num_pauses"))
     s["checksums"] = sorted({str(r["result"].get("checksum")) for r in ok})
     return s
 
@@ -363,7 +364,8 @@ def print_table(wls, impls, data, cfg, args):
     if any(wl == "live" for wl, _ in wls):
         print()
         print("live: every stop-the-world pause of the median run, in ms, in order "
-              "(gort and Go keep the last 256 cycles; a Go cycle's figure is its two pauses' sum):")
+              "(gort and Go keep the last 256 cycles; a cycle's figure is its pauses' sum, two for Go's and for\n"
+              "gort's concurrent cycles; max pause is the longest single one):")
         for i in impls:
             s = data["live"][i]["summary"]
             if not s or i == "mimalloc":
