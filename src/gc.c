@@ -406,10 +406,14 @@ static inline __attribute__((always_inline)) bool gc_object_index(const gort_msp
  * its size class (0: a large object, or an oblet of one, at a 128 KiB
  * boundary inside it) and, when its span's objects all have one pointer
  * mask (umask, span.h), bit 55 set and the mask in bits 56-63: scanning it
- * then needs no span lookup and no bitmap. */
+ * then needs no span lookup and no bitmap. In a class-0 entry, bit 55 says
+ * the entry is one page of a large object (ENTRY_PAGE). */
 #define ENTRY_ADDR(e) ((e) & (((uintptr_t)1 << 48) - 1))
 #define ENTRY_CLASS(e) ((unsigned)((e) >> 48) & 0x7f)
 #define ENTRY_UNIFORM ((uintptr_t)1 << 55)
+/* in a class-0 entry: one written page of a large object (rescan_written),
+ * so that the final pause's re-scan is shared by every marker */
+#define ENTRY_PAGE ENTRY_UNIFORM
 _Static_assert(GORT_NUM_CLASSES < 128, "a size class fits a work entry's 7 bits");
 static inline uintptr_t entry_tag(const gort_mspan *s) {
     uintptr_t tag = (uintptr_t)s->sizeclass << 48;
@@ -571,10 +575,16 @@ NO_SANITIZE static void scan_backed_part(uintptr_t a, uintptr_t b, void *arg) {
 
 /* The large-object part of scan_object: an object above 32 KiB, or one of
  * its 128 KiB oblets (entry's class 0). */
-NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t b) {
+NO_SANITIZE static GORT_NOINLINE void scan_large(gcwork *w, uintptr_t e) {
+    uintptr_t b = ENTRY_ADDR(e);
     gort_mspan *s = gort__span_of(b);
-    /* large: split into oblets, queue all but the first */
     size_t size = large_extent(s);
+    if (e & ENTRY_PAGE) { /* one written page, re-scanned */
+        uintptr_t end = (b | (GORT_OS_PAGE - 1)) + 1;
+        scan_large_range(w, s, b, end < s->base + size ? end : s->base + size);
+        return;
+    }
+    /* large: split into oblets, queue all but the first */
     if (b == s->base && size > OBLET_BYTES)
         for (uintptr_t o = b + OBLET_BYTES; o < s->base + size; o += OBLET_BYTES) gcw_push(w, o);
     uintptr_t end = b + OBLET_BYTES;
@@ -601,7 +611,7 @@ NO_SANITIZE static inline __attribute__((always_inline)) void scan_object(gcwork
     uintptr_t b = ENTRY_ADDR(e);
     unsigned cls = ENTRY_CLASS(e);
     if (GORT_UNLIKELY(!cls)) {
-        scan_large(w, b);
+        scan_large(w, e);
         return;
     }
     size_t nwords = gort_class_to_size[cls] >> 3;
@@ -1698,7 +1708,7 @@ NO_SANITIZE static void rescan_written(uintptr_t a, uintptr_t b, void *arg) {
             } else if (mark_word(s, 0) & 1) {
                 uintptr_t oe = base + large_extent(s);
                 if (hi > oe) hi = oe;
-                if (lo < hi) scan_large_range(w, s, lo, hi);
+                for (uintptr_t p = lo; p < hi; p = (p | (GORT_OS_PAGE - 1)) + 1) gcw_push(w, p | ENTRY_PAGE);
             }
         } else if (kind == GORT_KIND_MANUAL_SCAN) {
             size_t es = s->elemsize;
