@@ -1748,7 +1748,11 @@ static uint64_t walk_written(gcwork *w, bool reprotect) {
 
 /* After a concurrent cycle: no page stays protected until the next one. A
  * page the program first writes between cycles would otherwise fault
- * (15-23 us here), and `live` writes most of its 2 GB heap between cycles. */
+ * (15-23 us here), and `live` writes most of its 2 GB heap between cycles.
+ * It is not free: 2 GB take 230-260 ms here, and the program, whose TLB
+ * entries the kernel flushes meanwhile, runs slowly in it (`live`'s
+ * slowest units of work, 130-170 ms, fall there). In 2 MiB steps it took
+ * longer (330-520 ms) and the units were no faster. */
 static void unprotect_heap(void) {
     uint32_t nslots = gort__heap.nslots;
     for (uint32_t i = 0; i < nslots; i++) {
