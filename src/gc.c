@@ -1310,10 +1310,10 @@ static bool next_concurrent(void) {      /* gc_lock held */
  * drains, as large as one second per core (Go's capacityPerProc). When a
  * memory limit below what the program keeps live would have cycles run
  * back to back, the bucket fills: while the limit sets the heap's goal, the
- * pacer's next cycle then waits until
- * the bucket has room for another like the last (the program gets about
- * as much CPU as the collector), and assists stop while it is full. The
- * heap grows past the limit meanwhile: Go's trade, memory for progress.
+ * pacer's next cycle then waits until the bucket has room for another like
+ * the last (the program gets about as much CPU as the collector), and
+ * assists stop while it is full. The heap grows past the limit meanwhile:
+ * Go's trade, memory for progress.
  * gort_gc and an allocation that found no memory are never held back.
  * Counted as the collector's: every pause times the cores (the world is
  * stopped), the markers' CPU time, the assists' time, and a cycle's work
@@ -1446,8 +1446,6 @@ static void set_heap_range(bool paused) {
     if (heap_hi == 0) heap_lo = 0;
 }
 
-/* Stops the world for a pause (gc_lock held, world_breathe called before
- * the pause's clock starts): locks, signals, stack tops, the heap's range. */
 /* A stop that would follow the last one at once waits until the world has
  * run as long as it was stopped, up to BREATHE_MAX_NS: every stopped thread
  * has left its handler by then (stop_the_world waits for that too), and has
@@ -1464,6 +1462,8 @@ static void world_breathe(void) {
     while (syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0 && errno == EINTR) {}
 }
 
+/* Stops the world for a pause (gc_lock held, world_breathe called before
+ * the pause's clock starts): locks, signals, stack tops, the heap's range. */
 static void pause_begin(gort_mcache *self, uintptr_t self_sp) {
     world_lock();
     stop_the_world(self);

@@ -203,7 +203,7 @@ bool gort__backed_ranges(uintptr_t lo, uintptr_t hi, gort_wtrack_fn fn, void *ar
     struct pm_scan_arg a = {
         .size = sizeof a,
         .start = lo & ~(uintptr_t)(GORT_OS_PAGE - 1),
-        .end = hi,
+        .end = (hi + GORT_OS_PAGE - 1) & ~(uintptr_t)(GORT_OS_PAGE - 1),
         .vec = (uintptr_t)r,
         .vec_len = 16,
         .category_inverted = PAGE_IS_PFNZERO,

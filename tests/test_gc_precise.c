@@ -12,6 +12,11 @@
  *   4. Large arrays of pointers: gort_gc_alloc of 40 KiB and 1 MiB and a gort_new_array
  *      of 1.6 MB, every word pointing to a small object with a stamp: all survive many
  *      collections with their stamps; once an array is dropped, its objects are freed.
+ *   5. Sparse large objects: a 32 MiB gort_gc_alloc and a 16 MiB gort_new_array left
+ *      untouched but for a few pages (the first word, words inside pages far apart, the
+ *      last word; on Linux 6.7+ the marker reads only pages that hold memory): the objects
+ *      those words name survive many collections; once the words are cleared, they are
+ *      freed.
  * Liveness is observed through weak references; objects are built in noinline functions
  * and the stack is wiped before collecting.
  */
@@ -270,11 +275,60 @@ static void large_arrays(int rounds) {
     printf("large arrays of pointers: ok\n");
 }
 
+/* 5 */
+enum { NSPARSE = 6 };
+static void **g_sparse;
+static Ptr *g_sparse_typed;
+static const size_t sparse_words = (32u << 20) / 8, sparse_elems = (16u << 20) / sizeof(Ptr);
+static gort_weak *g_wsparse[2][NSPARSE];
+static size_t sparse_at(size_t n, int k) {
+    static const size_t frac[NSPARSE] = {0, 1, 1000, 77777, 500000, 1000000};
+    return k == NSPARSE - 1 ? n - 1 : frac[k] * (n / 1000000) + (size_t)k * 8;
+}
+NOINLINE static void build_sparse(void) {
+    g_sparse = gort_gc_alloc(sparse_words * 8);
+    g_sparse_typed = gort_new_array(Ptr, sparse_elems);
+    CHECK(g_sparse && g_sparse_typed);
+    for (int k = 0; k < NSPARSE; k++) {
+        uint64_t *a = stamped(700000 + (uint64_t)k), *b = stamped(800000 + (uint64_t)k);
+        g_sparse[sparse_at(sparse_words, k)] = a;
+        g_sparse_typed[sparse_at(sparse_elems, k)].p = b;
+        g_wsparse[0][k] = gort_weak_make(a);
+        g_wsparse[1][k] = gort_weak_make(b);
+    }
+}
+NOINLINE static void clear_sparse(void) {
+    for (int k = 0; k < NSPARSE; k++) {
+        g_sparse[sparse_at(sparse_words, k)] = NULL;
+        g_sparse_typed[sparse_at(sparse_elems, k)].p = NULL;
+    }
+}
+static void sparse_large(int rounds) {
+    build_sparse();
+    for (int r = 0; r < rounds; r++) {
+        gc_clean(1);
+        for (int k = 0; k < NSPARSE; k++) {
+            CHECK(stamp_ok(g_sparse[sparse_at(sparse_words, k)], 700000 + (uint64_t)k));
+            CHECK(stamp_ok(g_sparse_typed[sparse_at(sparse_elems, k)].p, 800000 + (uint64_t)k));
+        }
+    }
+    expect_weak(g_wsparse[0], NSPARSE, 1, "objects named by a few words of a sparse 32 MiB block");
+    expect_weak(g_wsparse[1], NSPARSE, 1, "objects named by a few elements of a sparse 16 MiB typed array");
+    clear_sparse();
+    gc_clean(2);
+    expect_weak(g_wsparse[0], NSPARSE, 0, "objects no longer named by a sparse block");
+    expect_weak(g_wsparse[1], NSPARSE, 0, "objects no longer named by a sparse typed array");
+    g_sparse = NULL;
+    g_sparse_typed = NULL;
+    printf("sparse large objects: ok\n");
+}
+
 int main(void) {
     g_seed = test_seed();
     typed_precision();
     conservative_blocks();
     large_arrays(test_sanitized() ? 4 : 15);
+    sparse_large(test_sanitized() ? 3 : 10);
     gort_check_heap();
     printf("test_gc_precise: ok\n");
     return 0;
