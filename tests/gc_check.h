@@ -9,12 +9,15 @@
  *   gc_clean(n)       clobber_stack, then n full collections
  *   weak_live(w)      1 while w's object is alive (not inlined, so that the object's address
  *                     does not linger in the caller's registers)
+ *   gc_stats_now()    gort_gc_stats, returned by value
+ *   clock_ns(c)       clock_gettime(c) in nanoseconds
  */
 #ifndef GORT_TESTS_GC_CHECK_H
 #define GORT_TESTS_GC_CHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <gort.h>
 
 __attribute__((noinline, no_sanitize_address, no_sanitize_thread, unused)) static void clobber_stack(void) {
@@ -32,5 +35,15 @@ __attribute__((noinline, unused)) static void gc_clean(int n) {
     for (int i = 0; i < n; i++) gort_gc();
 }
 __attribute__((noinline, unused)) static int weak_live(gort_weak *w) { return gort_weak_get(w) != NULL; }
+__attribute__((unused)) static gort_gc_stats_t gc_stats_now(void) {
+    gort_gc_stats_t s;
+    gort_gc_stats(&s);
+    return s;
+}
+__attribute__((unused)) static uint64_t clock_ns(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 #endif

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 typedef struct Node {
     struct Node *next;
@@ -27,16 +28,8 @@ typedef struct Node {
 } Node;
 GORT_TYPE(Node, next);
 
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-static gort_gc_stats_t st(void) {
-    gort_gc_stats_t s;
-    gort_gc_stats(&s);
-    return s;
-}
+static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+static gort_gc_stats_t st(void) { return gc_stats_now(); }
 
 static Node *volatile live;
 static const long LIVE_NODES = 1 << 19; /* 16 MiB of 32-byte nodes */

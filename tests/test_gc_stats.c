@@ -30,6 +30,7 @@
 #include <time.h>
 #include <gort.h>
 #include "check.h"
+#include "gc_check.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -39,16 +40,8 @@ typedef struct Node {
 } Node;
 GORT_TYPE(Node, next);
 
-static uint64_t wall_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-static gort_gc_stats_t st(void) {
-    gort_gc_stats_t s;
-    gort_gc_stats(&s);
-    return s;
-}
+static uint64_t wall_ns(void) { return clock_ns(CLOCK_REALTIME); }
+static gort_gc_stats_t st(void) { return gc_stats_now(); }
 /* what the memory limit counts: mapped and not released */
 static uint64_t mapped(void) {
     static gort_stats_t ms;
