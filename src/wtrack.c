@@ -88,31 +88,40 @@ void gort__wtrack_add(uintptr_t lo, size_t len) {
 #define NREGIONS 512
 static struct page_region *regions;
 
+/* PAGEMAP_SCAN over [a->start, a->end) on fd, r's nr regions per call,
+ * each region handed to fn: one call while the vector comes back short,
+ * and while it comes back full, on from the last region's end (on 6.18
+ * walk_end can be stale then). False when the kernel refused. */
+static bool pm_scan(int fd, struct pm_scan_arg *a, struct page_region *r, long nr, gort_wtrack_fn fn, void *arg) {
+    a->vec = (uintptr_t)r;
+    a->vec_len = (uint64_t)nr;
+    while (a->start < a->end) {
+        long n = ioctl(fd, PAGEMAP_SCAN, a);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        for (long i = 0; i < n; i++) fn((uintptr_t)r[i].start, (uintptr_t)r[i].end, arg);
+        if (n < nr) break; /* the whole range was walked */
+        uint64_t next = a->walk_end > r[n - 1].end ? a->walk_end : r[n - 1].end;
+        if (next <= a->start) return false; /* no progress (a region is never empty: cannot happen) */
+        a->start = next;
+    }
+    return true;
+}
+
 bool gort__wtrack_scan(uintptr_t lo, uintptr_t hi, bool reprotect, gort_wtrack_fn fn, void *arg) {
     struct pm_scan_arg a = {
         .size = sizeof a,
         .flags = (reprotect ? PM_SCAN_WP_MATCHING : 0) | PM_SCAN_CHECK_WPASYNC,
         .start = lo,
         .end = hi,
-        .vec = (uintptr_t)regions,
-        .vec_len = NREGIONS,
         .category_mask = PAGE_IS_WRITTEN,
         .return_mask = PAGE_IS_WRITTEN,
     };
-    while (a.start < hi) {
-        long n = ioctl(pagemap, PAGEMAP_SCAN, &a);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            atomic_store_explicit(&gort__wtrack_broken, true, memory_order_relaxed);
-            return false;
-        }
-        for (long i = 0; i < n; i++) fn((uintptr_t)regions[i].start, (uintptr_t)regions[i].end, arg);
-        if (n < NREGIONS) break; /* the whole range was walked (walk_end may lie) */
-        uint64_t next = a.walk_end > regions[n - 1].end ? a.walk_end : regions[n - 1].end;
-        if (next <= a.start) break;
-        a.start = next;
-    }
-    return true;
+    if (pm_scan(pagemap, &a, regions, NREGIONS, fn, arg)) return true;
+    atomic_store_explicit(&gort__wtrack_broken, true, memory_order_relaxed);
+    return false;
 }
 
 static void found_written(uintptr_t a, uintptr_t b, void *arg) { *(uintptr_t *)arg += b - a; }
@@ -197,6 +206,20 @@ void gort__backed_init(void) {
     backed_fd = fd;
 }
 
+/* gort__backed_ranges' regions, clipped to the range asked for */
+typedef struct {
+    uintptr_t lo, hi, done; /* all of [lo, done) was reported or skipped */
+    gort_wtrack_fn fn;
+    void *arg;
+} backed_clip;
+static void clip_backed(uintptr_t a, uintptr_t b, void *arg) {
+    backed_clip *c = arg;
+    if (a < c->lo) a = c->lo;
+    if (b > c->hi) b = c->hi;
+    if (a < b) c->fn(a, b, c->arg);
+    c->done = b;
+}
+
 bool gort__backed_ranges(uintptr_t lo, uintptr_t hi, gort_wtrack_fn fn, void *arg) {
     if (backed_fd < 0) return false;
     struct page_region r[16]; /* on the stack: markers call this in parallel */
@@ -204,34 +227,14 @@ bool gort__backed_ranges(uintptr_t lo, uintptr_t hi, gort_wtrack_fn fn, void *ar
         .size = sizeof a,
         .start = lo & ~(uintptr_t)(GORT_OS_PAGE - 1),
         .end = (hi + GORT_OS_PAGE - 1) & ~(uintptr_t)(GORT_OS_PAGE - 1),
-        .vec = (uintptr_t)r,
-        .vec_len = 16,
         .category_inverted = PAGE_IS_PFNZERO,
         .category_mask = PAGE_IS_PFNZERO,
         .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
         .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
     };
-    uintptr_t done = lo; /* all of [lo, done) was reported or skipped */
-    while (a.start < hi) {
-        long n = ioctl(backed_fd, PAGEMAP_SCAN, &a);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (done < hi) fn(done, hi, arg); /* cannot tell: the rest, all of it */
-            return true;
-        }
-        for (long i = 0; i < n; i++) {
-            uintptr_t b = r[i].start > lo ? (uintptr_t)r[i].start : lo, e = r[i].end < hi ? (uintptr_t)r[i].end : hi;
-            if (b < e) fn(b, e, arg);
-            done = e;
-        }
-        if (n < 16) break;
-        uint64_t next = a.walk_end > r[n - 1].end ? a.walk_end : r[n - 1].end;
-        if (next <= a.start) {
-            if (done < hi) fn(done, hi, arg);
-            break;
-        }
-        a.start = next;
-    }
+    backed_clip c = {lo, hi, lo, fn, arg};
+    if (!pm_scan(backed_fd, &a, r, 16, clip_backed, &c) && c.done < hi)
+        fn(c.done, hi, arg); /* cannot tell: the rest, all of it */
     return true;
 }
 
