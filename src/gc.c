@@ -1394,9 +1394,9 @@ static void compute_goal(void) {
      * marked heap to the goal (Go's lowest trigger; Go moves it up to 95%
      * as it learns the mark's pace). */
     uint64_t trigger = goal;
-    atomic_store_explicit(&next_concurrent_pub, next_concurrent(), memory_order_relaxed);
-    if (next_concurrent() && goal != UINT64_MAX && goal > heap_marked)
-        trigger = heap_marked + (goal - heap_marked) / 10 * 7;
+    bool next = next_concurrent();
+    atomic_store_explicit(&next_concurrent_pub, next, memory_order_relaxed);
+    if (next && goal != UINT64_MAX && goal > heap_marked) trigger = heap_marked + (goal - heap_marked) / 10 * 7;
     atomic_store_explicit(&heap_trigger, trigger, memory_order_relaxed);
 }
 
@@ -1462,14 +1462,18 @@ static void world_breathe(void) {
     while (syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0 && errno == EINTR) {}
 }
 
-/* Stops the world for a pause (gc_lock held, world_breathe called before
- * the pause's clock starts): locks, signals, stack tops, the heap's range. */
-static void pause_begin(gort_mcache *self, uintptr_t self_sp) {
+/* Stops the world for a pause (gc_lock held): world_breathe, then locks,
+ * signals, stack tops, the heap's range. Returns when the pause began
+ * (after the breathing, which is the program's time). */
+static uint64_t pause_begin(gort_mcache *self, uintptr_t self_sp) {
+    world_breathe();
+    uint64_t t = now_ns(CLOCK_MONOTONIC);
     world_lock();
     stop_the_world(self);
     lookup_stack_tops(self, self_sp);
     set_heap_range(true);
     globals_bytes = stacks_bytes = 0;
+    return t;
 }
 
 /* What a cycle measured, for the statistics and the trace line. */
@@ -1555,7 +1559,8 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         gort__heap_free_span(s);
     }
     if (need_fin_thread) start_finalizer_thread();
-    uint64_t pause = ci->pause1 + (t3 - ci->t_final);
+    /* Go's PauseNs: a cycle's pauses summed; pause_max: the longest one */
+    uint64_t final = t3 - ci->t_final, pause = ci->pause1 + final;
     limiter_account(pause * (uint64_t)ncpu_online + (ci->concurrent ? ci->mark_cpu : 0), t3);
     /* The soft limit: free pages go back to the OS now; not while the CPU
      * limiter holds cycles back (the limit cannot be met, and the program
@@ -1566,8 +1571,6 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         gort__release_free();
     uint64_t t4 = now_ns(CLOCK_MONOTONIC);
     atomic_fetch_add_explicit(&gc_extra_ns, t4 - t3, memory_order_relaxed); /* the next account's */
-    /* Go's PauseNs: a cycle's pauses summed; pause_max: the longest one */
-    uint64_t final = t3 - ci->t_final;
     stats.pause_ns[stats.num_gc % 256] = pause;
     stats.pause_end[stats.num_gc % 256] = now_ns(CLOCK_REALTIME);
     stats.num_gc++;
@@ -1636,10 +1639,8 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp, bool loc
     }
     start_workers();
     cycle_info ci = {.forced = forced};
-    world_breathe();
-    ci.t0 = ci.t_final = now_ns(CLOCK_MONOTONIC); /* the whole cycle is one pause */
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
-    pause_begin(self, self_sp);
+    ci.t0 = ci.t_final = pause_begin(self, self_sp); /* the whole cycle is one pause */
     ci.t_mark = now_ns(CLOCK_MONOTONIC);
     ci.marked = mark_parallel(self, self_sp, &ci.markers, &ci.mark_cpu);
     ci.t_term = now_ns(CLOCK_MONOTONIC);
@@ -1817,10 +1818,8 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         walk_written(NULL, true);
         /* 1. the first pause: the roots that are not write-tracked */
         gort__lock(&gc_lock, GORT_RANK_GC);
-        world_breathe();
-        uint64_t p0 = now_ns(CLOCK_MONOTONIC);
         gort_mcache *self = gort__tls_gcself;
-        pause_begin(self, self_sp);
+        uint64_t p0 = pause_begin(self, self_sp);
         gcwork w = {.buf = getempty()};
         mark_stacks(&w, self, self_sp);
         mark_globals(&w);
@@ -1853,11 +1852,9 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         gort__lock(&gc_lock, GORT_RANK_GC);
     }
     /* 4. the final pause */
-    world_breathe();
-    ci.t_final = now_ns(CLOCK_MONOTONIC);
-    ci.concurrent_ns = ci.t_final - c0;
     gort_mcache *self = gort__tls_gcself;
-    pause_begin(self, self_sp);
+    ci.t_final = pause_begin(self, self_sp);
+    ci.concurrent_ns = ci.t_final - c0;
     ci.t_mark = now_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&marking, false, memory_order_relaxed); /* assists ended before their threads stopped */
     ci.marked += atomic_exchange_explicit(&assist_marked, 0, memory_order_relaxed);
