@@ -41,6 +41,10 @@ WORKLOADS = [
     ("threadchurn", "threads created, allocate, hand back, exit", True),
     ("footprint", "1 GiB of small objects, free 90%, free all: RSS", True),
     ("sqlite", "Debian sqlite3: inserts, indexes, joins, updates (in memory)", True),
+    ("bignum", "1 thread: bignum calculator, small blocks freed LIFO", True),
+    ("mixed-1", "1 thread: random replacement of 8 B-32 KiB blocks", True),
+    ("mixed", "mixed-1 on every thread, each its own working set", True),
+    ("request", "server: request-scoped, cached and handed-off objects", False),
 ]
 
 PEER_ORDER = ["glibc", "jemalloc", "tcmalloc", "mimalloc"]
@@ -111,6 +115,8 @@ def command_for(wl, args, cfg, bindir, sqlfile, sqlite3):
         return [os.path.join(bindir, wl), "-t", t, "-s", str(cfg["fp_scale"]), "-w", cfg["fp_wait"]]
     if wl == "sqlite":
         return [sqlite3, "-batch", ":memory:", ".read " + sqlfile]
+    if wl == "mixed-1":
+        return [os.path.join(bindir, "mixed"), "-t", "1", "-s", str(cfg["scale"])]
     return [os.path.join(bindir, wl), "-t", t, "-s", str(cfg["scale"])]
 
 
@@ -381,7 +387,7 @@ def goal_lines(wls, names, peers, data, summary):
     out = []
     r = summary["gort_time_ratio"].get("mimalloc")
     if r is not None:
-        out.append(f"goal time: geomean gort/mimalloc = {r:.2f} (goal <= 1.00) {'met' if r <= 1 else 'NOT met'}")
+        out.append(f"goal time: geomean gort/mimalloc = {r:.2f} (goal <= 0.90) {'met' if r <= 0.9 else 'NOT met'}")
     worst = None
     for wl, _, _ in wls:
         g = data[wl]["gort"]["median_secs"]

@@ -370,11 +370,13 @@ static inline bool atomic_test_and_set_bit(_Atomic uint64_t *w, unsigned i) {
     return atomic_fetch_or_explicit(w, bit, memory_order_relaxed) & bit;
 }
 
-/* what mark_ptr reads of a span lies in its first cache line */
-_Static_assert(offsetof(gort_mspan, base) + sizeof(uintptr_t) <= 64 && offsetof(gort_mspan, kind) < 64 &&
-                   offsetof(gort_mspan, sizeclass) < 64 && offsetof(gort_mspan, divmagic) < 64 &&
-                   offsetof(gort_mspan, nelems) < 64 && offsetof(gort_mspan, elemsize) < 64,
+/* what mark_ptr reads of a span lies in one cache line, its second */
+#define GORT_IN_LINE1(f) \
+    (offsetof(gort_mspan, f) >= 64 && offsetof(gort_mspan, f) + sizeof(((gort_mspan *)0)->f) <= 128)
+_Static_assert(GORT_IN_LINE1(base) && GORT_IN_LINE1(kind) && GORT_IN_LINE1(sizeclass) && GORT_IN_LINE1(divmagic) &&
+                   GORT_IN_LINE1(nelems) && GORT_IN_LINE1(elemsize),
                "mark_ptr's span fields span one cache line");
+#undef GORT_IN_LINE1
 
 /* The span holding p, when p lies in the heap's range [lo, lo + span) and
  * in a span; else NULL. */

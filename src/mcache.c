@@ -62,7 +62,9 @@ pthread_mutex_t gort__mcache_list_lock = PTHREAD_MUTEX_INITIALIZER;
 gort_mcache *gort__all_caches;
 static gort_mcache *free_caches;
 __thread gort_mcache *gort__tls_gcself __attribute__((tls_model("initial-exec")));
-static gort_fixalloc cache_alloc = {.size = sizeof(gort_mcache)};
+/* whole cache lines: threads' caches never share one (fixalloc's chunks are
+ * line-aligned) */
+static gort_fixalloc cache_alloc = {.size = (sizeof(gort_mcache) + 63) & ~(size_t)63};
 static uint64_t retired_nmalloc[GORT_NUM_CLASSES], retired_nfree[GORT_NUM_CLASSES];
 
 static void add_counters(uint64_t *nmalloc, uint64_t *nfree, gort_mcache *mc) {

@@ -27,6 +27,7 @@ void gort__span_init(gort_mspan *s, unsigned bitsclass, uintptr_t base, size_t n
         s->elemsize = npages * GORT_PAGE_SIZE;
         s->divmagic = 1; /* index = offset >> 32: only offset 0 is an object (see malloc.c) */
     }
+    s->cache_elemsize = s->elemsize;
     s->limit = base + s->elemsize * nelems;
     s->state = GORT_SPAN_IN_USE;
 }

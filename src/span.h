@@ -56,32 +56,31 @@ enum { GORT_XF_NONE = 0, GORT_XF_NOTIFY = 1, GORT_XF_NOTIFIED = 2, GORT_XF_MASK 
 #define GORT_UMASK_MIXED 0x200u
 
 typedef struct gort_mspan {
-    /* Owner-thread fields, read by the malloc fast path.
+    /* The first cache line: what the owner thread writes on its fast paths
+     * (and the list links it changes on its slow ones). The second: what
+     * every thread that frees into the span reads (and the xfree list it
+     * pushes on), and the marker's fields. A thread freeing into another's
+     * span then never pulls in the line the owner writes at each malloc: in
+     * xmalloc (every free by another thread) that line moved between the
+     * cores at each malloc and free.
+     *
+     * Owner-thread fields, read by the malloc fast path.
      * alloc_cache: free slots of alloc_bits word cache_word (1 = free), taken
      *   when the word was loaded. Their alloc_bits stay 0 until malloc hands
      *   them out (and sets the bit through cache_bits); slots freed since the
      *   load come back at the word's next load.
      * cache_bits: &words[cache_word].alloc.
-     * cache_base: address of slot cache_word*64. */
+     * cache_base: address of slot cache_word*64.
+     * cache_elemsize: elemsize, for the fast path in this line. */
     uint64_t alloc_cache;
     uint64_t *cache_bits;
     uintptr_t cache_base;
-    size_t elemsize;     /* object size; a large span's whole size */
+    size_t cache_elemsize;
     uint16_t cache_word; /* GORT_NO_WORD when no word is cached */
-    uint16_t nwords;     /* words of alloc_bits = ceil(nelems / 64) */
-    uint16_t nelems;     /* objects in the span */
     /* alloc_count: slots set in alloc_bits plus the slots in alloc_cache.
      * The span is full when alloc_count == nelems and alloc_cache == 0. */
     uint16_t alloc_count;
-    uint16_t spanclass;
     uint16_t nelems_m2; /* nelems - 2, for free's one-compare list check */
-    uint8_t state;      /* GORT_SPAN_*; set under mheap.lock */
-    uint8_t list;       /* GORT_LIST_*; set by the owner, or under the mcentral lock */
-    uint8_t needzero;   /* large spans: 1 if a page may be dirty */
-    uint8_t bitsclass;  /* which span slaballoc this struct came from */
-    uint32_t divmagic;  /* object index = (offset * divmagic) >> 32; 1 for large */
-    uint8_t sizeclass;  /* gort__spc_class(spanclass), for the marker: no division */
-    uint8_t kind;       /* gort__spc_kind(spanclass), likewise */
     /* umask: a collected scan-kind span's shape, for the marker (gc.c): with
      * GORT_UMASK_ONE set, every object allocated in it since its
      * initialisation has the pointer mask in the low 8 bits (objects of up
@@ -90,9 +89,22 @@ typedef struct gort_mspan {
      * object; GORT_UMASK_MIXED otherwise. Written by the owner
      * thread, read by the marker with the world stopped. */
     uint16_t umask;
-    uintptr_t base;  /* first byte; page-aligned */
-    uintptr_t limit; /* end of the last object */
-    uint32_t npages; /* at most 2^32 pages (32 TiB): alloc_span refuses more */
+    uint8_t list;                   /* GORT_LIST_*; set by the owner, or under the mcentral lock */
+    uint8_t state;                  /* GORT_SPAN_*; set under mheap.lock */
+    uint8_t needzero;               /* large spans: 1 if a page may be dirty */
+    uint8_t bitsclass;              /* which span slaballoc this struct came from */
+    uint32_t npages;                /* at most 2^32 pages (32 TiB): alloc_span refuses more */
+    struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
+    /* Second line: set when the span is made, then only read (but xfree). */
+    uintptr_t base;    /* first byte; page-aligned */
+    uintptr_t limit;   /* end of the last object */
+    size_t elemsize;   /* object size; a large span's whole size */
+    uint32_t divmagic; /* object index = (offset * divmagic) >> 32; 1 for large */
+    uint16_t spanclass;
+    uint16_t nelems;   /* objects in the span */
+    uint16_t nwords;   /* words of alloc_bits = ceil(nelems / 64) */
+    uint8_t sizeclass; /* gort__spc_class(spanclass), for the marker: no division */
+    uint8_t kind;      /* gort__spc_kind(spanclass), likewise */
     /* prof: the heap profile's slot of this span's live samples (prof.c; 0:
      * none). Changed under the profile's lock; read without it as a hint by
      * the refill and the span free. */
@@ -106,7 +118,6 @@ typedef struct gort_mspan {
     /* xfree: objects freed by threads that do not own the span, linked
      * through their first word, plus a GORT_XF_* state in the low bits. */
     _Atomic uintptr_t xfree;
-    struct gort_mspan *next, *prev; /* list links (owner's or mcentral's lists) */
     /* A large collected object's layout (gc.c): its type and element count
      * (NULL: scanned conservatively, every word). Small objects use the
      * arena's pointer bitmap instead, and a small scanned span keeps the
@@ -134,6 +145,8 @@ typedef struct gort_mspan {
         _Atomic uint64_t xfree;
     } words[];
 } gort_mspan;
+
+_Static_assert(offsetof(gort_mspan, base) == 64, "a span's owner-written fields fill its first cache line");
 
 static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
     unsigned rem = s->nelems & 63;
@@ -196,7 +209,7 @@ static inline void *gort__span_take(gort_mspan *s, uint64_t c) {
     uint64_t b = c & (0 - c);
     s->alloc_cache = c ^ b;
     *s->cache_bits |= b;
-    return (void *)(s->cache_base + gort__ctz64(c) * s->elemsize);
+    return (void *)(s->cache_base + gort__ctz64(c) * s->cache_elemsize);
 }
 /* The object at idx, freed by another thread, has been taken. */
 static inline void gort__span_clear_xfree_bit(gort_mspan *s, uintptr_t idx) {
