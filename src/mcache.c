@@ -278,7 +278,11 @@ void gort__mcache_free_slow(gort_mcache *mc, gort_mspan *s) {
         atomic_compare_exchange_strong_explicit(&s->xfree, &x, GORT_XF_NONE, memory_order_acq_rel,
                                                 memory_order_relaxed);
         gort__list_remove(&mc->full[spc], s);
-        gort__list_push(&mc->partial[spc], s, GORT_LIST_OWNED_PARTIAL);
+        /* At the tail: the refill takes spans from the head, and a span
+         * that was full a moment ago has one free slot. The spans freed
+         * into longest come first, with the most slots for one refill
+         * (larson, one thread: 206k refills -> 117k for 1.5M mallocs). */
+        gort__list_push_tail(&mc->partial[spc], s, GORT_LIST_OWNED_PARTIAL);
     }
     if (s->alloc_count == 0 && s->list == GORT_LIST_OWNED_PARTIAL &&
         !(atomic_load_explicit(&s->xfree, memory_order_relaxed) & GORT_XF_MASK)) {

@@ -153,18 +153,42 @@ static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
     return (w + 1u < s->nwords || rem == 0) ? ~(uint64_t)0 : (((uint64_t)1 << rem) - 1);
 }
 
+/* Span lists (an owner's or an mcentral's partial and full lists) are
+ * linked both ways, with the head's prev pointing at the tail, so that a
+ * span goes on either end in constant time; the tail's next is NULL. */
 static inline void gort__list_push(gort_mspan **head, gort_mspan *s, uint8_t list) {
+    gort_mspan *h = *head;
     s->list = list;
-    s->prev = NULL;
-    s->next = *head;
-    if (*head) (*head)->prev = s;
+    s->next = h;
+    if (h) {
+        s->prev = h->prev;
+        h->prev = s;
+    } else {
+        s->prev = s;
+    }
     *head = s;
 }
 
+static inline void gort__list_push_tail(gort_mspan **head, gort_mspan *s, uint8_t list) {
+    gort_mspan *h = *head;
+    if (!h) return gort__list_push(head, s, list);
+    s->list = list;
+    s->next = NULL;
+    s->prev = h->prev;
+    h->prev->next = s;
+    h->prev = s;
+}
+
 static inline void gort__list_remove(gort_mspan **head, gort_mspan *s) {
-    if (s->prev) s->prev->next = s->next;
-    else *head = s->next;
-    if (s->next) s->next->prev = s->prev;
+    gort_mspan *h = *head;
+    if (s == h) {
+        *head = s->next;
+        if (s->next) s->next->prev = s->prev;
+    } else {
+        s->prev->next = s->next;
+        if (s->next) s->next->prev = s->prev;
+        else h->prev = s->prev; /* s was the tail */
+    }
     s->next = s->prev = NULL;
     s->list = GORT_LIST_NONE;
 }
