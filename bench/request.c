@@ -9,7 +9,8 @@
  *     lifetimes, freed far from where they were made;
  *   - respond: a response grown by realloc in chunks to 256 B-8 KiB, handed
  *     to the next worker's queue; that worker "sends" (reads) and frees it:
- *     medium lifetimes, every response freed by another thread.
+ *     medium lifetimes, every response freed by another thread (at most
+ *     64 wait per worker).
  * The request's own objects are freed at its end, headers in order. */
 #include "common.h"
 
@@ -38,7 +39,12 @@ typedef struct resp {
 typedef struct {
     pthread_mutex_t mu;
     resp_t *head;
+    _Atomic long n; /* responses waiting */
 } ALIGNED_CL queue_t;
+
+/* A sender waits while the next worker has this many responses waiting, so
+ * that the live heap does not depend on how the threads are scheduled. */
+#define QUEUE_MAX 64
 
 typedef struct hdr {
     struct hdr *next;
@@ -59,6 +65,7 @@ typedef struct {
 } ALIGNED_CL arg_t;
 
 static int T;
+static _Atomic int done; /* workers through their requests */
 static shard_t shards[SHARDS];
 static queue_t *queues;
 
@@ -80,6 +87,7 @@ static uint64_t drain(queue_t *q) {
     pthread_mutex_lock(&q->mu);
     resp_t *r = q->head;
     q->head = NULL;
+    atomic_store(&q->n, 0);
     pthread_mutex_unlock(&q->mu);
     uint64_t s = 0;
     while (r) {
@@ -179,9 +187,14 @@ static void *worker(void *vp) {
             len += chunk;
         }
         rs->len = (uint32_t)len;
+        while (next != mine && atomic_load(&next->n) >= QUEUE_MAX) {
+            sum += drain(mine); /* the next worker may be waiting on this one */
+            sched_yield();
+        }
         pthread_mutex_lock(&next->mu);
         rs->next = next->head;
         next->head = rs;
+        atomic_fetch_add(&next->n, 1);
         pthread_mutex_unlock(&next->mu);
         /* end of the request */
         sum += body[blen - 1] + req[127];
@@ -193,6 +206,12 @@ static void *worker(void *vp) {
             hh = nx;
         }
         free(req);
+    }
+    /* done: keep taking responses until every worker is done */
+    atomic_fetch_add(&done, 1);
+    while (atomic_load(&done) < T) {
+        sum += drain(mine);
+        sched_yield();
     }
     ar->sum = sum;
     return NULL;
