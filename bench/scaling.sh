@@ -12,7 +12,7 @@ if [ -z "${SCALING_THREADS:-}" ]; then
     if [ "$n" -ge 8 ]; then SCALING_THREADS="1 $((n / 4)) $n"; else SCALING_THREADS="1 2"; fi
 fi
 export BENCH=${BENCH:-quick} BENCH_SKIP_MAP=1
-export BENCH_ONLY=${BENCH_ONLY:-larson,xmalloc,cachescratch,mstress,threadchurn}
+export BENCH_ONLY=${BENCH_ONLY:-larson,xmalloc,cachescratch,mstress,threadchurn,mixed,request}
 mkdir -p bench/results
 files=()
 for t in $SCALING_THREADS; do
