@@ -186,11 +186,10 @@ size_t gort__central_check_locked(unsigned spc) {
     gort_mcentral *c = &gort__central[spc];
     size_t n = 0;
     for (int which = 0; which < 2; which++) {
-        gort_mspan *head = which ? c->full : c->partial, *prev = NULL;
-        for (gort_mspan *s = head; s; prev = s, s = s->next) {
+        gort_mspan *head = which ? c->full : c->partial;
+        if (!gort__list_links_ok(head)) gort__throw("heap check: central list links");
+        for (gort_mspan *s = head; s; s = s->next) {
             n++;
-            if (s != head && s->prev != prev) gort__throw("heap check: central list links");
-            if (!s->next && head->prev != s) gort__throw("heap check: central list's tail");
             if (s->spanclass != spc || s->state != GORT_SPAN_IN_USE)
                 gort__throw_addr("heap check: span on the wrong central list", (void *)s->base);
             if (atomic_load_explicit(&s->owner, memory_order_relaxed) || s->cache_word != GORT_NO_WORD ||

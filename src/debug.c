@@ -143,6 +143,8 @@ static size_t check_own_cache(void) {
             n++;
             check_owned_span(mc, s, spc, GORT_LIST_CACHED);
         }
+        if (!gort__list_links_ok(mc->partial[spc]) || !gort__list_links_ok(mc->full[spc]))
+            gort__throw("heap check: thread cache list links");
         for (s = mc->partial[spc]; s; s = s->next, n++) check_owned_span(mc, s, spc, GORT_LIST_OWNED_PARTIAL);
         for (s = mc->full[spc]; s; s = s->next, n++) check_owned_span(mc, s, spc, GORT_LIST_OWNED_FULL);
     }

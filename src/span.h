@@ -193,6 +193,15 @@ static inline void gort__list_remove(gort_mspan **head, gort_mspan *s) {
     s->list = GORT_LIST_NONE;
 }
 
+/* Whether a list's links agree: each span's prev is the one before it, and
+ * the head's prev is the tail (heap checks). */
+static inline bool gort__list_links_ok(const gort_mspan *head) {
+    const gort_mspan *prev = NULL;
+    for (const gort_mspan *s = head; s; prev = s, s = s->next)
+        if (s != head && s->prev != prev) return false;
+    return !head || head->prev == prev;
+}
+
 /* Pushes obj on a lock-free stack linked through objects' first word. */
 static inline void gort__stack_push(_Atomic uintptr_t *head, void *obj) {
     uintptr_t h = atomic_load_explicit(head, memory_order_relaxed);

@@ -1,6 +1,7 @@
 /* White-box unit tests of the lower layers: the OS layer's state accounting, arena
  * placement at Go's hints and the arena index, persistentalloc, fixalloc and the span
- * slab allocator, and span geometry (bitmaps out of line, magic division). */
+ * slab allocator, span geometry (bitmaps out of line, magic division), and the span
+ * lists (against a model, and where a thread cache files a span a free opens). */
 #define _GNU_SOURCE
 #include <string.h>
 #include <sys/mman.h>
@@ -245,12 +246,80 @@ static void test_lazy_arena(void) {
 #endif
 }
 
+/* The span lists against an array model: random pushes at either end and
+ * removals anywhere, the links checked after each step. */
+static void test_span_lists(void) {
+    enum { N = 12, STEPS = 20000 };
+    static gort_mspan spans[N];
+    gort_mspan *model[N], *head = NULL;
+    int len = 0;
+    bool on[N] = {false};
+    uint64_t r = test_seed() ^ 0x5157;
+    for (int step = 0; step < STEPS; step++) {
+        int i = (int)(rng_next(&r) % N);
+        if (!on[i]) {
+            if (rng_next(&r) & 1) {
+                gort__list_push(&head, &spans[i], GORT_LIST_OWNED_PARTIAL);
+                memmove(model + 1, model, sizeof(model[0]) * (size_t)len);
+                model[0] = &spans[i];
+            } else {
+                gort__list_push_tail(&head, &spans[i], GORT_LIST_OWNED_PARTIAL);
+                model[len] = &spans[i];
+            }
+            len++;
+            on[i] = true;
+        } else {
+            gort__list_remove(&head, &spans[i]);
+            int k = 0;
+            while (model[k] != &spans[i]) k++;
+            memmove(model + k, model + k + 1, sizeof(model[0]) * (size_t)(len - k - 1));
+            len--;
+            on[i] = false;
+            CHECK(spans[i].list == GORT_LIST_NONE && !spans[i].next && !spans[i].prev);
+        }
+        CHECK(gort__list_links_ok(head));
+        int k = 0;
+        for (gort_mspan *s = head; s; s = s->next, k++) {
+            CHECK(k < len);
+            CHECK(s == model[k]);
+        }
+        CHECK_EQ(k, len);
+    }
+}
+
+/* A full span that its owner's free opens goes to the tail of the owner's
+ * partial list (the refill takes the head: the span freed into longest). */
+static void test_opened_span_at_tail(void) {
+    size_t size = 1024, cls = gort__size_to_class(size);
+    unsigned per = (unsigned)gort_class_to_npages[cls] * GORT_PAGE_SIZE / (unsigned)size;
+    enum { SPANS = 4 };
+    void **p = gort_malloc(sizeof(void *) * SPANS * per);
+    CHECK(p);
+    for (unsigned i = 0; i < SPANS * per; i++) CHECK((p[i] = gort_malloc(size)));
+    /* the first spans filled are full and on the owner's full list */
+    gort_mspan *a = gort__span_of((uintptr_t)p[0]), *b = gort__span_of((uintptr_t)p[per]);
+    gort_mcache *mc = gort__tls_mcache;
+    CHECK(a != b && a->list == GORT_LIST_OWNED_FULL && b->list == GORT_LIST_OWNED_FULL);
+    gort_free(p[0]);
+    p[0] = NULL;
+    CHECK(a->list == GORT_LIST_OWNED_PARTIAL && mc->partial[cls]->prev == a);
+    gort_free(p[per]);
+    p[per] = NULL;
+    CHECK(b->list == GORT_LIST_OWNED_PARTIAL && mc->partial[cls]->prev == b && b->prev == a);
+    gort_check_heap();
+    for (unsigned i = 0; i < SPANS * per; i++) gort_free(p[i]);
+    gort_free(p);
+    gort_check_heap();
+}
+
 int main(void) {
     test_os_states();
     test_arenas();
     test_lazy_arena();
     test_metadata_allocators();
     test_hugepages();
+    test_span_lists();
+    test_opened_span_at_tail();
     gort_check_heap();
     printf("test_layers: ok\n");
     return 0;
