@@ -134,4 +134,30 @@ static inline void bench_run_threads(int n, void *(*fn)(void *), void *base, siz
 #define CACHE_LINE 64
 #define ALIGNED_CL __attribute__((aligned(CACHE_LINE)))
 
+/* One worker thread's part of a workload: its index, its share of the
+ * operations, and the checksum it leaves. */
+typedef struct {
+    int id;
+    long ops;
+    uint64_t sum;
+} ALIGNED_CL bench_part_t;
+
+/* Runs fn(part) on n threads, each part with total / n operations, and joins
+ * them; returns the sum of their checksums and sets *each to one part's
+ * operations. */
+static inline uint64_t bench_run_parts(int n, void *(*fn)(void *), long total, long *each) {
+    bench_part_t *parts = calloc((size_t)n, sizeof(bench_part_t));
+    if (!parts) abort();
+    for (int i = 0; i < n; i++) {
+        parts[i].id = i;
+        parts[i].ops = total / n;
+    }
+    bench_run_threads(n, fn, parts, sizeof(bench_part_t));
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) sum += parts[i].sum;
+    *each = parts[0].ops;
+    free(parts);
+    return sum;
+}
+
 #endif

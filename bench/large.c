@@ -7,14 +7,8 @@
 
 #define SLOTS 4
 
-typedef struct {
-    int id;
-    long ops;
-    uint64_t sum;
-} ALIGNED_CL arg_t;
-
 static void *worker(void *vp) {
-    arg_t *ar = vp;
+    bench_part_t *ar = vp;
     rng_t r = rng_seed(700 + (uint64_t)ar->id);
     unsigned char *p[SLOTS] = {0};
     size_t n[SLOTS] = {0};
@@ -39,18 +33,10 @@ static void *worker(void *vp) {
 int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int T = a.threads;
-    arg_t *args = calloc((size_t)T, sizeof(arg_t));
-    for (int i = 0; i < T; i++) {
-        args[i].id = i;
-        args[i].ops = bench_n(&a, 300) / T;
-    }
+    long each;
     double t0 = bench_now();
-    bench_run_threads(T, worker, args, sizeof(arg_t));
+    uint64_t sum = bench_run_parts(T, worker, bench_n(&a, 300), &each);
     double t1 = bench_now();
-    uint64_t sum = 0;
-    for (int i = 0; i < T; i++) sum += args[i].sum;
-    printf("RESULT name=large secs=%.6f threads=%d blocks=%ld checksum=%" PRIu64 "\n", t1 - t0, T, args[0].ops * T,
-           sum);
-    free(args);
+    printf("RESULT name=large secs=%.6f threads=%d blocks=%ld checksum=%" PRIu64 "\n", t1 - t0, T, each * T, sum);
     return 0;
 }

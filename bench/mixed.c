@@ -10,12 +10,6 @@
 
 #define SLOTS 4096
 
-typedef struct {
-    int id;
-    long steps;
-    uint64_t sum;
-} ALIGNED_CL arg_t;
-
 static size_t pick(rng_t *r) {
     unsigned u = (unsigned)(rng_next(r) % 100);
     if (u < 60) return rng_range(r, 8, 64);
@@ -25,7 +19,7 @@ static size_t pick(rng_t *r) {
 }
 
 static void *worker(void *vp) {
-    arg_t *ar = vp;
+    bench_part_t *ar = vp;
     rng_t r = rng_seed(1200 + (uint64_t)ar->id);
     unsigned char **p = xmalloc(sizeof(*p) * SLOTS);
     uint32_t *n = xmalloc(sizeof(*n) * SLOTS);
@@ -36,7 +30,7 @@ static void *worker(void *vp) {
         p[i][n[i] - 1] = 1;
     }
     uint64_t sum = 0;
-    for (long k = 0; k < ar->steps; k++) {
+    for (long k = 0; k < ar->ops; k++) {
         size_t i = rng_next(&r) % SLOTS;
         sum += p[i][0] + p[i][n[i] - 1];
         free(p[i]);
@@ -55,18 +49,10 @@ static void *worker(void *vp) {
 int main(int argc, char **argv) {
     bench_args_t a = bench_parse(argc, argv);
     int T = a.threads;
-    arg_t *args = calloc((size_t)T, sizeof(arg_t));
-    for (int i = 0; i < T; i++) {
-        args[i].id = i;
-        args[i].steps = bench_n(&a, 12e6) / T;
-    }
+    long each;
     double t0 = bench_now();
-    bench_run_threads(T, worker, args, sizeof(arg_t));
+    uint64_t sum = bench_run_parts(T, worker, bench_n(&a, 12e6), &each);
     double t1 = bench_now();
-    uint64_t sum = 0;
-    for (int i = 0; i < T; i++) sum += args[i].sum;
-    printf("RESULT name=mixed secs=%.6f threads=%d steps=%ld checksum=%" PRIu64 "\n", t1 - t0, T, args[0].steps * T,
-           sum);
-    free(args);
+    printf("RESULT name=mixed secs=%.6f threads=%d steps=%ld checksum=%" PRIu64 "\n", t1 - t0, T, each * T, sum);
     return 0;
 }

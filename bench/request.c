@@ -58,12 +58,6 @@ typedef struct node {
     uint64_t pad[2];
 } node_t; /* 48 B */
 
-typedef struct {
-    int id;
-    long requests;
-    uint64_t sum;
-} ALIGNED_CL arg_t;
-
 static int T;
 static _Atomic int done; /* workers through their requests */
 static shard_t shards[SHARDS];
@@ -137,11 +131,11 @@ static uint64_t cache_use(rng_t *r) {
 }
 
 static void *worker(void *vp) {
-    arg_t *ar = vp;
+    bench_part_t *ar = vp;
     rng_t r = rng_seed(1400 + (uint64_t)ar->id);
     queue_t *mine = &queues[ar->id], *next = &queues[(ar->id + 1) % T];
     uint64_t sum = 0;
-    for (long q = 0; q < ar->requests; q++) {
+    for (long q = 0; q < ar->ops; q++) {
         sum += drain(mine);
         /* parse */
         unsigned char *req = xmalloc(128);
@@ -223,15 +217,10 @@ int main(int argc, char **argv) {
     queues = calloc((size_t)T, sizeof(queue_t));
     for (int i = 0; i < T; i++) pthread_mutex_init(&queues[i].mu, NULL);
     for (int i = 0; i < SHARDS; i++) pthread_mutex_init(&shards[i].mu, NULL);
-    arg_t *args = calloc((size_t)T, sizeof(arg_t));
-    for (int i = 0; i < T; i++) {
-        args[i].id = i;
-        args[i].requests = bench_n(&a, 1e6) / T;
-    }
+    long each;
     double t0 = bench_now();
-    bench_run_threads(T, worker, args, sizeof(arg_t));
-    uint64_t sum = 0;
-    for (int i = 0; i < T; i++) sum += args[i].sum + drain(&queues[i]);
+    uint64_t sum = bench_run_parts(T, worker, bench_n(&a, 1e6), &each);
+    for (int i = 0; i < T; i++) sum += drain(&queues[i]);
     for (int i = 0; i < SHARDS; i++)
         for (int j = 0; j < CACHE_PER_SHARD; j++) {
             entry_t *e = shards[i].slot[j];
@@ -243,9 +232,7 @@ int main(int argc, char **argv) {
     double t1 = bench_now();
     /* The checksum depends on the threads' interleaving (which responses
      * wait, which cache entries hit): not compared across allocators. */
-    printf("RESULT name=request secs=%.6f threads=%d requests=%ld checksum=%" PRIu64 "\n", t1 - t0, T,
-           args[0].requests * T, sum);
-    free(args);
+    printf("RESULT name=request secs=%.6f threads=%d requests=%ld checksum=%" PRIu64 "\n", t1 - t0, T, each * T, sum);
     free(queues);
     return 0;
 }

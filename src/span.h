@@ -171,7 +171,10 @@ static inline void gort__list_push(gort_mspan **head, gort_mspan *s, uint8_t lis
 
 static inline void gort__list_push_tail(gort_mspan **head, gort_mspan *s, uint8_t list) {
     gort_mspan *h = *head;
-    if (!h) return gort__list_push(head, s, list);
+    if (!h) {
+        gort__list_push(head, s, list);
+        return;
+    }
     s->list = list;
     s->next = NULL;
     s->prev = h->prev;
