@@ -35,7 +35,9 @@
  *   held for the whole window), in batches of at least 1 MiB.
  *
  * Go paces its scavenger to 1% of CPU; gort's is bounded by the window
- * instead. *Differs from Go*, which retains 10% over its GC's heap goal.
+ * instead. The retained goal is as Go's where the collector runs: 10% over
+ * its heap goal, less the live heap (gort__gc_retain_bytes), when that is
+ * more than GORT_RETAIN_MIN.
  */
 #define _GNU_SOURCE
 #include <signal.h>
