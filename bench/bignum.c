@@ -2,8 +2,8 @@
  * pattern of cfrac and of bignum code in interpreters).  One thread evaluates
  * random expressions in reverse Polish notation over unsigned bignums of 1-24
  * 32-bit limbs: a number pushed is a new block, an operator pops two operands,
- * allocates its result and one or two temporaries, and frees the temporaries
- * and then the operands, most recent first.  Blocks are 8-104 B and almost all
+ * allocates its result and one to three temporaries, and frees the temporaries
+ * and then the operands, most recent first.  Blocks are 8-200 B and almost all
  * die in LIFO order right after they are made; the live set stays tiny, so
  * the allocator's cost per malloc/free pair, and how soon a just-freed block
  * comes back, is all that is measured. */
