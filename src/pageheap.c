@@ -168,16 +168,28 @@ static psum merge(const psum *c, uint32_t child) {
     return s;
 }
 
-/* Recomputes the summaries of chunks [c0, c1] and their ancestors. */
+static bool psum_set(psum *at, psum v) {
+    if (at->start == v.start && at->max == v.max && at->end == v.end) return false;
+    *at = v;
+    return true;
+}
+
+/* Recomputes the summaries of chunks [c0, c1] and their ancestors, up to the
+ * first level where none changed: the levels above it summarize the same
+ * children as before (a span's pages taken from or given back to a
+ * fragmented chunk seldom change its parent's runs). */
 static void update_chunks(uint64_t c0, uint64_t c1) {
+    bool changed = false;
     for (uint64_t ci = c0; ci <= c1; ci++) {
         gort_heap_arena *ha = gort__heap.slots[ci >> 4];
-        sums[LEAF][ci] = ha ? chunk_summarize(ha->palloc[ci & 15]) : (psum){0, 0, 0};
+        changed |= psum_set(&sums[LEAF][ci], ha ? chunk_summarize(ha->palloc[ci & 15]) : (psum){0, 0, 0});
     }
-    for (int l = LEAF - 1; l >= 0; l--) {
+    for (int l = LEAF - 1; l >= 0 && changed; l--) {
         c0 >>= 3;
         c1 >>= 3;
-        for (uint64_t i = c0; i <= c1; i++) sums[l][i] = merge(&sums[l + 1][i * 8], (uint32_t)level_pages(l + 1));
+        changed = false;
+        for (uint64_t i = c0; i <= c1; i++)
+            changed |= psum_set(&sums[l][i], merge(&sums[l + 1][i * 8], (uint32_t)level_pages(l + 1)));
     }
 }
 
