@@ -29,7 +29,6 @@ typedef struct Node {
 GORT_TYPE(Node, next);
 
 static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-static gort_gc_stats_t st(void) { return gc_stats_now(); }
 
 static Node *volatile live;
 static const long LIVE_NODES = 1 << 19; /* 16 MiB of 32-byte nodes */
@@ -64,24 +63,25 @@ int main(void) {
 
     /* 1 */
     garbage(32 * live_bytes);
-    CHECK(st().limiter_last_enabled == 0);
+    CHECK(gc_stats_now().limiter_last_enabled == 0);
     check_live();
 
     /* 2 */
     int64_t limit = (int64_t)(live_bytes / 4);
     CHECK(gort_set_memory_limit(limit) == INT64_MAX);
     uint64_t t0 = mono_ns();
-    while (st().limiter_last_enabled == 0) {
+    while (gc_stats_now().limiter_last_enabled == 0) {
         garbage(4 << 20);
         if (mono_ns() - t0 > 30000000000ull) {
-            fprintf(stderr, "the limiter did not turn on in 30 s (%llu cycles)\n", (unsigned long long)st().num_gc);
+            fprintf(stderr, "the limiter did not turn on in 30 s (%llu cycles)\n",
+                    (unsigned long long)gc_stats_now().num_gc);
             return 1;
         }
     }
-    printf("limiter on at cycle %llu after %.2f s\n", (unsigned long long)st().limiter_last_enabled,
+    printf("limiter on at cycle %llu after %.2f s\n", (unsigned long long)gc_stats_now().limiter_last_enabled,
            (double)(mono_ns() - t0) / 1e9);
     check_live();
-    gort_gc_stats_t a = st();
+    gort_gc_stats_t a = gc_stats_now();
     uint64_t w0 = mono_ns(), allocated = 0;
     while ((mono_ns() - w0 < 500000000ull || allocated < (64u << 20)) && mono_ns() - w0 < 20000000000ull) {
         garbage(1 << 20);
@@ -92,7 +92,7 @@ int main(void) {
                 (unsigned long long)(allocated >> 20));
         return 1;
     }
-    gort_gc_stats_t b = st();
+    gort_gc_stats_t b = gc_stats_now();
     double wall = (double)(mono_ns() - w0), share = (double)(b.pause_total_ns - a.pause_total_ns) / wall;
     printf("with the limiter: %.0f MiB allocated in %.2f s, %llu cycles, world stopped %.0f%% of the time, the "
            "limiter last on at cycle %llu, heap %llu MiB against a limit of %llu MiB (%s marking)\n",
@@ -107,7 +107,7 @@ int main(void) {
     CHECK(gort_set_memory_limit(INT64_MAX) == limit);
     garbage(8 * live_bytes);
     gort_gc();
-    gort_gc_stats_t c = st();
+    gort_gc_stats_t c = gc_stats_now();
     CHECK(c.heap_live <= 2 * live_bytes);
     CHECK(c.heap_goal >= c.heap_marked + c.heap_marked / 2);
     check_live();

@@ -41,7 +41,6 @@ typedef struct Node {
 GORT_TYPE(Node, next);
 
 static uint64_t wall_ns(void) { return clock_ns(CLOCK_REALTIME); }
-static gort_gc_stats_t st(void) { return gc_stats_now(); }
 /* what the memory limit counts: mapped and not released */
 static uint64_t mapped(void) {
     static gort_stats_t ms;
@@ -58,15 +57,15 @@ static void growing_structs(void) {
     const size_t gshort = offsetof(gort_gc_stats_t, heap_live);
     memset(&g, 0xa5, sizeof g);
     gort_gc_stats_sized(&g.s, gshort);
-    CHECK_EQ(g.s.num_gc, st().num_gc);
+    CHECK_EQ(g.s.num_gc, gc_stats_now().num_gc);
     for (size_t i = gshort; i < sizeof g; i++) CHECK(((unsigned char *)&g)[i] == 0xa5);
     memset(&g, 0xa5, sizeof g);
     gort_gc_stats_sized(&g.s, sizeof g);
-    CHECK_EQ(g.s.gc_percent, st().gc_percent);
+    CHECK_EQ(g.s.gc_percent, gc_stats_now().gc_percent);
     for (size_t i = 0; i < sizeof g.more; i++) CHECK(g.more[i] == 0);
     memset(&g, 0xa5, sizeof g);
     (gort_gc_stats)(&g.s);
-    CHECK(g.s.memory_limit == st().memory_limit);
+    CHECK(g.s.memory_limit == gc_stats_now().memory_limit);
     CHECK(g.more[0] == 0xa5);
 
     static struct {
@@ -108,7 +107,7 @@ NOINLINE static long count(const Node *h) {
 /* bytes of garbage (mixed sizes); returns the cycles that ran meanwhile and the peak of
  * the mapped memory */
 NOINLINE static uint64_t garbage(uint64_t bytes, uint64_t *peak_mapped) {
-    uint64_t gc0 = st().num_gc, done = 0, i = 0;
+    uint64_t gc0 = gc_stats_now().num_gc, done = 0, i = 0;
     while (done < bytes) {
         size_t n = i % 16 == 0 ? 65536 : 32 + (i * 97) % 2000;
         void **p = (i & 1) ? gort_gc_alloc(n) : gort_gc_alloc_noscan(n);
@@ -121,7 +120,7 @@ NOINLINE static uint64_t garbage(uint64_t bytes, uint64_t *peak_mapped) {
         }
         if (!peak_mapped) i++;
     }
-    return st().num_gc - gc0;
+    return gc_stats_now().num_gc - gc0;
 }
 
 static void trace_child(void) {
@@ -157,7 +156,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "trace") == 0) trace_child();
     test_seed();
     /* 1. defaults */
-    gort_gc_stats_t s0 = st();
+    gort_gc_stats_t s0 = gc_stats_now();
     CHECK_EQ(s0.gc_percent, 100);
     CHECK(s0.memory_limit == INT64_MAX);
     CHECK(gort_set_memory_limit(-1) == INT64_MAX);
@@ -165,11 +164,11 @@ int main(int argc, char **argv) {
 
     /* 2. cycles and pauses */
     for (int i = 0; i < 300; i++) {
-        gort_gc_stats_t a = st();
+        gort_gc_stats_t a = gc_stats_now();
         uint64_t t0 = wall_ns();
         gort_gc();
         uint64_t t1 = wall_ns();
-        gort_gc_stats_t b = st();
+        gort_gc_stats_t b = gc_stats_now();
         CHECK_EQ(b.num_gc, a.num_gc + 1);
         CHECK_EQ(b.num_forced_gc, a.num_forced_gc + 1);
         uint64_t k = (b.num_gc + 255) % 256;
@@ -192,7 +191,7 @@ int main(int argc, char **argv) {
     long n = 16 << 20 >> 5;
     Node *live = build(n);
     gort_gc();
-    gort_gc_stats_t s = st();
+    gort_gc_stats_t s = gc_stats_now();
     uint64_t L = s.heap_marked;
     printf("live set: %llu bytes marked, heap_live %llu, goal %llu\n", (unsigned long long)L,
            (unsigned long long)s.heap_live, (unsigned long long)s.heap_goal);
@@ -206,7 +205,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 3; i++) {
         gort_set_gc_percent(pcts[i]);
         gort_gc();
-        s = st();
+        s = gc_stats_now();
         CHECK_EQ(s.gc_percent, pcts[i]);
         goals[i] = s.heap_goal;
         uint64_t want = s.heap_marked + s.heap_marked * (uint64_t)pcts[i] / 100;
@@ -221,30 +220,30 @@ int main(int argc, char **argv) {
     CHECK(goals[0] < goals[1] && goals[1] < goals[2]);
     CHECK_EQ(gort_set_gc_percent(100), 200);
     gort_gc();
-    uint64_t live_before = st().heap_live;
+    uint64_t live_before = gc_stats_now().heap_live;
     garbage(L / 4, NULL);
-    CHECK(st().heap_live > live_before); /* grows with allocation (no cycle in a quarter of L) */
+    CHECK(gc_stats_now().heap_live > live_before); /* grows with allocation (no cycle in a quarter of L) */
 
     /* 4. GOGC off */
     CHECK_EQ(gort_set_gc_percent(-1), 100);
-    CHECK_EQ(st().gc_percent, -1);
+    CHECK_EQ(gc_stats_now().gc_percent, -1);
     gort_gc();
-    s = st();
+    s = gc_stats_now();
     uint64_t cycles = garbage(10 * L, NULL);
-    gort_gc_stats_t s2 = st();
+    gort_gc_stats_t s2 = gc_stats_now();
     printf("GOGC off: %llu cycles while allocating %llu MiB; heap_live %llu MiB\n", (unsigned long long)cycles,
            (unsigned long long)(10 * L >> 20), (unsigned long long)(s2.heap_live >> 20));
     CHECK_EQ(cycles, 0);
     CHECK(s2.heap_live >= s.heap_live + 9 * L);
     gort_gc();
-    s2 = st();
+    s2 = gc_stats_now();
     CHECK_EQ(s2.num_gc, s.num_gc + 1);
     CHECK(s2.heap_live < L + L / 2 + (1 << 20));
     CHECK_EQ(gort_set_gc_percent(100), -1);
     gort_gc();
-    s = st();
+    s = gc_stats_now();
     cycles = garbage(4 * L, NULL);
-    s2 = st();
+    s2 = gc_stats_now();
     printf("GOGC=100: %llu cycles while allocating 4x the live size\n", (unsigned long long)cycles);
     /* a concurrent cycle runs on the collector's thread: the second one may still be marking
      * when the loop ends (seen under ASan), so one finished cycle is enough there */
@@ -257,17 +256,17 @@ int main(int argc, char **argv) {
     uint64_t c0 = garbage(4 * L, &peak0);
     int64_t limit = (int64_t)(2 * L);
     CHECK(gort_set_memory_limit(limit) == INT64_MAX);
-    CHECK(st().memory_limit == limit);
+    CHECK(gc_stats_now().memory_limit == limit);
     CHECK(gort_set_memory_limit(-1) == limit);
     gort_gc();
     uint64_t c1 = garbage(4 * L, &peak1);
     gort_set_gc_percent(-1);
     gort_gc();
-    uint64_t lim0 = st().limiter_last_enabled;
+    uint64_t lim0 = gc_stats_now().limiter_last_enabled;
     uint64_t c2 = garbage(4 * L, &peak2);
     /* the CPU limiter may hold cycles back here (a cycle of this test's heap, with the
      * checker's second mark, can take longer than allocating past the limit again) */
-    bool limited = st().limiter_last_enabled != lim0;
+    bool limited = gc_stats_now().limiter_last_enabled != lim0;
     printf("memory limit %.1f MiB: %llu cycles (none: %llu), with GOGC off %llu%s; peak mapped "
            "%.1f / %.1f / %.1f MiB\n",
            limit / 1048576.0, (unsigned long long)c1, (unsigned long long)c0, (unsigned long long)c2,
