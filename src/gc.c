@@ -106,8 +106,9 @@ static uint64_t globals_bytes, stacks_bytes;
 /* statistics, under gc_lock */
 static struct {
     uint64_t num_gc, num_forced, pause_total, pause_max, pause_ns[256], pause_end[256], last_gc_unix;
-    uint64_t objects_freed, bytes_freed, gc_cpu_ns;
+    uint64_t gc_cpu_ns;
 } stats;
+static _Atomic uint64_t swept_objects, swept_bytes; /* freed by sweeps, whoever ran them */
 static _Atomic uint64_t finalizers_run;
 static _Atomic uint64_t gc_cycles; /* stats.num_gc, for reading without gc_lock */
 static uint64_t start_mono;
@@ -1172,14 +1173,65 @@ static void for_each_gc_span(span_fn fn, void *arg) {
     }
 }
 
+/* The sweep is lazy, as Go's (mgcsweep.go). A cycle's final pause sweeps
+ * only the spans the thread caches allocate from without locks (their
+ * current spans) and adds 2 to the page heap's sweepgen: every other
+ * collected span is then unswept (mspan.sweepgen 2 behind), its alloc bits
+ * still holding the dead objects. After the pause a background sweeper
+ * thread sweeps them; a refill sweeps a span before it hands out a slot of
+ * it (gort__gc_sweep_taken), and sweeps its owner's full spans before it
+ * takes a new one (gort__gc_sweep_owned); and the next cycle, gort_gc and
+ * an allocation that found no memory finish what is left (finish_sweep)
+ * before they mark or return. So a cycle always begins with every span
+ * swept, its mark bits clear.
+ *
+ * Who may sweep a span: whoever holds the lock of the list it is on, its
+ * owner's gc_lock (its owner refills under it) or its mcentral's lock; a
+ * large object's span, on no list, only a holder of sweep_lock (the
+ * background sweeper and finish_sweep, one at a time). The sweep sets the
+ * span's sweepgen, so a span is swept once; an unswept span is never freed
+ * or given to another list but by its sweep. */
 typedef struct {
-    gort_mspan *to_free; /* linked through next: spans to give back after the pause */
+    gort_mspan *to_free; /* linked through next: spans to give back to the page heap */
     uint64_t objects, bytes;
 } sweep_state;
 
+static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sweep_cond = PTHREAD_COND_INITIALIZER; /* the sweeper waits for a cycle's end */
+static bool sweeper_started;                                 /* sweep_lock */
+_Atomic bool gort__sweep_pending; /* unswept spans may exist (set in a pause, cleared by finish_sweep) */
+
+static inline uint16_t heap_sweepgen(void) { return atomic_load_explicit(&gort__heap.sweepgen, memory_order_relaxed); }
+static inline bool span_unswept(const gort_mspan *s) {
+    return atomic_load_explicit(&s->sweepgen, memory_order_relaxed) != heap_sweepgen();
+}
+
+/* A small span's bits: alloc &= mark, marks cleared. Returns the objects freed. */
+static unsigned sweep_bits(gort_mspan *s) {
+    unsigned freed = 0;
+    for (unsigned w = 0; w < s->nwords; w++) {
+        uint64_t a = s->words[w].alloc, m = mark_word(s, w);
+        uint64_t f = a & ~m;
+        if (f) {
+            s->words[w].alloc = a & m;
+            freed += gort__popcount(f);
+        }
+        set_mark_word(s, w, 0);
+    }
+    if (freed) {
+        s->alloc_count = (uint16_t)(s->alloc_count - freed);
+        atomic_fetch_add_explicit(&gort__large.nocache_frees[s->sizeclass], freed, memory_order_relaxed);
+    }
+    return freed;
+}
+
+/* Sweeps s, holding the lock of its list (or, for a current span, in the
+ * pause): files it on its owner's or its mcentral's lists by what is left,
+ * or, empty, takes it off them for st->to_free. */
 static void sweep_span(gort_mspan *s, void *arg) {
     sweep_state *st = arg;
     unsigned spc = s->spanclass, cls = gort__spc_class(spc);
+    atomic_store_explicit(&s->sweepgen, heap_sweepgen(), memory_order_relaxed);
     if (cls == 0) {
         /* alloc bit 0: being allocated right now (set once the object is whole) */
         if ((s->words[0].alloc & 1) && !(mark_word(s, 0) & 1)) {
@@ -1191,19 +1243,8 @@ static void sweep_span(gort_mspan *s, void *arg) {
         set_mark_word(s, 0, 0);
         return;
     }
-    unsigned freed = 0;
-    for (unsigned w = 0; w < s->nwords; w++) {
-        uint64_t a = s->words[w].alloc, m = mark_word(s, w);
-        uint64_t f = a & ~m;
-        if (f) {
-            s->words[w].alloc = a & m;
-            freed += gort__popcount(f);
-        }
-        set_mark_word(s, w, 0);
-    }
+    unsigned freed = sweep_bits(s);
     if (!freed) return;
-    s->alloc_count = (uint16_t)(s->alloc_count - freed);
-    atomic_fetch_add_explicit(&gort__large.nocache_frees[cls], freed, memory_order_relaxed);
     st->objects += freed;
     st->bytes += (uint64_t)freed * s->elemsize;
     gort_mcache *owner =
@@ -1231,11 +1272,163 @@ static void sweep_span(gort_mspan *s, void *arg) {
         break;
     default: /* a thread's current span: it stays there */ return;
     }
-    /* empty: off every list, no owner; freed to the page heap after the pause */
+    /* empty: off every list, no owner; freed to the page heap after the lock */
     atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
     atomic_fetch_sub_explicit(&gort__central[spc].nspans, 1, memory_order_relaxed);
     s->next = st->to_free;
     st->to_free = s;
+}
+
+/* The empty spans of a sweep back to the page heap (no collector lock held
+ * but gc_lock), and the sweep's counts into the statistics. */
+static void sweep_release(sweep_state *st) {
+    for (gort_mspan *s = st->to_free, *next; s; s = next) {
+        next = s->next;
+        s->next = NULL;
+        if (gort__spc_class(s->spanclass) == 0) {
+            atomic_fetch_add_explicit(&gort__large.frees, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
+        } else {
+            s->list = GORT_LIST_NONE;
+        }
+        gort__heap_free_span(s);
+    }
+    st->to_free = NULL;
+    if (st->objects) {
+        atomic_fetch_add_explicit(&swept_objects, st->objects, memory_order_relaxed);
+        atomic_fetch_add_explicit(&swept_bytes, st->bytes, memory_order_relaxed);
+        st->objects = st->bytes = 0;
+    }
+}
+
+/* Sweeps s if it is still unswept, under the lock of the list it is on
+ * (spc: its class when it was found unswept; a span swept and freed
+ * meanwhile, and made anew, is swept already: it is skipped). sweep_lock
+ * held. */
+static void sweep_one(gort_mspan *s, unsigned spc, sweep_state *st) {
+    if (gort__spc_class(spc) == 0) { /* only sweep_lock's holder sweeps a large object */
+        if (span_unswept(s)) sweep_span(s, st);
+        return;
+    }
+    for (unsigned tries = 0;; tries++) {
+        if (!span_unswept(s)) return;
+        if (tries == 1u << 20) gort__throw_addr("sweep: an unswept span stays off the lists", (void *)s->base);
+        gort_mcache *owner =
+            (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+        pthread_mutex_t *lk = owner ? &owner->gc_lock : &gort__central[spc].lock;
+        unsigned rank = owner ? GORT_RANK_MCACHE_GC : GORT_RANK_MCENTRAL;
+        gort__lock(lk, rank);
+        gort_mcache *now =
+            (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+        bool done = now == owner;
+        /* on a list of the lock held (a span in passage between an mcentral
+         * and a cache is taken under the cache's gc_lock, which the refill
+         * holds, and swept by it) */
+        if (done && span_unswept(s)) {
+            unsigned l = s->list;
+            if (owner ? l == GORT_LIST_OWNED_FULL || l == GORT_LIST_OWNED_PARTIAL
+                      : l == GORT_LIST_FULL || l == GORT_LIST_PARTIAL)
+                sweep_span(s, st);
+            else done = false;
+        }
+        gort__unlock(lk, rank);
+        if (done) return;
+        sched_yield();
+    }
+}
+
+/* The unswept collected spans that begin in word wi of an arena's
+ * page-in-use bitmap, and their classes; under mheap.lock. */
+#define SWEEP_BATCH 64
+static GORT_NOINLINE unsigned find_unswept(gort_heap_arena *ha, unsigned wi, gort_mspan **batch, uint16_t *spcs) {
+    unsigned n = 0;
+    gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+    uint16_t sg = heap_sweepgen();
+    for (uint64_t m = ha->page_in_use[wi]; m; m &= m - 1) {
+        gort_mspan *s = atomic_load_explicit(&ha->spans[wi * 64 + gort__ctz64(m)], memory_order_relaxed);
+        if (s && s->state == GORT_SPAN_IN_USE && gort__spc_is_gc(s->spanclass) &&
+            atomic_load_explicit(&s->sweepgen, memory_order_relaxed) != sg) {
+            batch[n] = s;
+            spcs[n++] = s->spanclass;
+        }
+    }
+    gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+    return n;
+}
+
+/* Sweeps every unswept span: the arenas are walked a word of the
+ * page-in-use bitmap at a time (find_unswept), and the spans found are
+ * swept each under its own lock. sweep_lock held. */
+static void sweep_all_locked(void) {
+    gort__assert_held(GORT_RANK_SWEEP);
+    gort_mspan *batch[SWEEP_BATCH];
+    uint16_t spcs[SWEEP_BATCH];
+    sweep_state st = {0};
+    for (uint32_t i = 0;; i++) {
+        gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
+        uint32_t nslots = gort__heap.nslots;
+        gort_heap_arena *ha = i < nslots ? gort__heap.slots[i] : NULL;
+        gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
+        if (i >= nslots) break;
+        if (!ha) continue;
+        for (unsigned wi = 0; wi < GORT_PAGES_PER_ARENA / 64; wi++) {
+            unsigned n = find_unswept(ha, wi, batch, spcs);
+            for (unsigned k = 0; k < n; k++) sweep_one(batch[k], spcs[k], &st);
+            if (st.to_free) sweep_release(&st);
+        }
+    }
+    sweep_release(&st);
+}
+
+/* Sweeps what is left of the last cycle's sweep, on the calling thread
+ * (waiting for the background sweeper if it is at work). */
+static void finish_sweep(void) {
+    if (!atomic_load_explicit(&gort__sweep_pending, memory_order_acquire)) return;
+    gort__lock(&sweep_lock, GORT_RANK_SWEEP);
+    if (atomic_load_explicit(&gort__sweep_pending, memory_order_relaxed)) {
+        sweep_all_locked();
+        atomic_store_explicit(&gort__sweep_pending, false, memory_order_release);
+    }
+    gort__unlock(&sweep_lock, GORT_RANK_SWEEP);
+}
+
+/* The background sweeper (Go's bgsweep): started at the first cycle's end,
+ * all signals blocked, it sweeps after every cycle. */
+static _Atomic uint64_t gc_extra_ns; /* since the CPU limiter's last account: assists, sweeps, page release */
+static void *sweeper_main(void *arg) {
+    (void)arg;
+    gort__lock(&sweep_lock, GORT_RANK_SWEEP);
+    for (;;) {
+        while (!atomic_load_explicit(&gort__sweep_pending, memory_order_relaxed))
+            pthread_cond_wait(&sweep_cond, &sweep_lock);
+        uint64_t t = now_ns(CLOCK_THREAD_CPUTIME_ID);
+        sweep_all_locked();
+        atomic_store_explicit(&gort__sweep_pending, false, memory_order_release);
+        atomic_fetch_add_explicit(&gc_extra_ns, now_ns(CLOCK_THREAD_CPUTIME_ID) - t, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+/* A refill's sweeps (collector.h), under mc's gc_lock. */
+void gort__gc_sweep_owned(gort_mcache *mc, unsigned spc) {
+    sweep_state st = {0};
+    gort_mspan *next;
+    unsigned tried = 0;
+    for (gort_mspan *s = mc->full[spc]; s && !mc->partial[spc] && tried < 64; s = next) {
+        next = s->next;
+        if (!span_unswept(s)) continue;
+        sweep_span(s, &st);
+        tried++;
+    }
+    sweep_release(&st);
+}
+void gort__gc_sweep_taken(gort_mspan *s) {
+    atomic_store_explicit(&s->sweepgen, heap_sweepgen(), memory_order_relaxed);
+    unsigned freed = sweep_bits(s);
+    if (freed) {
+        atomic_fetch_add_explicit(&swept_objects, freed, memory_order_relaxed);
+        atomic_fetch_add_explicit(&swept_bytes, (uint64_t)freed * s->elemsize, memory_order_relaxed);
+    }
 }
 
 /* ---- checkmark: the whole mark again, on one thread, compared ---- */
@@ -1326,7 +1519,6 @@ static _Atomic uint64_t limiter_fill;     /* ns of CPU, at limiter_at */
 static _Atomic uint64_t limiter_at;       /* CLOCK_MONOTONIC ns of the last update */
 static _Atomic uint64_t limiter_cost;     /* the last cycle's collector CPU, ns */
 static _Atomic bool limiter_full;         /* the next cycle must wait: no assists */
-static _Atomic uint64_t gc_extra_ns;      /* since the last account: assists, the limit's page release */
 static uint64_t limiter_last_enabled;     /* the cycle that last filled it (gc_lock) */
 static _Atomic bool goal_by_limit;        /* the memory limit set the goal, not GOGC */
 
@@ -1536,9 +1728,14 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
         w.buf = cw.buf;
     }
     putempty(w.buf);
-    /* sweep */
+    /* sweep: the current spans of the thread caches now (their owners take
+     * slots without locks), the rest lazily (above, "The sweep is lazy") */
     sweep_state ss = {0};
-    for_each_gc_span(sweep_span, &ss);
+    atomic_store_explicit(&gort__heap.sweepgen, (uint16_t)(heap_sweepgen() + 2), memory_order_relaxed);
+    for (gort_mcache *mc = gort__all_caches; mc; mc = mc->next_all)
+        for (unsigned spc = GORT_NUM_CLASSES; spc < 3 * GORT_NUM_CLASSES; spc++)
+            if (mc->alloc[spc] != &gort__empty_span) sweep_span(mc->alloc[spc], &ss);
+    atomic_store_explicit(&gort__sweep_pending, true, memory_order_release);
     heap_marked = marked;
     atomic_store_explicit(&heap_live, marked, memory_order_relaxed);
     compute_goal();
@@ -1548,17 +1745,17 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
     if (queued) pthread_cond_signal(&fin_cond);
     bool need_fin_thread = finq_n && !fin_thread_started;
     gort__unlock(&meta_lock, GORT_RANK_META);
-    /* empty spans back to the page heap; the counters */
-    for (gort_mspan *s = ss.to_free, *next; s; s = next) {
-        next = s->next;
-        s->next = NULL;
-        if (gort__spc_class(s->spanclass) == 0) {
-            atomic_fetch_add_explicit(&gort__large.frees, 1, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
-        } else {
-            s->list = GORT_LIST_NONE;
-        }
-        gort__heap_free_span(s);
+    sweep_release(&ss);
+    /* the rest of the sweep: the background sweeper's */
+    gort__lock(&sweep_lock, GORT_RANK_SWEEP);
+    bool start_sweeper = !sweeper_started;
+    sweeper_started = true;
+    pthread_cond_signal(&sweep_cond);
+    gort__unlock(&sweep_lock, GORT_RANK_SWEEP);
+    if (start_sweeper && start_quiet(sweeper_main) != 0) { /* the next cycle's finish_sweep does it */
+        gort__lock(&sweep_lock, GORT_RANK_SWEEP);
+        sweeper_started = false;
+        gort__unlock(&sweep_lock, GORT_RANK_SWEEP);
     }
     if (need_fin_thread) start_finalizer_thread();
     /* Go's PauseNs: a cycle's pauses summed; pause_max: the longest one */
@@ -1569,8 +1766,10 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
      * would fault the same pages in again before the next cycle). */
     int64_t limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
     if (limit != INT64_MAX && atomic_load_explicit(&gort__os.ready, memory_order_relaxed) > (uint64_t)limit &&
-        !atomic_load_explicit(&limiter_full, memory_order_relaxed))
+        !atomic_load_explicit(&limiter_full, memory_order_relaxed)) {
+        finish_sweep(); /* the empty spans first */
         gort__release_free();
+    }
     uint64_t t4 = now_ns(CLOCK_MONOTONIC);
     atomic_fetch_add_explicit(&gc_extra_ns, t4 - t3, memory_order_relaxed); /* the next account's */
     stats.pause_ns[stats.num_gc % 256] = pause;
@@ -1582,8 +1781,6 @@ static void finish_cycle(cycle_info *ci, gort_mcache *self, uintptr_t self_sp) {
     if (final > stats.pause_max) stats.pause_max = final;
     if (ci->pause1 > stats.pause_max) stats.pause_max = ci->pause1;
     stats.last_gc_unix = stats.pause_end[(stats.num_gc - 1) % 256];
-    stats.objects_freed += ss.objects;
-    stats.bytes_freed += ss.bytes;
     uint64_t stw_cpu = ci->concurrent ? ci->pause1 : ci->t_mark - ci->t_final;
     stats.gc_cpu_ns += stw_cpu + ci->mark_cpu + (t4 - ci->t_term);
     atomic_store_explicit(&last_gc_mono, t4, memory_order_relaxed);
@@ -1639,6 +1836,7 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp, bool loc
         gort__unlock(&gc_lock, GORT_RANK_GC);
         return;
     }
+    finish_sweep();
     start_workers();
     cycle_info ci = {.forced = forced};
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
@@ -1765,8 +1963,12 @@ static void unprotect_heap(void) {
     }
 }
 
+/* Drops the marks of a mark in progress. An unswept span keeps its marks:
+ * they are the last cycle's, which its sweep needs (a mark begins only once
+ * every span is swept, so it has none of the interrupted one's). */
 static void clear_marks(gort_mspan *s, void *arg) {
     (void)arg;
+    if (span_unswept(s)) return;
     for (unsigned w = 0; w < s->nwords; w++) set_mark_word(s, w, 0);
 }
 
@@ -1802,6 +2004,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
     uintptr_t self_sp = (uintptr_t)&here;
     cycle_info ci = {.forced = forced};
     gort__lock(&gc_lock, GORT_RANK_GC);
+    finish_sweep();
     start_workers();
     ci.t0 = now_ns(CLOCK_MONOTONIC);
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
@@ -1983,6 +2186,7 @@ static GORT_NOINLINE void collect(bool forced) {
     } else {
         collect_cycle(forced, (uintptr_t)&here, false);
     }
+    if (forced) finish_sweep(); /* gort_gc returns after the sweep, as Go's runtime.GC */
     (void)here;
 }
 
@@ -2261,23 +2465,41 @@ static GORT_NOINLINE void *alloc_large(size_t n, unsigned kind, const gort_type 
     if (n > PTRDIFF_MAX) return NULL;
     maybe_collect();
     size_t npages = (n + GORT_PAGE_SIZE - 1) >> GORT_PAGE_SHIFT;
+    /* Under the thread cache's gc_lock, as a refill: no pause begins while
+     * the object is half made. Made before a cycle's end and published
+     * after it, the span would be unswept (its sweepgen older than the
+     * pause's) and its sweep would free it, alloc bit set and mark clear. */
+    gort_mcache *mc = gort__mcache_ensure();
+    if (!mc) return NULL;
+    gort__lock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
     gort_mspan *s = gort__heap_alloc_span(npages, 1, gort__spc_make(0, kind));
-    if (!s) return NULL;
+    if (!s) {
+        gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+        return NULL;
+    }
+    /* The object's address on this frame until it is returned: from its
+     * publication on, a pause must find it (the span pointer in a register
+     * does not name it), or the object would go unmarked and be swept. */
+    volatile uintptr_t keep = s->base;
     s->largetype = t;
     s->largecount = count;
-    if (s->needzero && kind != GORT_KIND_GC_NOSCAN) memset((void *)s->base, 0, n);
     atomic_fetch_add_explicit(&gort__large.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__large.bytes, s->elemsize, memory_order_relaxed);
     atomic_fetch_add_explicit(&heap_live, s->elemsize, memory_order_relaxed);
-    if (concurrent) assist_alloc(s->elemsize);
-    /* publish: the bits are whole before a collection can find the object */
+    /* publish: the layout is whole before a collection can find the object */
     atomic_store_explicit(&s->words[0].xfree, 0, memory_order_relaxed);
     s->words[0].alloc = 1;
+    gort__unlock(&mc->gc_lock, GORT_RANK_MCACHE_GC);
+    /* cleared outside the lock (a pause would wait for a big memset); a
+     * cycle that scans it meanwhile reads stale words as candidate
+     * pointers, which only keeps what they name one cycle longer */
+    if (s->needzero && kind != GORT_KIND_GC_NOSCAN) memset((void *)s->base, 0, n);
+    if (concurrent) assist_alloc(s->elemsize);
     /* the heap profile: the stack starts at the API entry's frame
      * (gort__prof_frame, set by new_typed or gc_alloc_profiled) */
     if (GORT_UNLIKELY(atomic_load_explicit(&gort__prof_rate, memory_order_relaxed)))
         gort__prof_large(s, __builtin_frame_address(0));
-    return (void *)s->base;
+    return (void *)keep;
 }
 
 /* Zeroes n bytes rounded up to 8 (within the slot: class sizes are
@@ -2676,8 +2898,8 @@ void gort_gc_stats_sized(gort_gc_stats_t *out, size_t size) {
     uint64_t wall = now_ns(CLOCK_MONOTONIC) - start_mono;
     st->gc_cpu_fraction = wall ? (double)stats.gc_cpu_ns / ((double)wall * ncpu_online) : 0;
     st->num_forced_gc = stats.num_forced;
-    st->objects_freed = stats.objects_freed;
-    st->bytes_freed = stats.bytes_freed;
+    st->objects_freed = atomic_load_explicit(&swept_objects, memory_order_relaxed);
+    st->bytes_freed = atomic_load_explicit(&swept_bytes, memory_order_relaxed);
     st->finalizers_run = atomic_load_explicit(&finalizers_run, memory_order_relaxed);
     st->gc_percent = atomic_load_explicit(&gc_percent, memory_order_relaxed);
     st->memory_limit = atomic_load_explicit(&memory_limit, memory_order_relaxed);
@@ -2828,8 +3050,10 @@ GORT_API unsigned sleep(unsigned secs) {
 void gort__gc_fork_prepare(void) {
     gort__lock(&gc_lock, GORT_RANK_GC);
     gort__lock(&meta_lock, GORT_RANK_META);
+    gort__lock(&sweep_lock, GORT_RANK_SWEEP);
 }
 void gort__gc_fork_parent(void) {
+    gort__unlock(&sweep_lock, GORT_RANK_SWEEP);
     gort__unlock(&meta_lock, GORT_RANK_META);
     gort__unlock(&gc_lock, GORT_RANK_GC);
 }
@@ -2852,6 +3076,8 @@ void gort__gc_fork_child(void) {
     pthread_cond_init(&joined_cond, NULL);
     pthread_cond_init(&fin_cond, NULL);
     fin_thread_started = false;
+    pthread_cond_init(&sweep_cond, NULL); /* what the parent left unswept: the child's next cycle sweeps it */
+    sweeper_started = false;
     /* a concurrent cycle the parent was running: its marks are dropped, and
      * the child's own thread and tracking start with its next cycle */
     if (bg_running) for_each_gc_span(clear_marks, NULL);

@@ -34,6 +34,7 @@ enum gort_lockrank {
     GORT_RANK_BG,          /* gc.c: bg_lock, requests to the background collector thread */
     GORT_RANK_GC,          /* gc.c: gc_lock, one collection at a time */
     GORT_RANK_META,        /* gc.c: meta_lock, roots, finalizers, weak handles */
+    GORT_RANK_SWEEP,       /* gc.c: sweep_lock, the background sweep and its finish */
     GORT_RANK_MCACHE_LIST, /* mcache.c: the list of thread caches */
     GORT_RANK_MCACHE_GC,   /* many: each thread cache's gc_lock */
     GORT_RANK_MCENTRAL,    /* many: each span class's mcentral lock */

@@ -319,18 +319,27 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
             mcache_file_span(mc, s);
         }
         if (atomic_load_explicit(&mc->notify, memory_order_relaxed)) mcache_process_notify(mc);
+        bool gc = gort__spc_is_gc(spc);
+        if (gc && !mc->partial[spc] && GORT_UNLIKELY(atomic_load_explicit(&gort__sweep_pending, memory_order_relaxed)))
+            gort__gc_sweep_owned(mc, spc);
         s = mc->partial[spc];
         if (s) {
             gort__list_remove(&mc->partial[spc], s);
         } else {
             s = gort__central_cache_span(spc, mc);
             if (!s) {
-                if (!gort__spc_is_gc(spc)) gort__oom_report(gort_class_to_size[gort__spc_class(spc)]);
+                if (!gc) gort__oom_report(gort_class_to_size[gort__spc_class(spc)]);
                 gort__tls_busy--;
                 errno = ENOMEM;
                 return NULL;
             }
         }
+        /* a span that the last cycle marked and nobody swept yet: swept
+         * before its first slot goes out (the sweep would free it) */
+        if (gc &&
+            GORT_UNLIKELY(atomic_load_explicit(&s->sweepgen, memory_order_relaxed) !=
+                          atomic_load_explicit(&gort__heap.sweepgen, memory_order_relaxed)))
+            gort__gc_sweep_taken(s);
         s->list = GORT_LIST_CACHED;
         mc->alloc[spc] = s;
         if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");

@@ -31,8 +31,9 @@ typedef struct gort_mcache {
     struct gort_mcache *next_free;
     bool is_empty; /* the static placeholder of threads without a cache */
     /* The collector's view of the thread (gc.c). gc_lock is held while the
-     * thread refills a collected span class, and by the collector from
-     * before it stops the world to after it sweeps. */
+     * thread refills a collected span class or makes a large collected
+     * object, by the collector from before it stops the world to the end of
+     * the pause, and by a sweeper sweeping a span on this cache's lists. */
     bool gc_skip; /* not stopped or scanned: a marker thread, or gone after fork */
     pthread_t thread;
     pthread_mutex_t gc_lock;

@@ -538,6 +538,7 @@ static gort_mspan *alloc_span(size_t npages, size_t align_pages, unsigned spc, z
                               gort__options.hugepages ||
                                   (GORT_NOSCAN_HUGE && cls == 0 && gort__spc_kind(spc) == GORT_KIND_GC_NOSCAN));
     gort__span_init(s, bc, base, npages, spc, nelems, scav < npages);
+    atomic_store_explicit(&s->sweepgen, atomic_load_explicit(&h->sweepgen, memory_order_relaxed), memory_order_relaxed);
     set_spans((uint64_t)pn, npages, s);
     gort_heap_arena *ha = pn_arena((uint64_t)pn);
     ha->page_in_use[(pn & 8191) >> 6] |= (uint64_t)1 << (pn & 63);

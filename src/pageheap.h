@@ -15,6 +15,9 @@ typedef struct gort_mheap {
     uint64_t pages_inuse; /* pages in in-use spans */
     uint64_t pages_total; /* pages in all arenas */
     uint64_t pages_scav;  /* free pages returned to the OS (incl. never touched) */
+    /* the collector's sweep generation (gc.c), 2 more at every cycle's end;
+     * a new span takes it (see mspan.sweepgen) */
+    _Atomic uint16_t sweepgen;
 } gort_mheap;
 GORT_HIDDEN extern gort_mheap gort__heap;
 

@@ -15,9 +15,10 @@
  *             The owner alone changes the alloc bits, alloc_cache and
  *             alloc_count, without locks; for an unowned span the mcentral
  *             does, under its lock. A collected span's owner field carries
- *             a tag bit, and its bits also change under the collector's
- *             stop: the sweep (gc.c) rewrites alloc from the mark bits while
- *             every owner is stopped or holds no slot half-taken.
+ *             a tag bit, and the sweep (gc.c) rewrites its alloc bits from
+ *             the mark bits: a current span's in the collector's stop, while
+ *             every owner is stopped or holds no slot half-taken; any other
+ *             one later, under its owner's gc_lock or its mcentral's lock.
  *   xfree     remote frees (any thread, lock-free: the object's xfree bit by
  *             atomic OR, then a push on the span's xfree list) and the
  *             notice state in its low bits: NONE; NOTIFY (the span is full:
@@ -109,6 +110,14 @@ typedef struct gort_mspan {
      * none). Changed under the profile's lock; read without it as a hint by
      * the refill and the span free. */
     _Atomic uint16_t prof;
+    /* sweepgen: a collected span's sweep state against the page heap's
+     * sweepgen (Go's mspan.sweepgen, with only two of its values): equal,
+     * swept since the last mark; 2 less, marked but not yet swept (its
+     * alloc bits still hold the dead objects, its mark bits the live ones).
+     * Set when the span is made (under mheap.lock) and by whoever sweeps it,
+     * holding the lock of the list it is on (gc.c). Wraps: a span is never
+     * more than one cycle behind. */
+    _Atomic uint16_t sweepgen;
     /* owner: the mcache that owns this span (its current span, or on its
      * partial or full lists), or NULL for a span of the mcentral. Written by
      * the owner thread; read by any thread freeing into the span, which
@@ -147,6 +156,7 @@ typedef struct gort_mspan {
 } gort_mspan;
 
 _Static_assert(offsetof(gort_mspan, base) == 64, "a span's owner-written fields fill its first cache line");
+_Static_assert(offsetof(gort_mspan, owner) == 104, "sweepgen fits the padding before owner");
 
 static inline uint64_t gort__span_word_mask(const gort_mspan *s, unsigned w) {
     unsigned rem = s->nelems & 63;

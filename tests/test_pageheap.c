@@ -133,9 +133,10 @@ int main(void) {
      * guard pages) is found at its base (after them) */
     size_t g0 = gort__heap.slots[0]->guard_pages;
     CHECK_EQ(gort__heap.slots[0]->mapped_pages % 512, 0);
-    /* the first arena lies at Go's hint, 0xc000000000, in the release build (ASan's
-     * may be anywhere) */
-    if ((gort__heap.slots[0]->base & 0xffffffffu) == 0) CHECK(g0 == GUARD);
+    /* an arena at a 4 GiB boundary (Go's hint, 0xc000000000, is one) has its guard,
+     * unless the growth that made it was for a run of about an arena (a 9000-page
+     * request first, for some seeds) */
+    CHECK(g0 == 0 || (g0 == GUARD && (gort__heap.slots[0]->base & 0xffffffffu) == 0));
     gort_mspan *all = gort__heap_alloc_span(gort__heap.slots[0]->mapped_pages - g0, 1, spc);
     CHECK(all && all->base == gort__heap.slots[0]->base + g0 * GORT_PAGE_SIZE);
     gort__heap_free_span(all);
