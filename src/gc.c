@@ -1338,7 +1338,8 @@ static void sweep_one(gort_mspan *s, unsigned spc, sweep_state *st) {
 }
 
 /* The unswept collected spans that begin in word wi of an arena's
- * page-in-use bitmap, and their classes; under mheap.lock. */
+ * page-in-use bitmap (at most 64: one per bit), and their classes; under
+ * mheap.lock. */
 #define SWEEP_BATCH 64
 static GORT_NOINLINE unsigned find_unswept(gort_heap_arena *ha, unsigned wi, gort_mspan **batch, uint16_t *spcs) {
     unsigned n = 0;
@@ -1409,12 +1410,17 @@ static void *sweeper_main(void *arg) {
     return NULL;
 }
 
-/* A refill's sweeps (collector.h), under mc's gc_lock. */
+/* A refill's sweeps (collector.h), under mc's gc_lock. The owner's full
+ * spans, until one has room or OWNED_SWEEP_MAX are swept: a bound on the
+ * refill's delay (a span's sweep is a pass over at most 16 bitmap words),
+ * not tuned; when every one is full of live objects, the background
+ * sweeper or the next cycle sweeps the rest. */
+#define OWNED_SWEEP_MAX 64
 void gort__gc_sweep_owned(gort_mcache *mc, unsigned spc) {
     sweep_state st = {0};
     gort_mspan *next;
     unsigned tried = 0;
-    for (gort_mspan *s = mc->full[spc]; s && !mc->partial[spc] && tried < 64; s = next) {
+    for (gort_mspan *s = mc->full[spc]; s && !mc->partial[spc] && tried < OWNED_SWEEP_MAX; s = next) {
         next = s->next;
         if (!span_unswept(s)) continue;
         sweep_span(s, &st);
