@@ -160,4 +160,19 @@ static inline uint64_t bench_run_parts(int n, void *(*fn)(void *), long total, l
     return sum;
 }
 
+/* The main of a workload that is only bench_run_parts: base operations
+ * (scaled by -s) split over -t threads, timed, and its RESULT line, which
+ * names the operations unit (e.g. "steps=" for unit "steps"). */
+static inline int bench_main_parts(int argc, char **argv, const char *name, const char *unit, void *(*fn)(void *),
+                                   double base) {
+    bench_args_t a = bench_parse(argc, argv);
+    int T = a.threads;
+    long each;
+    double t0 = bench_now();
+    uint64_t sum = bench_run_parts(T, fn, bench_n(&a, base), &each);
+    double t1 = bench_now();
+    printf("RESULT name=%s secs=%.6f threads=%d %s=%ld checksum=%" PRIu64 "\n", name, t1 - t0, T, unit, each * T, sum);
+    return 0;
+}
+
 #endif

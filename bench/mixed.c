@@ -46,13 +46,4 @@ static void *worker(void *vp) {
     return NULL;
 }
 
-int main(int argc, char **argv) {
-    bench_args_t a = bench_parse(argc, argv);
-    int T = a.threads;
-    long each;
-    double t0 = bench_now();
-    uint64_t sum = bench_run_parts(T, worker, bench_n(&a, 12e6), &each);
-    double t1 = bench_now();
-    printf("RESULT name=mixed secs=%.6f threads=%d steps=%ld checksum=%" PRIu64 "\n", t1 - t0, T, each * T, sum);
-    return 0;
-}
+int main(int argc, char **argv) { return bench_main_parts(argc, argv, "mixed", "steps", worker, 12e6); }
