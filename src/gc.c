@@ -1905,6 +1905,7 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp, bool loc
 struct gort_clean_table {
     uint32_t copy[CLEAN_PAGES];      /* the page's copy number + 1; 0: none */
     uint64_t seen[CLEAN_PAGES / 64]; /* re-scanned whole in this cycle */
+    uint64_t hot[CLEAN_PAGES / 64];  /* had a copy in the last concurrent cycle */
 };
 static struct {
     uintptr_t *pool;  /* the copies, PAGE_WORDS words each, mapped at the first */
@@ -1912,15 +1913,24 @@ static struct {
     uint64_t pages;   /* pages re-scanned by words */
 } clean;
 
-/* Drops every copy: at a concurrent cycle's start and end. */
-static void clean_reset(uint64_t marked) {
+/* Drops every copy: at a concurrent cycle's end (remembering which pages
+ * had one, when `remember`), and at its start (a cycle that a fork cut
+ * short in the parent left its copies to the child: forgotten). The tables
+ * stay, as their arenas do. */
+static void clean_drop(bool remember) {
     uint32_t nslots = gort__heap.nslots;
     for (uint32_t i = 0; i < nslots; i++) {
         gort_heap_arena *ha = gort__heap.slots[i];
-        if (!ha || !ha->clean) continue;
-        gort__sys_free(ha->clean, sizeof *ha->clean, GORT_OS_READY);
-        atomic_fetch_sub_explicit(&gort__metadata_bytes, sizeof *ha->clean, memory_order_relaxed);
-        ha->clean = NULL;
+        struct gort_clean_table *t = ha ? ha->clean : NULL;
+        if (!t) continue;
+        for (size_t k = 0; k < CLEAN_PAGES / 64; k++) {
+            uint64_t h = 0;
+            if (remember)
+                for (unsigned b = 0; b < 64; b++) h |= (uint64_t)(t->copy[k * 64 + b] != 0) << b;
+            t->hot[k] = h;
+        }
+        gort__sys_zero(t->copy, sizeof t->copy);
+        memset(t->seen, 0, sizeof t->seen);
     }
     if (clean.pool) {
         gort__sys_free(clean.pool, clean.cap * GORT_OS_PAGE, GORT_OS_READY);
@@ -1928,6 +1938,11 @@ static void clean_reset(uint64_t marked) {
     }
     clean.pool = NULL;
     clean.used = 0;
+}
+
+/* A concurrent cycle's start: copies for at most what the budget allows. */
+static void clean_begin(uint64_t marked) {
+    if (clean.used || clean.pool) clean_drop(false);
     clean.pages = 0;
     uint64_t cap = (marked >> CLEAN_BUDGET_SHIFT) / GORT_OS_PAGE;
     if (cap < CLEAN_MIN_COPIES) cap = CLEAN_MIN_COPIES;
@@ -2008,7 +2023,7 @@ NO_SANITIZE static bool clean_page(gcwork *w, gort_heap_arena *ha, const gort_ms
     size_t pi = (pa - ha->base) / GORT_OS_PAGE;
     uint32_t c = t->copy[pi];
     if (!c) {
-        if (!(t->seen[pi >> 6] >> (pi & 63) & 1)) {
+        if (!((t->seen[pi >> 6] | t->hot[pi >> 6]) >> (pi & 63) & 1)) {
             t->seen[pi >> 6] |= 1ull << (pi & 63);
             return false;
         }
@@ -2181,7 +2196,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
     ci.heap_before = atomic_load_explicit(&heap_live, memory_order_relaxed);
     bool track = next_concurrent();
     if (track) {
-        clean_reset(heap_marked);
+        clean_begin(heap_marked);
         gort__lock(&gort__heap.lock, GORT_RANK_MHEAP);
         gort__heap_wtrack_start_locked();
         gort__unlock(&gort__heap.lock, GORT_RANK_MHEAP);
@@ -2255,7 +2270,7 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
     finish_cycle(&ci, self, self_sp);
     if (track) {
         unprotect_heap();
-        clean_reset(0);
+        clean_drop(true);
     }
     (void)here;
 }
