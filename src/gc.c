@@ -2272,6 +2272,14 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
         mark_roots(&fw, self, self_sp);
     }
     ci.marked += drain_parallel(&fw, UINT_MAX, &ci.markers, &ci.mark_cpu);
+    if (ci.concurrent && atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed)) {
+        /* the final walk failed part way: what was written is unknown */
+        for_each_gc_span(clear_marks, NULL);
+        ci.concurrent = false;
+        gcwork rw = {.buf = getempty()};
+        mark_roots(&rw, self, self_sp);
+        ci.marked = drain_parallel(&rw, UINT_MAX, &ci.markers, &ci.mark_cpu);
+    }
     ci.t_term = now_ns(CLOCK_MONOTONIC);
     ci.clean_pages = clean.pages;
     finish_cycle(&ci, self, self_sp);
