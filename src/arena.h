@@ -62,9 +62,10 @@ typedef struct gort_heap_arena {
      * word of a small collected object holds a pointer. 1 MiB, mapped at the
      * first scanned object allocated in the arena (NULL before). */
     uint64_t *_Atomic ptrbits;
-    /* The collector's copies of written pages during one concurrent cycle
-     * (gc.c, pre-cleaning by words); NULL outside one. Its cycle's thread
-     * alone uses it. */
+    /* The collector's table of written pages re-scanned by words (gc.c):
+     * which has a copy in the concurrent cycle under way, which had one in
+     * the last. Mapped at the arena's first, kept; NULL before. Only the
+     * thread of a concurrent cycle uses it. */
     struct gort_clean_table *clean;
     uintptr_t base;
     uint32_t slot;        /* position in the page allocator's dense index */

@@ -1904,7 +1904,9 @@ static GORT_NOINLINE void collect_cycle(bool forced, uintptr_t self_sp, bool loc
  * word that was not greyed (its object unmarked then) has 0 in the copy.
  * Copies take at most 1/16 of what the last cycle marked (about 4 KiB of
  * copy per 64 KiB marked); pages past it are re-scanned whole. Pages
- * written once (fresh allocation) take no copy. Freed at the cycle's end. */
+ * written once (fresh allocation) take no copy; a page that had one in the
+ * last concurrent cycle takes it at its first walk (taking a copy costs a
+ * whole re-scan). The copies are unmapped at the cycle's end. */
 #define CLEAN_PAGES (GORT_ARENA_BYTES / GORT_OS_PAGE)
 #define CLEAN_BUDGET_SHIFT 4 /* copies: the last cycle's marked bytes >> 4 */
 #define CLEAN_MIN_COPIES 256 /* and at least 1 MiB */
@@ -2019,7 +2021,8 @@ NO_SANITIZE static void page_scan_mask(const gort_mspan *s, uintptr_t pa, uint64
 }
 
 /* Re-scans written page pa of span s by words when it has a copy, or takes
- * one at its second walk; false when it is to be re-scanned whole. */
+ * one (at its second walk, or its first if it had one in the last cycle);
+ * false when it is to be re-scanned whole. */
 NO_SANITIZE static bool clean_page(gcwork *w, gort_heap_arena *ha, const gort_mspan *s, uintptr_t pa) {
     struct gort_clean_table *t = ha->clean;
     if (!t) {
