@@ -173,6 +173,7 @@ typedef struct gort_options {
     bool gccheckmark;     /* GORT_GCCHECKMARK=1: re-mark after each cycle, abort on a missed object */
     uint8_t oom;          /* GORT_OOM=abort|null|report (GORT_OOM_*) */
     uint8_t gcbarrier;    /* GORT_GCBARRIER=auto|uffd|none (GORT_BARRIER_*): how the collector marks */
+    uint32_t gctrackfail; /* GORT_GCTRACKFAIL=n: the nth walk of written pages fails (tests the fallback) */
     /* the heap profile's (prof.c) */
     int64_t
         memprofile_rate; /* GORT_MEMPROFILERATE: bytes per sample, 0 off; -1 unset (512 KiB when a profile is asked for) */

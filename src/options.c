@@ -111,6 +111,7 @@ static const opt table[] = {
     {"GORT_GCCHECKMARK", K_BOOL, F(gccheckmark), 0, 1, NULL},
     {"GORT_OOM", K_OOM, F(oom), 0, 2, "abort, null or report"},
     {"GORT_GCBARRIER", K_BARRIER, F(gcbarrier), 0, 2, "auto, uffd or none"},
+    {"GORT_GCTRACKFAIL", K_U32, F(gctrackfail), 0, 1000000, NULL},
     {"GORT_MEMPROFILERATE", K_RATE, F(memprofile_rate), 0, (uint64_t)1 << 40,
      "bytes per sample from 0 (off) to 1TiB, with an optional B, KiB, MiB, GiB or TiB suffix"},
     {"GORT_MEMPROFILE", K_PATH, F(memprofile), 0, 0, "a file name"},

@@ -110,7 +110,19 @@ static bool pm_scan(int fd, struct pm_scan_arg *a, struct page_region *r, long n
     return true;
 }
 
+/* GORT_GCTRACKFAIL=n: the nth walk after the probe fails, as if the kernel
+ * refused it (the walks are the collector's one thread's) */
+static bool injected_failure(void) {
+    static uint32_t walks;
+    uint32_t n = gort__options.gctrackfail;
+    return n && probed > 0 && ++walks == n;
+}
+
 bool gort__wtrack_scan(uintptr_t lo, uintptr_t hi, bool reprotect, gort_wtrack_fn fn, void *arg) {
+    if (GORT_UNLIKELY(injected_failure())) {
+        atomic_store_explicit(&gort__wtrack_broken, true, memory_order_relaxed);
+        return false;
+    }
     struct pm_scan_arg a = {
         .size = sizeof a,
         .flags = (reprotect ? PM_SCAN_WP_MATCHING : 0) | PM_SCAN_CHECK_WPASYNC,

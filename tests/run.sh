@@ -11,7 +11,8 @@
 # A test is a program that exits 0; each gets a time limit (GORT_TEST_TIMEOUT, default 600 s).
 # The collector's tests (test_gc_*) run with GORT_GCCHECKMARK=1 and GORT_GCBARRIER=uffd
 # (concurrent marking, where the kernel can track writes), and in the release build also
-# with the default (auto) and GORT_GCBARRIER=none (stop-the-world).
+# with the default (auto) and GORT_GCBARRIER=none (stop-the-world); two of them also with
+# GORT_GCTRACKFAIL=3 (a walk of written pages that fails: the fallback).
 set -u
 cd "$(dirname "$0")/.."
 timeout_s=${GORT_TEST_TIMEOUT:-600}
@@ -53,6 +54,14 @@ run_mode() { # mode builddir [tsan-only]
                 if [ "$mode" = release ]; then
                     run_one "$mode-auto/$t" env GORT_GCCHECKMARK=1 "$dir/tests/$t"
                     run_one "$mode-stw/$t" env GORT_GCCHECKMARK=1 GORT_GCBARRIER=none "$dir/tests/$t"
+                    # a kernel that refuses the third walk of written pages: the first cycle's
+                    # final walk (a cycle walks to protect, in each round, and in its final
+                    # pause), which then marks everything again; the later cycles stop the world
+                    case $t in
+                        test_gc_concurrent|test_gc_rescan)
+                            run_one "$mode-trackfail/$t" env GORT_GCCHECKMARK=1 GORT_GCBARRIER=uffd \
+                                GORT_GCTRACKFAIL=3 "$dir/tests/$t" ;;
+                    esac
                 fi ;;
             *) run_one "$mode/$t" "$dir/tests/$t" ;;
         esac
