@@ -1209,8 +1209,10 @@ static bool sweeper_started;                                 /* sweep_lock */
 _Atomic bool gort__sweep_pending; /* unswept spans may exist (set in a pause, cleared by finish_sweep) */
 
 static inline uint16_t heap_sweepgen(void) { return atomic_load_explicit(&gort__heap.sweepgen, memory_order_relaxed); }
-static inline bool span_unswept(const gort_mspan *s) {
-    return atomic_load_explicit(&s->sweepgen, memory_order_relaxed) != heap_sweepgen();
+/* The thread cache that owns collected span s (its owner field less the tag
+ * bit), or NULL for an mcentral's. */
+static inline gort_mcache *span_owner(const gort_mspan *s) {
+    return (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
 }
 
 /* A small span's bits: alloc &= mark, marks cleared. Returns the objects freed. */
@@ -1254,8 +1256,7 @@ static void sweep_span(gort_mspan *s, void *arg) {
     if (!freed) return;
     st->objects += freed;
     st->bytes += (uint64_t)freed * s->elemsize;
-    gort_mcache *owner =
-        (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+    gort_mcache *owner = span_owner(s);
     switch (s->list) {
     case GORT_LIST_OWNED_FULL:
         atomic_store_explicit(&s->xfree, GORT_XF_NONE, memory_order_relaxed);
@@ -1314,24 +1315,22 @@ static void sweep_release(sweep_state *st) {
  * held. */
 static void sweep_one(gort_mspan *s, unsigned spc, sweep_state *st) {
     if (gort__spc_class(spc) == 0) { /* only sweep_lock's holder sweeps a large object */
-        if (span_unswept(s)) sweep_span(s, st);
+        if (gort__span_unswept(s)) sweep_span(s, st);
         return;
     }
     for (unsigned tries = 0;; tries++) {
-        if (!span_unswept(s)) return;
+        if (!gort__span_unswept(s)) return;
         if (tries == 1u << 20) gort__throw_addr("sweep: an unswept span stays off the lists", (void *)s->base);
-        gort_mcache *owner =
-            (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+        gort_mcache *owner = span_owner(s);
         pthread_mutex_t *lk = owner ? &owner->gc_lock : &gort__central[spc].lock;
         unsigned rank = owner ? GORT_RANK_MCACHE_GC : GORT_RANK_MCENTRAL;
         gort__lock(lk, rank);
-        gort_mcache *now =
-            (gort_mcache *)((uintptr_t)atomic_load_explicit(&s->owner, memory_order_relaxed) & ~(uintptr_t)1);
+        gort_mcache *now = span_owner(s);
         bool done = now == owner;
         /* on a list of the lock held (a span in passage between an mcentral
          * and a cache is taken under the cache's gc_lock, which the refill
          * holds, and swept by it) */
-        if (done && span_unswept(s)) {
+        if (done && gort__span_unswept(s)) {
             unsigned l = s->list;
             if (owner ? l == GORT_LIST_OWNED_FULL || l == GORT_LIST_OWNED_PARTIAL
                       : l == GORT_LIST_FULL || l == GORT_LIST_PARTIAL)
@@ -1429,7 +1428,7 @@ void gort__gc_sweep_owned(gort_mcache *mc, unsigned spc) {
     unsigned tried = 0;
     for (gort_mspan *s = mc->full[spc]; s && !mc->partial[spc] && tried < OWNED_SWEEP_MAX; s = next) {
         next = s->next;
-        if (!span_unswept(s)) continue;
+        if (!gort__span_unswept(s)) continue;
         sweep_span(s, &st);
         tried++;
     }
@@ -1438,10 +1437,8 @@ void gort__gc_sweep_owned(gort_mcache *mc, unsigned spc) {
 void gort__gc_sweep_taken(gort_mspan *s) {
     atomic_store_explicit(&s->sweepgen, heap_sweepgen(), memory_order_relaxed);
     unsigned freed = sweep_bits(s);
-    if (freed) {
-        atomic_fetch_add_explicit(&swept_objects, freed, memory_order_relaxed);
-        atomic_fetch_add_explicit(&swept_bytes, (uint64_t)freed * s->elemsize, memory_order_relaxed);
-    }
+    sweep_state st = {.objects = freed, .bytes = (uint64_t)freed * s->elemsize};
+    sweep_release(&st); /* the counts: nothing to free, the refill keeps s */
 }
 
 /* ---- checkmark: the whole mark again, on one thread, compared ---- */
@@ -2164,7 +2161,7 @@ static void unprotect_heap(void) {
  * every span is swept, so it has none of the interrupted one's). */
 static void clear_marks(gort_mspan *s, void *arg) {
     (void)arg;
-    if (span_unswept(s)) return;
+    if (gort__span_unswept(s)) return;
     for (unsigned w = 0; w < s->nwords; w++) set_mark_word(s, w, 0);
 }
 
@@ -2260,28 +2257,24 @@ static GORT_NOINLINE void concurrent_cycle(bool forced) {
     ci.t_mark = now_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&marking, false, memory_order_relaxed); /* assists ended before their threads stopped */
     ci.marked += atomic_exchange_explicit(&assist_marked, 0, memory_order_relaxed);
-    gcwork fw = {.buf = getempty()};
     if (track && !atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed)) {
+        gcwork fw = {.buf = getempty()};
         ci.dirty_pages = walk_written(&fw, false);
         mark_stacks(&fw, self, self_sp);
         mark_globals(&fw);
         mark_fin_roots(&fw);
-    } else {
-        /* a stop-the-world cycle; or the tracking broke and what was written
-         * is unknown: the whole mark again */
+        ci.marked += drain_parallel(&fw, UINT_MAX, &ci.markers, &ci.mark_cpu);
+    }
+    if (!track || atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed)) {
+        /* a stop-the-world cycle; or the tracking broke, before the pause
+         * or in its walk, and what was written is unknown: the whole mark
+         * again */
         if (track) for_each_gc_span(clear_marks, NULL);
         ci.concurrent = false;
         ci.marked = 0;
-        mark_roots(&fw, self, self_sp);
-    }
-    ci.marked += drain_parallel(&fw, UINT_MAX, &ci.markers, &ci.mark_cpu);
-    if (ci.concurrent && atomic_load_explicit(&gort__wtrack_broken, memory_order_relaxed)) {
-        /* the final walk failed part way: what was written is unknown */
-        for_each_gc_span(clear_marks, NULL);
-        ci.concurrent = false;
         gcwork rw = {.buf = getempty()};
         mark_roots(&rw, self, self_sp);
-        ci.marked = drain_parallel(&rw, UINT_MAX, &ci.markers, &ci.mark_cpu);
+        ci.marked += drain_parallel(&rw, UINT_MAX, &ci.markers, &ci.mark_cpu);
     }
     ci.t_term = now_ns(CLOCK_MONOTONIC);
     ci.clean_pages = clean.pages;

@@ -336,10 +336,7 @@ void *gort__mcache_refill(gort_mcache *mc, unsigned spc) {
         }
         /* a span that the last cycle marked and nobody swept yet: swept
          * before its first slot goes out (the sweep would free it) */
-        if (gc &&
-            GORT_UNLIKELY(atomic_load_explicit(&s->sweepgen, memory_order_relaxed) !=
-                          atomic_load_explicit(&gort__heap.sweepgen, memory_order_relaxed)))
-            gort__gc_sweep_taken(s);
+        if (gc && GORT_UNLIKELY(gort__span_unswept(s))) gort__gc_sweep_taken(s);
         s->list = GORT_LIST_CACHED;
         mc->alloc[spc] = s;
         if (!gort__span_load_next_word(s, mc)) gort__throw("refill: a span with free slots has none");

@@ -20,6 +20,12 @@ typedef struct gort_mheap {
     _Atomic uint16_t sweepgen;
 } gort_mheap;
 GORT_HIDDEN extern gort_mheap gort__heap;
+/* A collected span that the last cycle marked and nobody has swept yet
+ * (its sweepgen behind the heap's; gc.c, "The sweep is lazy"). */
+static inline bool gort__span_unswept(const gort_mspan *s) {
+    return atomic_load_explicit(&s->sweepgen, memory_order_relaxed) !=
+        atomic_load_explicit(&gort__heap.sweepgen, memory_order_relaxed);
+}
 
 /* Allocates a span of npages (aligned to align_pages, a power of two) for
  * span class spc; NULL with errno = ENOMEM when the OS refuses memory. */

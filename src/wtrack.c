@@ -119,10 +119,6 @@ static bool injected_failure(void) {
 }
 
 bool gort__wtrack_scan(uintptr_t lo, uintptr_t hi, bool reprotect, gort_wtrack_fn fn, void *arg) {
-    if (GORT_UNLIKELY(injected_failure())) {
-        atomic_store_explicit(&gort__wtrack_broken, true, memory_order_relaxed);
-        return false;
-    }
     struct pm_scan_arg a = {
         .size = sizeof a,
         .flags = (reprotect ? PM_SCAN_WP_MATCHING : 0) | PM_SCAN_CHECK_WPASYNC,
@@ -131,7 +127,7 @@ bool gort__wtrack_scan(uintptr_t lo, uintptr_t hi, bool reprotect, gort_wtrack_f
         .category_mask = PAGE_IS_WRITTEN,
         .return_mask = PAGE_IS_WRITTEN,
     };
-    if (pm_scan(pagemap, &a, regions, NREGIONS, fn, arg)) return true;
+    if (!injected_failure() && pm_scan(pagemap, &a, regions, NREGIONS, fn, arg)) return true;
     atomic_store_explicit(&gort__wtrack_broken, true, memory_order_relaxed);
     return false;
 }
